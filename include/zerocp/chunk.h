@@ -1,0 +1,112 @@
+/* zerocp: chunks — taking, sharing and giving back fixed-size buffers.
+ *
+ * A zcp_chunk pointer is this process's view of one chunk of a manager: it
+ * stays valid as long as the manager handle does, whether or not the
+ * process holds the chunk.  Its payload (zcp_chunk_data()) lives in shared
+ * memory and is visible to every attached process.
+ *
+ * References.  Each process keeps its own count of the references it holds
+ * on a chunk; the shared record of the chunk holds the set of processes
+ * holding at least one.  A chunk returns to its pool when the last process
+ * lets go of its last reference, or when the processes still holding it
+ * have died and zcp_mempool_manager_reclaim() ran.  So every reference is
+ * attributable to a live or dead process, never lost.
+ *
+ * Synchronisation table (any number of threads in any number of processes):
+ *
+ *   function                     | may run beside        | progress
+ *   -----------------------------+-----------------------+------------------
+ *   zcp_chunk_get                | everything            | lock-free, no syscall
+ *   zcp_chunk_release            | everything            | lock-free, no syscall
+ *   zcp_chunk_ref                | everything            | lock-free, no syscall
+ *   zcp_chunk_handle / _from_    | everything            | wait-free
+ *   zcp_chunk_data / _size / ... | everything            | wait-free
+ *
+ * "Lock-free" here means: a stopped or killed peer never blocks anyone;
+ * every retry loop is bounded and ends with ZCP_EAGAIN rather than spin
+ * forever (only a peer rewriting the same shared word millions of times in
+ * a row could cause that).  Taking a chunk is an acquire, giving it back a
+ * release: writes to the payload made before zcp_chunk_release() are
+ * visible to the next holder after its zcp_chunk_get(), and writes before
+ * handing a handle over are visible to a receiver that takes a reference.
+ */
+#ifndef ZEROCP_CHUNK_H
+#define ZEROCP_CHUNK_H
+
+#include <zerocp/common.h>
+#include <zerocp/pool.h>
+
+ZCP_BEGIN_DECLS
+
+typedef struct zcp_chunk zcp_chunk;
+
+/* zcp_chunk_get - take a chunk of at least `size` bytes from the smallest
+ * pool whose chunks are large enough (the seed's getChunk).
+ *
+ * The caller holds one reference.  Never falls back to a larger pool when
+ * the fitting one is exhausted.  Returns the chunk, or NULL with errno:
+ * EINVAL (NULL mgr, size 0), E2BIG (no pool is that large), ENOBUFS (every
+ * chunk of the fitting pool is in use), ECHILD (mgr used after fork),
+ * ENOTRECOVERABLE (the pool's free list is corrupted), EAGAIN (retry bound
+ * reached under pathological contention).
+ * Pair with zcp_chunk_release().
+ */
+ZCP_API zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size);
+
+/* zcp_chunk_release - drop one of the caller's references (the seed's
+ * releaseChunk).  When it was the process's last and no other process
+ * holds the chunk, the chunk goes back to its pool.
+ * Returns 0, or ZCP_EINVAL (NULL or foreign chunk), ZCP_EALREADY (the
+ * process holds no reference: double release), ZCP_ECHILD, ZCP_EAGAIN.
+ * After an error nothing has changed.
+ */
+ZCP_API int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk);
+
+/* zcp_chunk_ref - take one more reference.  The caller must either hold a
+ * reference already or have got `chunk` from zcp_chunk_from_handle() while
+ * the sender still holds its own ("get unless zero": a chunk that was
+ * released meanwhile is refused with ZCP_ESTALE, never revived).
+ * Returns 0, or ZCP_EINVAL, ZCP_ESTALE, ZCP_EOVERFLOW (2^32 - 1 references
+ * in this process), ZCP_ECHILD, ZCP_EAGAIN.
+ */
+ZCP_API int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk);
+
+/* zcp_chunk_refcount - the references on the chunk: those the calling
+ * process holds, plus one for each other process that holds at least one.
+ * 0 for NULL or a chunk nobody holds.  Wait-free; a snapshot.
+ */
+ZCP_API uint64_t zcp_chunk_refcount(const zcp_chunk *chunk);
+
+/* zcp_chunk_data - the payload: zcp_chunk_capacity() writable bytes,
+ * aligned to 64 bytes; NULL for NULL.  Only meaningful while held. */
+ZCP_API void *zcp_chunk_data(const zcp_chunk *chunk);
+
+/* zcp_chunk_capacity - the chunk size of its pool; 0 for NULL. */
+ZCP_API uint64_t zcp_chunk_capacity(const zcp_chunk *chunk);
+
+/* zcp_chunk_size - the size asked for in zcp_chunk_get(); 0 for NULL. */
+ZCP_API uint64_t zcp_chunk_size(const zcp_chunk *chunk);
+
+/* zcp_chunk_pool_index - index of the chunk's pool (0 = smallest), or
+ * ZCP_EINVAL for NULL. */
+ZCP_API int zcp_chunk_pool_index(const zcp_chunk *chunk);
+
+/* zcp_chunk_handle - a 64-bit value naming this chunk and this use of it,
+ * valid in every process attached to the manager (a relative pointer with
+ * a generation).  Send it over any channel; the receiver resolves it with
+ * zcp_chunk_from_handle().  Returns 0 (never a valid handle) for a NULL or
+ * foreign chunk or a chunk the caller does not hold.
+ */
+ZCP_API uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk);
+
+/* zcp_chunk_from_handle - resolve a handle to this process's view of the
+ * chunk, without taking a reference: follow with zcp_chunk_ref() to hold it.
+ * Returns NULL with errno EINVAL for any value that is not a live chunk of
+ * this manager in the generation the handle names (out of range, forged,
+ * released, or released and reused), ECHILD after fork.
+ */
+ZCP_API zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle);
+
+ZCP_END_DECLS
+
+#endif /* ZEROCP_CHUNK_H */

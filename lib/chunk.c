@@ -1,0 +1,337 @@
+/* Taking, sharing and giving back chunks.
+ *
+ * Each process counts its own references in its view of the chunk
+ * (struct zcp_chunk, process memory); the shared record only says which
+ * processes hold the chunk.  So the hot paths touch the shared word only
+ * when a process's count crosses zero.  Those crossings are serialised per
+ * chunk within the process by a PENDING value of the local count: the
+ * thread that moves the count off zero (or onto it) owns the shared update
+ * until it stores the final count.  Without it a thread taking a
+ * reference could set the process's bit (already set: a no-op) while
+ * another thread's last release clears it.
+ */
+#include "manager.h"
+
+#include "crashpoint.h"
+
+#include <errno.h>
+#include <sched.h>
+
+#define PENDING UINT32_C(0xFFFFFFFF)
+#define MAX_REFS (PENDING - 1)
+#define RLX memory_order_relaxed
+
+/* Handles: bits 63..38 global index + 1, bits 37..0 generation. */
+#define HANDLE_GEN_BITS 38
+#define HANDLE_GEN_MASK ((UINT64_C(1) << HANDLE_GEN_BITS) - 1)
+
+static void *fail_null(int err)
+{
+	errno = -err;
+	return NULL;
+}
+
+static inline int chunk_index(const struct zcp_mempool_manager *m, const struct zcp_chunk *c,
+			      uint64_t *gidx)
+{
+	uintptr_t base = (uintptr_t)m->chunks, p = (uintptr_t)c;
+	if (!c || p < base)
+		return ZCP_EINVAL;
+	uintptr_t off = p - base;
+	if (off % sizeof *c || off / sizeof *c >= m->geo.total_chunks)
+		return ZCP_EINVAL;
+	*gidx = off / sizeof *c;
+	return 0;
+}
+
+static inline struct zcp__record *record_of(struct zcp_mempool_manager *m, uint64_t gidx)
+{
+	return &m->records[gidx];
+}
+
+/* Point the view at its chunk (same values whoever writes them). */
+static void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
+		      const struct zcp__pool_view *p, uint32_t idx, uint64_t gen)
+{
+	atomic_store_explicit(&c->mgr, m, RLX);
+	atomic_store_explicit(&c->pool, p->index, RLX);
+	atomic_store_explicit(&c->data, p->chunks + (uint64_t)idx * p->stride + ZCP__CHUNK_HEADER_SIZE,
+			      RLX);
+	atomic_store_explicit(&c->seq, gen, RLX);
+}
+
+/* Wait out another thread's crossing of zero on this view. */
+static uint32_t settle_local(_Atomic uint32_t *refs)
+{
+	uint32_t n;
+	while ((n = atomic_load_explicit(refs, memory_order_acquire)) == PENDING)
+		sched_yield();
+	return n;
+}
+
+static void raise_used_max(struct zcp__pool_view *p, uint32_t idx)
+{
+	uint64_t want = (uint64_t)idx + 1;
+	uint64_t cur = atomic_load_explicit(&p->desc->used_max, RLX);
+	while (cur < want &&
+	       !atomic_compare_exchange_weak_explicit(&p->desc->used_max, &cur, want, RLX, RLX))
+		;
+}
+
+zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return fail_null(err);
+	if (size == 0)
+		return fail_null(ZCP_EINVAL);
+	unsigned i = 0;
+	while (i < mgr->geo.pool_count && mgr->pools[i].chunk_size < size)
+		i++;
+	if (i == mgr->geo.pool_count)
+		return fail_null(ZCP_E2BIG);
+	struct zcp__pool_view *p = &mgr->pools[i];
+	uint32_t idx;
+	uint64_t gen;
+	err = zcp__freelist_pop(p, mgr->slot, &idx, &gen);
+	if (err)
+		return fail_null(err);
+	ZCP__CRASH_POINT("pop.taken");
+	uint64_t gidx = p->first + idx;
+	struct zcp__record *r = &p->records[idx];
+	struct zcp_chunk *c = &mgr->chunks[gidx];
+	/* A thread of ours may be failing a stale ref() on this view. */
+	uint32_t zero = 0;
+	while (!atomic_compare_exchange_weak_explicit(&c->refs, &zero, 1, memory_order_acquire,
+						      RLX)) {
+		zero = 0;
+		sched_yield();
+	}
+	bind_view(mgr, c, p, idx, gen);
+	atomic_store_explicit(&r->seq, gen, RLX);
+	atomic_store_explicit(&r->size, size, RLX);
+	struct zcp__chunk_header *h = (struct zcp__chunk_header *)(p->chunks + (uint64_t)idx * p->stride);
+	atomic_store_explicit(&h->size, size, RLX);
+	atomic_store_explicit(&h->seq, gen, RLX);
+	raise_used_max(p, idx);
+	return c;
+}
+
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
+		     _Atomic uint32_t *still_mine)
+{
+	struct zcp__pool_view *p = zcp__pool_of(m, gidx);
+	uint32_t idx = (uint32_t)(gidx - p->first);
+	struct zcp__record *r = &p->records[idx];
+	uint64_t bit = UINT64_C(1) << slot;
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+
+	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+		if (!zcp__w_held_valid(w) || !(w & bit))
+			return ZCP_EALREADY;
+		if (still_mine && atomic_load_explicit(still_mine, memory_order_acquire) != 0)
+			return 0;
+		uint64_t rest = w & ~bit;
+		if (zcp__w_holders(rest) != 0) {
+			if (atomic_compare_exchange_weak_explicit(&r->word, &w, rest,
+								  memory_order_acq_rel,
+								  memory_order_acquire)) {
+				ZCP__CRASH_POINT("release.cleared");
+				return 0;
+			}
+			continue;
+		}
+		/* Last holder: the payload writes before this release CAS are
+		 * what the next holder's acquire will see. */
+		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
+		if (atomic_compare_exchange_weak_explicit(&r->word, &w, zcp__w_releasing(me, gen),
+							  memory_order_acq_rel,
+							  memory_order_acquire)) {
+			ZCP__CRASH_POINT("release.releasing");
+			int err = zcp__freelist_push(p, me, idx);
+			return err ? err : 1;
+		}
+	}
+	return ZCP_EAGAIN;
+}
+
+int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if ((err = chunk_index(mgr, chunk, &gidx)))
+		return err;
+	uint32_t n = settle_local(&chunk->refs);
+	for (;;) {
+		if (n == 0)
+			return ZCP_EALREADY;
+		if (n == PENDING) {
+			n = settle_local(&chunk->refs);
+			continue;
+		}
+		uint32_t next = n == 1 ? PENDING : n - 1;
+		if (atomic_compare_exchange_weak_explicit(&chunk->refs, &n, next,
+							  memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	if (n > 1)
+		return 0;
+	ZCP__CRASH_POINT("release.local");
+	err = zcp__drop_holder(mgr, gidx, mgr->slot, mgr->slot, NULL);
+	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
+	return err < 0 ? err : 0;
+}
+
+/* Add our bit to a chunk someone else keeps alive ("get unless zero"),
+ * checking the generation in the same CAS. */
+static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t gen)
+{
+	struct zcp__record *r = record_of(m, gidx);
+	uint64_t bit = UINT64_C(1) << m->slot;
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+
+	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+		if (!zcp__w_held_valid(w) || zcp__w_held_gen7(w) != (gen & 0x7f))
+			return ZCP_ESTALE;
+		if (!(w & bit) &&
+		    !atomic_compare_exchange_weak_explicit(&r->word, &w, w | bit,
+							   memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		ZCP__CRASH_POINT("ref.shared");
+		if ((atomic_load_explicit(&r->seq, memory_order_acquire) & HANDLE_GEN_MASK) !=
+		    (gen & HANDLE_GEN_MASK)) {
+			if (!(w & bit))
+				zcp__drop_holder(m, gidx, m->slot, m->slot, NULL);
+			return ZCP_ESTALE;
+		}
+		return 0;
+	}
+	return ZCP_EAGAIN;
+}
+
+int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if ((err = chunk_index(mgr, chunk, &gidx)))
+		return err;
+	uint32_t n = settle_local(&chunk->refs);
+	for (;;) {
+		if (n == PENDING) {
+			n = settle_local(&chunk->refs);
+			continue;
+		}
+		if (n >= MAX_REFS)
+			return ZCP_EOVERFLOW;
+		if (n > 0) {
+			if (atomic_compare_exchange_weak_explicit(&chunk->refs, &n, n + 1,
+								  memory_order_acq_rel,
+								  memory_order_acquire))
+				return 0;
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(&chunk->refs, &n, PENDING,
+							  memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	ZCP__CRASH_POINT("ref.pending");
+	err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
+	atomic_store_explicit(&chunk->refs, err ? 0 : 1, memory_order_release);
+	return err;
+}
+
+uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
+{
+	if (!chunk)
+		return 0;
+	struct zcp_mempool_manager *m = atomic_load_explicit(&chunk->mgr, RLX);
+	uint64_t gidx;
+	if (!m || chunk_index(m, chunk, &gidx))
+		return 0;
+	uint32_t mine = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, RLX);
+	if (mine == PENDING)
+		mine = 0;
+	uint64_t w = atomic_load_explicit(&m->records[gidx].word, RLX);
+	if (!zcp__w_is_held(w))
+		return mine;
+	uint64_t others = zcp__w_holders(w) & ~(UINT64_C(1) << m->slot);
+	return mine + (uint64_t)__builtin_popcountll(others);
+}
+
+void *zcp_chunk_data(const zcp_chunk *chunk)
+{
+	return chunk ? atomic_load_explicit(&((zcp_chunk *)chunk)->data, RLX) : NULL;
+}
+
+uint64_t zcp_chunk_capacity(const zcp_chunk *chunk)
+{
+	if (!chunk)
+		return 0;
+	struct zcp_mempool_manager *m = atomic_load_explicit(&((zcp_chunk *)chunk)->mgr, RLX);
+	if (!m)
+		return 0;
+	return m->pools[atomic_load_explicit(&((zcp_chunk *)chunk)->pool, RLX)].chunk_size;
+}
+
+uint64_t zcp_chunk_size(const zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	if (!chunk)
+		return 0;
+	struct zcp_mempool_manager *m = atomic_load_explicit(&((zcp_chunk *)chunk)->mgr, RLX);
+	if (!m || chunk_index(m, chunk, &gidx))
+		return 0;
+	uint64_t size = atomic_load_explicit(&m->records[gidx].size, RLX);
+	uint64_t cap = zcp_chunk_capacity(chunk);
+	return size > cap ? cap : size; /* a peer may have scribbled it */
+}
+
+int zcp_chunk_pool_index(const zcp_chunk *chunk)
+{
+	if (!chunk || !atomic_load_explicit(&((zcp_chunk *)chunk)->mgr, RLX))
+		return ZCP_EINVAL;
+	return (int)atomic_load_explicit(&((zcp_chunk *)chunk)->pool, RLX);
+}
+
+uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	if (zcp__mgr_check(mgr) || chunk_index(mgr, chunk, &gidx))
+		return 0;
+	uint32_t n = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, RLX);
+	if (n == 0 || n == PENDING)
+		return 0;
+	uint64_t gen = atomic_load_explicit(&((zcp_chunk *)chunk)->seq, RLX);
+	return ((gidx + 1) << HANDLE_GEN_BITS) | (gen & HANDLE_GEN_MASK);
+}
+
+zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return fail_null(err);
+	uint64_t g1 = handle >> HANDLE_GEN_BITS, gen = handle & HANDLE_GEN_MASK;
+	if (g1 == 0 || g1 > mgr->geo.total_chunks)
+		return fail_null(ZCP_EINVAL);
+	uint64_t gidx = g1 - 1;
+	struct zcp__record *r = &mgr->records[gidx];
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+	if (!zcp__w_held_valid(w) || zcp__w_held_gen7(w) != (gen & 0x7f) ||
+	    (seq & HANDLE_GEN_MASK) != gen)
+		return fail_null(ZCP_EINVAL);
+	struct zcp__pool_view *p = zcp__pool_of(mgr, gidx);
+	struct zcp_chunk *c = &mgr->chunks[gidx];
+	/* The full generation for later checks: ours if we hold it, else the
+	 * record's (a peer may have scribbled the high bits; the low ones
+	 * were just checked). */
+	uint32_t n = atomic_load_explicit(&c->refs, RLX);
+	if (n == 0)
+		bind_view(mgr, c, p, (uint32_t)(gidx - p->first), seq);
+	return c;
+}

@@ -1,0 +1,46 @@
+/* The crash-point test hook (see crashpoint.h). */
+#include "internal.h"
+
+#include "crashpoint.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic int zcp__crash_armed;
+static const char *armed_name;
+static _Atomic unsigned armed_skip;
+
+const char *const zcp__crash_points[] = {
+	"pop.flipped",      /* head names us, record not yet marked */
+	"pop.claimed",      /* record claimed, head not yet flipped */
+	"pop.taken",        /* popped, view not yet bound */
+	"push.finalized",   /* previous top finalised, our push not done */
+	"push.done",        /* pushed */
+	"release.local",    /* local count dropped, shared word untouched */
+	"release.releasing",/* word RELEASING, not pushed */
+	"release.cleared",  /* our bit cleared, others still hold */
+	"ref.pending",      /* local count pending, bit not set */
+	"ref.shared",       /* bit set, local count not yet 1 */
+	"send.entry",       /* outbox entry written, not yet live */
+	"receive.bit",      /* receiver bit set, entry not yet taken */
+	"reclaim.claimed",  /* reclaimer owns a dead slot */
+	NULL,
+};
+
+void zcp__crash_arm(const char *name, unsigned skip)
+{
+	armed_name = name;
+	atomic_store(&armed_skip, skip);
+	atomic_store(&zcp__crash_armed, name != NULL);
+}
+
+void zcp__crash_point_hit(const char *name)
+{
+	if (!armed_name || strcmp(name, armed_name) != 0)
+		return;
+	if (atomic_fetch_sub(&armed_skip, 1) != 0)
+		return;
+	raise(SIGKILL);
+	_exit(137);
+}

@@ -1,0 +1,31 @@
+/* Test hook: die at a named point of a shared-memory write sequence.
+ *
+ * The crash-safety tests arm a point in a forked child; the child then
+ * SIGKILLs itself when it reaches that point, leaving shared memory exactly
+ * as a kill at that instruction would.  Disarmed, a point costs one relaxed
+ * load of a process-global flag.
+ */
+#ifndef ZCP_CRASHPOINT_H
+#define ZCP_CRASHPOINT_H
+
+#include <stdatomic.h>
+
+extern _Atomic int zcp__crash_armed;
+
+void zcp__crash_point_hit(const char *name);
+
+/* Arm `name`: its (skip+1)-th hit in this process raises SIGKILL. */
+void zcp__crash_arm(const char *name, unsigned skip);
+
+/* Names of every point, NULL-terminated (for tests that cover them all). */
+extern const char *const zcp__crash_points[];
+
+#define ZCP__CRASH_POINT(name)                                                    \
+	do {                                                                      \
+		if (__builtin_expect(atomic_load_explicit(&zcp__crash_armed,      \
+							  memory_order_relaxed), \
+				     0))                                          \
+			zcp__crash_point_hit(name);                               \
+	} while (0)
+
+#endif /* ZCP_CRASHPOINT_H */

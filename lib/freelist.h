@@ -1,0 +1,57 @@
+/* The lock-free free list of one pool (see freelist.c for the algorithm). */
+#ifndef ZCP_FREELIST_H
+#define ZCP_FREELIST_H
+
+#include "layout.h"
+
+/* A process's validated view of one pool: shared words through pointers,
+ * geometry copied into process memory at attach and trusted from then on. */
+struct zcp__pool_view {
+	struct zcp__pool_desc *desc;  /* shared: head, used_max */
+	struct zcp__record *records;  /* shared: this pool's first record */
+	unsigned char *chunks;        /* local mapping of the first chunk header */
+	uint64_t chunk_size;
+	uint64_t stride;
+	uint32_t count;
+	uint32_t first;               /* global index of records[0] */
+	unsigned index;               /* pool index */
+};
+
+/* Bound on consecutive failed compare-and-swaps before giving up with
+ * ZCP_EAGAIN.  Each failure means another process made progress, so honest
+ * peers never come near it; it only stops a peer that rewrites the head
+ * forever from hanging us. */
+#define ZCP__RETRY_LIMIT (1u << 24)
+
+/* Initialise a new pool: every record FREE at generation 0, linked in index
+ * order, head at record 0.  Only while nobody else can see the segment. */
+void zcp__freelist_init(struct zcp__pool_view *p);
+
+/* Take a record off the list for process slot `slot`; on success *idx is
+ * its pool-local index, *gen its generation, and its word is HELD by
+ * exactly `slot`.
+ * Returns 0, ZCP_ENOBUFS (empty), ZCP_ENOTRECOVERABLE (a shared word is out
+ * of range or inconsistent), ZCP_EAGAIN (retry bound). */
+int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, uint64_t *gen);
+
+/* Put record idx, whose word the caller set to RELEASING(slot, gen), back
+ * on the list.  Returns 0, ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (the record
+ * then stays RELEASING(slot) and reclaim can finish it once slot is gone). */
+int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx);
+
+/* Complete the head's pending transition, if any (mark a popped record for
+ * its popper).  Reclaim calls it before scanning for a dead slot's bits. */
+void zcp__freelist_settle(struct zcp__pool_view *p);
+
+/* Whether record idx, whose word was read as w = RELEASING(r, gen) with r
+ * dead, was pushed before r died: 1 yes (it is on the list), 0 no (whoever
+ * moves w on owns the push), -1 the word changed meanwhile (read again). */
+int zcp__freelist_pushed(struct zcp__pool_view *p, uint32_t idx, uint64_t w);
+
+/* Walk the free list while nobody else uses the pool: count its records,
+ * mark each in seen[] (pool-local index; caller zeroes it) and check that
+ * none appears twice, the chain ends, and every record on it is free.
+ * Returns the count, or ZCP_ENOTRECOVERABLE. */
+long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen);
+
+#endif /* ZCP_FREELIST_H */

@@ -1,0 +1,65 @@
+/*
+ * lib/internal.h - private helpers shared by the files of lib/.
+ *
+ * Never installed.  Functions declared here are named zcp__* and have
+ * hidden visibility in the shared library; tests reach them by linking the
+ * convenience library lib/libzerocp_impl.la.
+ */
+#ifndef ZEROCP_LIB_INTERNAL_H
+#define ZEROCP_LIB_INTERNAL_H
+
+/* First: it defines _GNU_SOURCE and friends for the system headers. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <zerocp/zerocp.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZCP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZCP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZCP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define ZCP_NORETURN __attribute__((noreturn))
+#else
+#define ZCP_LIKELY(x) (x)
+#define ZCP_UNLIKELY(x) (x)
+#define ZCP_PRINTF(fmt, args)
+#define ZCP_NORETURN
+#endif
+
+/* Size of a cache line, for keeping hot shared counters apart. */
+#define ZCP_CACHELINE 64
+
+#define ZCP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * zcp__die - report an impossible state of this process's own memory and
+ * abort().  Only for bugs in zerocp itself: a caller's mistake gets an
+ * error code, and so does anything a peer wrote into shared memory.
+ */
+#define zcp__die(...) zcp__die_at(__FILE__, __LINE__, __VA_ARGS__)
+ZCP_NORETURN ZCP_PRINTF(3, 4) void zcp__die_at(const char *file, int line, const char *fmt, ...);
+
+/*
+ * zcp__name_valid - check a user-supplied object name.
+ *
+ * Returns 0 if name has 1 to max characters, all from [A-Za-z0-9._-], and
+ * does not start with '.'; ZCP_EINVAL otherwise (including NULL).  Reads at
+ * most max + 1 bytes of name.
+ */
+int zcp__name_valid(const char *name, size_t max);
+
+/*
+ * zcp__shm_path - build the shm_open() path "/zerocp_<name><suffix>" in
+ * buf.  suffix may be NULL (no suffix).  The name is not validated here.
+ * Returns 0, ZCP_EINVAL (NULL buf or name, bufsz 0) or ZCP_ENAMETOOLONG
+ * if the path and its NUL do not fit bufsz (buf then holds "").
+ */
+int zcp__shm_path(char *buf, size_t bufsz, const char *name, const char *suffix);
+
+/* The prefix of every zerocp shared-memory object name. */
+#define ZCP__SHM_PREFIX "zerocp_"
+
+#endif /* ZEROCP_LIB_INTERNAL_H */

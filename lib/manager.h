@@ -1,0 +1,123 @@
+/* The process-local side of a manager and of its chunks. */
+#ifndef ZCP_MANAGER_H
+#define ZCP_MANAGER_H
+
+#include "freelist.h"
+#include "process.h"
+
+#include <zerocp/segment.h>
+
+/* Exact segment geometry of a configuration.  Computed the same way at
+ * create and at attach, where the shared copy must match it field for
+ * field. */
+struct zcp__geometry {
+	unsigned pool_count;
+	unsigned max_processes;
+	uint64_t chunk_size[ZCP_MAX_POOLS];
+	uint32_t chunk_count[ZCP_MAX_POOLS];
+	uint64_t stride[ZCP_MAX_POOLS];
+	uint64_t data_off[ZCP_MAX_POOLS];
+	uint32_t first_record[ZCP_MAX_POOLS];
+	uint64_t pools_off, procs_off, proc_size, records_off;
+	uint64_t mgmt_size, data_size, total_chunks;
+};
+
+/* Fill g from sizes/counts (already sorted, distinct, in range).
+ * Returns 0 or ZCP_EINVAL on overflow or too many chunks. */
+int zcp__geometry_compute(struct zcp__geometry *g);
+
+/* Validate a management segment image of `real` bytes (attach, fuzzing):
+ * 0 and the geometry in *g, or ZCP_ETRUNCATED, ZCP_EFOREIGN, ZCP_EVERSION,
+ * ZCP_ECORRUPT.  Reads nothing outside the image. */
+int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geometry *g);
+
+/* Geometry of a configuration (create, zcp_mempool_config_layout()). */
+struct zcp_mempool_config;
+int zcp__config_geometry(const struct zcp_mempool_config *cfg, struct zcp__geometry *g);
+
+struct zcp_mempool_config {
+	unsigned pool_count;
+	unsigned max_processes;
+	unsigned mode;
+	long gid;
+	int backend;
+	uint64_t chunk_size[ZCP_MAX_POOLS];
+	uint32_t chunk_count[ZCP_MAX_POOLS];
+};
+
+/* Process-local view of one chunk.  refs is this process's reference
+ * count; the other fields are set (relaxed, always to the same values) by
+ * whichever path gives the process the chunk, so no per-chunk work is done
+ * at attach. */
+struct zcp_chunk {
+	_Atomic uint32_t refs;
+	_Atomic uint32_t pool;
+	_Atomic uint64_t seq; /* generation the process took it at */
+	_Atomic(unsigned char *) data;
+	_Atomic(struct zcp_mempool_manager *) mgr;
+};
+
+struct zcp_mempool_manager {
+	char name[ZCP_MANAGER_NAME_MAX + 1];
+	zcp_segment *mgmt_seg;
+	zcp_segment *data_seg;
+	struct zcp__header *hdr;
+	unsigned char *mgmt;
+	unsigned char *data;
+	struct zcp__record *records;
+	struct zcp__geometry geo;
+	struct zcp__pool_view pools[ZCP_MAX_POOLS];
+	struct zcp_chunk *chunks; /* total_chunks views, anonymous mapping */
+	size_t chunks_bytes;
+	unsigned slot;            /* our process slot */
+	uint64_t id;              /* our slot id word */
+	unsigned forks;           /* zcp__fork_count() when made */
+	int creator;
+	uint16_t mgmt_id, data_id; /* segment ids for relative pointers */
+};
+
+static inline struct zcp__proc *zcp__proc_at(const struct zcp_mempool_manager *m, unsigned i)
+{
+	return (struct zcp__proc *)(m->mgmt + m->geo.procs_off + (uint64_t)i * m->geo.proc_size);
+}
+
+/* 0 if mgr is usable by this process, else ZCP_EINVAL / ZCP_ECHILD. */
+static inline int zcp__mgr_check(const struct zcp_mempool_manager *m)
+{
+	if (!m)
+		return ZCP_EINVAL;
+	if (ZCP_UNLIKELY(m->forks != zcp__fork_count()))
+		return ZCP_ECHILD;
+	return 0;
+}
+
+/* The pool of global record index gidx. */
+static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m, uint64_t gidx)
+{
+	unsigned lo = 0, hi = m->geo.pool_count - 1;
+	while (lo < hi) {
+		unsigned mid = (lo + hi + 1) / 2;
+		if (m->pools[mid].first <= gidx)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &m->pools[lo];
+}
+
+/* Give back the shared side of a reference: clear `slot`'s bit in record
+ * gidx's word, unless the process re-acquired it meanwhile (`still_mine`
+ * non-NULL and non-zero); when no holder is left, push the chunk as `me`.
+ * Returns 1 if the chunk went back to its pool, 0 if others still hold it,
+ * ZCP_EALREADY (bit not set), or a free-list error. */
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
+		     _Atomic uint32_t *still_mine);
+
+/* Drop every trace of process slot `slot` (dead, or ourselves at detach):
+ * its holder bits, its unfinished pushes and pops.  Run by `me`.
+ * Returns the number of chunks that went back to their pools, or a
+ * negative error. */
+long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned me,
+			uint64_t *refs_dropped);
+
+#endif /* ZCP_MANAGER_H */

@@ -1,0 +1,64 @@
+/*
+ * tests/zt.h - helpers for zerocp's test programs: fork with timeouts,
+ * unique segment names, and a check that nothing is left in /dev/shm.
+ *
+ * Linking zt.o installs, before main(), an exit handler and SIGTERM/SIGINT
+ * handlers that remove this test's segments (/dev/shm/zerocp_zt<pid>x*),
+ * and an overall alarm (ZT_TIMEOUT_TOTAL seconds, default 120, 0 = none)
+ * that bails out instead of hanging.  All of it acts in the primary
+ * process only, never in forked children.
+ */
+#ifndef ZEROCP_TESTS_ZT_H
+#define ZEROCP_TESTS_ZT_H
+
+#include <sys/types.h>
+
+#include "tap.h"
+
+/* Default seconds a forked child may live (env ZT_TIMEOUT; 0 = no limit). */
+#define ZT_CHILD_TIMEOUT 20
+
+/*
+ * zt_fork - fflush(NULL), then fork().  In the child: default signal
+ * handlers, an alarm of ZT_TIMEOUT seconds, and no cleanup at exit.
+ * Children print no TAP and should leave with _exit().  Returns as fork().
+ */
+pid_t zt_fork(void);
+
+/*
+ * zt_wait - waitpid() for pid, retrying EINTR; a child that outlives its
+ * timeout (plus a grace period) is killed with SIGKILL and reaped.
+ * Returns 0 and the status, or -errno.
+ */
+int zt_wait(pid_t pid, int *status);
+
+/*
+ * zt_ok_child - wait for pid and report one test: passes iff the child
+ * exited with status 0; otherwise diag()s the exit code or signal.
+ * Returns the test result (1 pass, 0 fail).
+ */
+int zt_ok_child(pid_t pid, const char *fmt, ...) TAP_PRINTF(2, 3);
+
+/*
+ * zt_name - a fresh segment name "zt<pid>x<n>", unique per call (pid of
+ * the primary test process, n counting up).  Static storage, valid for the
+ * next 63 calls.
+ */
+const char *zt_name(void);
+
+/* zt_iters - ZCP_TEST_ITERS from the environment if set and positive,
+ * else dflt ("make stress" sets it). */
+long zt_iters(long dflt);
+
+/*
+ * zt_done - at the end of every test program, in the primary process:
+ * reports "no shared-memory litter" as one test (failing, with a list, if
+ * /dev/shm holds segments of this test; skipped without /dev/shm) and
+ * removes them.
+ */
+void zt_done(void);
+
+/* Removes this test's segments from /dev/shm; returns how many. */
+int zt_cleanup(int report);
+
+#endif /* ZEROCP_TESTS_ZT_H */
