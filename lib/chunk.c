@@ -327,11 +327,10 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 		return fail_null(ZCP_EINVAL);
 	struct zcp__pool_view *p = zcp__pool_of(mgr, gidx);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
-	/* The full generation for later checks: ours if we hold it, else the
-	 * record's (a peer may have scribbled the high bits; the low ones
-	 * were just checked). */
-	uint32_t n = atomic_load_explicit(&c->refs, RLX);
-	if (n == 0)
-		bind_view(mgr, c, p, (uint32_t)(gidx - p->first), seq);
+	/* Bind the generation the handle names.  If this process holds the
+	 * chunk, it is the same one (a held chunk cannot be reused); if another
+	 * thread is just dropping our last reference (PENDING), the new
+	 * generation is the one the coming zcp_chunk_ref() must check. */
+	bind_view(mgr, c, p, (uint32_t)(gidx - p->first), seq);
 	return c;
 }

@@ -63,8 +63,8 @@ int zcp__geometry_compute(struct zcp__geometry *g)
 	g->records_off = g->procs_off + (uint64_t)g->max_processes * g->proc_size;
 	g->mgmt_size = g->records_off + total * ZCP__RECORD_SIZE;
 	/* Both must be mappable and ftruncate()-able here. */
-	if (g->data_size > (uint64_t)INT64_MAX || g->data_size > SIZE_MAX / 2 ||
-	    g->mgmt_size > SIZE_MAX / 2)
+	if (g->data_size > ZCP_MAX_SEGMENT_SIZE || g->data_size > SIZE_MAX / 2 ||
+	    g->mgmt_size > ZCP_MAX_SEGMENT_SIZE || g->mgmt_size > SIZE_MAX / 2)
 		return ZCP_EINVAL;
 	return 0;
 }

@@ -30,6 +30,7 @@ ZCP_BEGIN_DECLS
 #define ZCP_MAX_POOLS 32              /* pools in one manager */
 #define ZCP_MAX_CHUNKS_PER_POOL 1048575u /* 2^20 - 1: the free-list index width */
 #define ZCP_MAX_CHUNK_SIZE (UINT64_C(1) << 40) /* one chunk's payload, bytes */
+#define ZCP_MAX_SEGMENT_SIZE (UINT64_C(1) << 46) /* either segment, bytes */
 #define ZCP_MAX_PROCESSES 56          /* attached processes, holder-mask width */
 #define ZCP_DEFAULT_PROCESSES 32
 #define ZCP_MANAGER_NAME_MAX 64       /* characters of a manager name */
