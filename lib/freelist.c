@@ -52,6 +52,8 @@
  */
 #include "freelist.h"
 
+#include "crashpoint.h"
+
 #include <errno.h>
 
 #define ACQ memory_order_acquire
@@ -168,6 +170,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 			if (!zcp__w_is_free(nw))
 				goto bad; /* below the top every record is FREE */
 			if (head_cas(p, h, zcp__h_make(n, me, tag + 1))) {
+				ZCP__CRASH_POINT("pop.flipped");
 				word_cas(nr, nw, held_by(slot, zcp__w_gen(nw)));
 				*idx = n;
 				*gen = zcp__w_gen(nw);
@@ -183,6 +186,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 				goto bad;
 			/* Claim: ownership and removal in one step. */
 			if (word_cas(r, w, held_by(slot, zcp__w_gen(w)))) {
+				ZCP__CRASH_POINT("pop.claimed");
 				head_cas(p, h, zcp__h_make(top, me, tag + 1));
 				*idx = top;
 				*gen = zcp__w_gen(w);
@@ -199,6 +203,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		}
 		/* FREE top: flip the head first, then write the owner down. */
 		if (head_cas(p, h, zcp__h_make(top, me, tag + 1))) {
+			ZCP__CRASH_POINT("pop.flipped");
 			word_cas(r, w, held_by(slot, zcp__w_gen(w)));
 			*idx = top;
 			*gen = zcp__w_gen(w);
@@ -246,6 +251,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx)
 			if (zcp__w_is_releasing(w)) {
 				/* Finalise the previous push before burying it. */
 				word_cas(r, w, zcp__w_free(zcp__w_gen(w)));
+				ZCP__CRASH_POINT("push.finalized");
 				continue;
 			}
 			if (zcp__w_is_held(w)) {
@@ -259,8 +265,10 @@ int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx)
 			goto bad;
 		}
 		atomic_store_explicit(&p->records[idx].next, below, RLX);
-		if (head_cas(p, h, zcp__h_make(idx, ZCP__H_OP_PUSH, tag + 1)))
+		if (head_cas(p, h, zcp__h_make(idx, ZCP__H_OP_PUSH, tag + 1))) {
+			ZCP__CRASH_POINT("push.done");
 			return 0;
+		}
 		continue;
 bad:
 		err = inconsistent(p, h);

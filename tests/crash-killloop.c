@@ -1,0 +1,317 @@
+/* Processes killed with SIGKILL at random moments of random traffic (get,
+ * write, handoff, ref, release): after a reclaim every pool holds exactly
+ * what the survivor holds, every chunk is on its free list exactly once,
+ * and the survivor's data was never overwritten.  Then the liveness rules:
+ * a stopped process keeps its chunks, a zombie or a reused pid does not,
+ * a child that outlives its dead parent does not keep the parent alive,
+ * and a dead creator is reported. */
+#include "tap.h"
+#include "zt.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zerocp/zerocp.h>
+
+#include "layout.h"
+
+#define CHILDREN 3
+#define MAILBOX 8
+#define SURVIVOR_CHUNKS 4
+
+struct mailbox {
+	_Atomic uint64_t handle[MAILBOX];
+	_Atomic long traffic;
+};
+
+static struct mailbox *mb;
+static const uint64_t sizes[3] = {100, 1000, 4000};
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static zcp_mempool_manager *make(const char *name)
+{
+	zcp_mempool_config *cfg = zcp_mempool_config_new();
+	zcp_mempool_manager *m = NULL;
+	zcp_mempool_config_add_entry(cfg, 128, 32);
+	zcp_mempool_config_add_entry(cfg, 1024, 16);
+	zcp_mempool_config_add_entry(cfg, 4096, 8);
+	if (zcp_mempool_manager_create(name, cfg, &m) != 0)
+		bail("create %s", name);
+	zcp_mempool_config_free(cfg);
+	return m;
+}
+
+/* Random traffic until killed. */
+static void traffic(const char *name, uint64_t seed)
+{
+	zcp_mempool_manager *m;
+	zcp_chunk *held[6] = {0};
+	if (zcp_mempool_manager_attach(name, &m) != 0)
+		_exit(1);
+	for (;;) {
+		uint64_t r = xorshift(&seed);
+		int k = (int)(r % 6);
+		switch ((r >> 8) % 5) {
+		case 0:
+		case 1: /* get and write */
+			if (!held[k] && (held[k] = zcp_chunk_get(m, sizes[(r >> 16) % 3])))
+				memset(zcp_chunk_data(held[k]), (int)(r >> 24), 100);
+			break;
+		case 2: /* release */
+			if (held[k]) {
+				zcp_chunk_release(m, held[k]);
+				held[k] = NULL;
+			}
+			break;
+		case 3: /* hand over: post a handle, keep our reference */
+			if (held[k])
+				atomic_store(&mb->handle[(r >> 16) % MAILBOX], zcp_chunk_handle(m, held[k]));
+			break;
+		case 4: { /* take a posted handle: ref, release later */
+			uint64_t h = atomic_exchange(&mb->handle[(r >> 16) % MAILBOX], 0);
+			zcp_chunk *c = h ? zcp_chunk_from_handle(m, h) : NULL;
+			if (c && !held[k] && zcp_chunk_ref(m, c) == 0)
+				held[k] = c;
+			break;
+		}
+		}
+		atomic_fetch_add_explicit(&mb->traffic, 1, memory_order_relaxed);
+	}
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static void kill_loop(void)
+{
+	const char *name = zt_name();
+	zcp_mempool_manager *m = make(name);
+	long rounds = zt_iters(200);
+	uint64_t seed = 0x12345678u ^ (uint64_t)getpid();
+	long bad_reclaim = 0, bad_used = 0, bad_check = 0, bad_data = 0, refs = 0, chunks = 0;
+	zcp_chunk *mine[SURVIVOR_CHUNKS];
+
+	for (int i = 0; i < SURVIVOR_CHUNKS; i++) {
+		mine[i] = zcp_chunk_get(m, sizes[i % 3]);
+		memset(zcp_chunk_data(mine[i]), 'S', 100);
+	}
+	for (long round = 0; round < rounds; round++) {
+		pid_t pids[CHILDREN];
+		for (int c = 0; c < CHILDREN; c++) {
+			uint64_t s = xorshift(&seed);
+			pids[c] = zt_fork();
+			if (pids[c] == 0)
+				traffic(name, s | 1);
+		}
+		/* Let them run into the thick of it, then kill at random. */
+		sleep_us(200 + (long)(xorshift(&seed) % 3000));
+		for (int c = 0; c < CHILDREN; c++) {
+			sleep_us((long)(xorshift(&seed) % 300));
+			kill(pids[c], SIGKILL);
+		}
+		for (int c = 0; c < CHILDREN; c++) {
+			int st;
+			zt_wait(pids[c], &st);
+		}
+		zcp_reclaim_report rep;
+		if (zcp_mempool_manager_reclaim(m, &rep) != 0 || rep.processes != CHILDREN)
+			bad_reclaim++;
+		refs += (long)rep.references;
+		chunks += (long)rep.chunks;
+		uint64_t used = 0;
+		for (int p = 0; p < 3; p++) {
+			zcp_pool_stats s;
+			zcp_mempool_manager_pool_stats(m, p, &s);
+			used += s.used;
+		}
+		bad_used += used != SURVIVOR_CHUNKS;
+		bad_check += zcp_mempool_manager_check(m) != 0;
+		for (int i = 0; i < SURVIVOR_CHUNKS; i++) {
+			const unsigned char *d = zcp_chunk_data(mine[i]);
+			for (int k = 0; k < 100; k++)
+				bad_data += d[k] != 'S';
+		}
+		for (int i = 0; i < MAILBOX; i++)
+			atomic_store(&mb->handle[i], 0);
+		if (bad_reclaim + bad_used + bad_check + bad_data && round < 3)
+			diag("round %ld: reclaim %ld used %llu check %ld data %ld", round, bad_reclaim,
+			     (unsigned long long)used, bad_check, bad_data);
+	}
+	diag("%ld rounds, %ld operations, %ld references and %ld chunks reclaimed", rounds,
+	     atomic_load(&mb->traffic), refs, chunks);
+	is_int(bad_reclaim, 0, "kill loop: every round's reclaim freed all %d dead processes", CHILDREN);
+	is_int(bad_used, 0, "kill loop: after each reclaim only the survivor's chunks are in use");
+	is_int(bad_check, 0, "kill loop: every chunk on its free list exactly once, every round");
+	is_int(bad_data, 0, "kill loop: the survivor's data was never overwritten");
+	ok(chunks > 0, "kill loop: reclaim did return chunks (%ld)", chunks);
+	zcp_mempool_manager_destroy(m);
+}
+
+static pid_t holder(const char *name, int stop)
+{
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *m;
+		if (zcp_mempool_manager_attach(name, &m) != 0)
+			_exit(1);
+		for (int i = 0; i < 3; i++)
+			zcp_chunk_get(m, 100);
+		if (stop)
+			raise(SIGSTOP);
+		_exit(0); /* dies attached, without detaching */
+	}
+	return pid;
+}
+
+static uint64_t used(zcp_mempool_manager *m)
+{
+	zcp_pool_stats s;
+	zcp_mempool_manager_pool_stats(m, 0, &s);
+	return s.used;
+}
+
+static void liveness(void)
+{
+	const char *name = zt_name();
+	zcp_mempool_manager *m = make(name);
+	zcp_reclaim_report rep;
+	int st;
+
+	/* Stopped: alive. */
+	pid_t pid = holder(name, 1);
+	waitpid(pid, &st, WUNTRACED);
+	ok(WIFSTOPPED(st), "holder stopped itself");
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 0 && used(m) == 3,
+	   "a SIGSTOPped holder keeps its chunks");
+	kill(pid, SIGKILL);
+	zt_wait(pid, &st);
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
+	   "once killed, its chunks are reclaimed");
+
+	/* Zombie: dead. */
+	pid = holder(name, 0);
+	for (int i = 0; i < 200 && used(m) != 3; i++)
+		sleep_us(5000);
+	sleep_us(20000); /* let it exit; do not reap: a zombie */
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
+	   "a zombie holder is dead: its chunks are reclaimed");
+	zt_wait(pid, &st);
+
+	/* A child outliving its dead parent does not keep the parent alive. */
+	int gate[2];
+	if (pipe(gate))
+		bail("pipe");
+	pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm;
+		if (zcp_mempool_manager_attach(name, &cm) != 0)
+			_exit(1);
+		zcp_chunk_get(cm, 100);
+		if (fork() == 0) { /* inherits the mapping and descriptors */
+			char c;
+			close(gate[1]);
+			(void)!read(gate[0], &c, 1);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	zt_wait(pid, &st);
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
+	   "a dead process whose child lives on is dead");
+	close(gate[0]);
+	close(gate[1]);
+
+	/* A reused pid: the slot names a live pid with another start time. */
+	pid = holder(name, 0);
+	zt_wait(pid, &st);
+	zcp_mempool_layout lay;
+	zcp_mempool_manager_get_layout(m, &lay);
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/zerocp_%s_mgmt", name);
+	FILE *f = fopen(path, "r+b");
+	int poked = 0;
+	if (f) {
+		struct zcp__header h;
+		if (fread(&h, sizeof h, 1, f) == 1) {
+			for (uint32_t i = 0; i < h.max_processes; i++) {
+				struct zcp__proc p;
+				long off = (long)(h.procs_off + i * h.proc_size);
+				fseek(f, off, SEEK_SET);
+				if (fread(&p, sizeof p, 1, f) != 1)
+					break;
+				uint64_t id = atomic_load(&p.id);
+				if ((id & 1) && (pid_t)(id >> 32) == pid) {
+					/* Our own pid: alive, but not the same start. */
+					uint64_t fake = ((uint64_t)getpid() << 32) | (id & 0xffffffffu);
+					uint64_t start = 1;
+					fseek(f, off, SEEK_SET);
+					fwrite(&fake, sizeof fake, 1, f);
+					fwrite(&start, sizeof start, 1, f);
+					poked = 1;
+				}
+			}
+		}
+		fclose(f);
+	}
+	ok(poked, "dead holder's slot rewritten to our pid with a wrong start time");
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
+	   "a reused pid does not make the dead holder look alive");
+	zcp_mempool_manager_destroy(m);
+
+	/* The creator dies: attach still works and reports it. */
+	name = zt_name();
+	int ready[2];
+	if (pipe(ready))
+		bail("pipe");
+	pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm;
+		zcp_mempool_config *cfg = zcp_mempool_config_new();
+		zcp_mempool_config_add_entry(cfg, 128, 4);
+		if (zcp_mempool_manager_create(name, cfg, &cm) != 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	ok(read(ready[0], &c, 1) == 1, "a server created a manager");
+	kill(pid, SIGKILL);
+	zt_wait(pid, &st);
+	zcp_mempool_manager *a = NULL;
+	is_int(zcp_mempool_manager_attach(name, &a), 0, "attach after the server was SIGKILLed");
+	is_int(zcp_mempool_manager_creator_alive(a), 0, "the creator is reported dead");
+	ok(zcp_mempool_manager_reclaim(a, &rep) == 0 && rep.processes == 1,
+	   "the dead server's slot is reclaimed");
+	zcp_mempool_manager_detach(a);
+	is_int(zcp_mempool_manager_unlink(name), 0, "the dead server's segments can be removed");
+	close(ready[0]);
+	close(ready[1]);
+}
+
+int main(void)
+{
+	plan_lazy();
+	mb = mmap(NULL, sizeof *mb, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mb == MAP_FAILED)
+		bail("mmap");
+	kill_loop();
+	liveness();
+	zt_done();
+	return done_testing();
+}
