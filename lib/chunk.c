@@ -60,6 +60,13 @@ static void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
 	atomic_store_explicit(&c->seq, gen, RLX);
 }
 
+void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,
+		    uint64_t gen)
+{
+	struct zcp__pool_view *p = zcp__pool_of(m, gidx);
+	bind_view(m, c, p, (uint32_t)(gidx - p->first), gen);
+}
+
 /* Wait out another thread's crossing of zero on this view. */
 static uint32_t settle_local(_Atomic uint32_t *refs)
 {
@@ -85,6 +92,8 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 		return fail_null(err);
 	if (size == 0)
 		return fail_null(ZCP_EINVAL);
+	if (ZCP_UNLIKELY(atomic_load_explicit(&mgr->lent, RLX)))
+		zcp__escrow_collect(mgr);
 	unsigned i = 0;
 	while (i < mgr->geo.pool_count && mgr->pools[i].chunk_size < size)
 		i++;
@@ -212,14 +221,8 @@ static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 	return ZCP_EAGAIN;
 }
 
-int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint64_t gidx)
 {
-	uint64_t gidx;
-	int err = zcp__mgr_check(mgr);
-	if (err)
-		return err;
-	if ((err = chunk_index(mgr, chunk, &gidx)))
-		return err;
 	uint32_t n = settle_local(&chunk->refs);
 	for (;;) {
 		if (n == PENDING) {
@@ -240,9 +243,20 @@ int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 			break;
 	}
 	ZCP__CRASH_POINT("ref.pending");
-	err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
+	int err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
 	atomic_store_explicit(&chunk->refs, err ? 0 : 1, memory_order_release);
 	return err;
+}
+
+int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if ((err = chunk_index(mgr, chunk, &gidx)))
+		return err;
+	return zcp__ref_view(mgr, chunk, gidx);
 }
 
 uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)

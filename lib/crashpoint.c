@@ -22,6 +22,8 @@ const char *const zcp__crash_points[] = {
 	"release.cleared",  /* our bit cleared, others still hold */
 	"ref.pending",      /* local count pending, bit not set */
 	"ref.shared",       /* bit set, local count not yet 1 */
+	"send.entry",       /* outbox entry written, not yet live */
+	"receive.bit",      /* receiver holds its reference, entry not yet taken */
 	"reclaim.claimed",  /* reclaimer owns a dead slot */
 	NULL,
 };

@@ -103,13 +103,30 @@ struct zcp__chunk_header {
 };
 
 /* An outbox entry: a reference a process lent to another (see
- * zcp_chunk_send()).  word = state | nonce. */
+ * zcp_chunk_send()).  word = state (bits 63..62) | nonce (bits 61..0). */
 struct zcp__outbox_entry {
 	_Atomic uint64_t word;
-	_Atomic uint64_t chunk;   /* global record index */
-	_Atomic uint64_t seq;     /* chunk generation */
-	_Atomic int64_t receiver; /* pid, or 0 for any */
+	_Atomic uint64_t chunk;          /* global record index */
+	_Atomic uint64_t seq;            /* chunk generation */
+	_Atomic int64_t receiver;        /* pid, or 0 for any */
+	_Atomic uint64_t receiver_start; /* its start time, 0 if unknown */
 };
+
+enum {
+	ZCP__OUT_EMPTY = 0,
+	ZCP__OUT_FILLING = 1, /* being written by its owner */
+	ZCP__OUT_LIVE = 2,    /* waiting for the receiver */
+	ZCP__OUT_DONE = 3,    /* taken or cancelled: the owner drops its lent reference */
+};
+#define ZCP__OUT_NONCE_MASK ((UINT64_C(1) << 62) - 1)
+static inline uint64_t zcp__out_word(unsigned state, uint64_t nonce)
+{
+	return ((uint64_t)state << 62) | (nonce & ZCP__OUT_NONCE_MASK);
+}
+static inline unsigned zcp__out_state(uint64_t w)
+{
+	return (unsigned)(w >> 62);
+}
 
 /* A slot of the process table.  `id` is the claim word: 0 when free, else
  * (pid << 32 | incarnation << 1 | 1) — claimed with one CAS, so a slot can

@@ -74,6 +74,12 @@ struct zcp_mempool_manager {
 	unsigned forks;           /* zcp__fork_count() when made */
 	int creator;
 	uint16_t mgmt_id, data_id; /* segment ids for relative pointers */
+	/* Escrow (escrow.c): our outbox entries' chunks, as we wrote them
+	 * (the shared copy is not trusted), and how many are lent. */
+	_Atomic uint64_t lent_gidx[ZCP__OUTBOX_SLOTS];
+	_Atomic unsigned lent;
+	_Atomic uint64_t taken_seen;
+	_Atomic uint64_t next_nonce;
 };
 
 static inline struct zcp__proc *zcp__proc_at(const struct zcp_mempool_manager *m, unsigned i)
@@ -112,6 +118,22 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
  * ZCP_EALREADY (bit not set), or a free-list error. */
 int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
 		     _Atomic uint32_t *still_mine);
+
+/* Point a chunk view at its chunk, generation gen. */
+void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,
+		    uint64_t gen);
+
+/* Take one more reference on view c (record gidx) for this process, as
+ * zcp_chunk_ref() does. */
+int zcp__ref_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx);
+
+/* Drop the references lent through outbox entries that were taken or
+ * cancelled (escrow.c).  Cheap when nothing is lent. */
+void zcp__escrow_collect(struct zcp_mempool_manager *m);
+
+/* Cancel live outbox entries (of any slot) whose receiver died; returns
+ * how many (reclaim). */
+unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m);
 
 /* Drop every trace of process slot `slot` (dead, or ourselves at detach):
  * its holder bits, its unfinished pushes and pops.  Run by `me`.

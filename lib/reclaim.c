@@ -140,6 +140,8 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 		zcp__proc_free(p, id);
 		rep.processes++;
 	}
+	/* Tickets to receivers that died will never be taken. */
+	rep.cancelled = zcp__escrow_cancel_dead(mgr);
 	if (out)
 		*out = rep;
 	return err;

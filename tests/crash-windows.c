@@ -9,6 +9,7 @@
 #include "tap.h"
 #include "zt.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -49,7 +50,14 @@ static void script(zcp_mempool_manager *m, uint64_t parent_handle)
 		zcp_chunk_release(m, c);
 		zcp_chunk_ref(m, b);
 		zcp_chunk_release(m, b);
+		uint64_t ticket;
+		if (zcp_chunk_send(m, b, 0, &ticket) != 0)
+			_exit(12);
 		zcp_chunk_release(m, b);
+		zcp_chunk *r = zcp_chunk_receive(m, ticket);
+		if (!r)
+			_exit(13);
+		zcp_chunk_release(m, r);
 	}
 }
 
@@ -119,14 +127,6 @@ static void one(const char *point, unsigned skip)
 	       skip + 1);
 	is_int(zcp_mempool_manager_check(m), 0, "%s #%u: free lists whole, nothing lost", point,
 	       skip + 1);
-	int intact = 1;
-	for (int i = 0; i < 2; i++) {
-		unsigned char *d = zcp_chunk_data(mine[i]);
-		for (int k = 0; k < 128; k++)
-			intact &= d[k] == 'P' + i;
-	}
-	ok(intact && zcp_chunk_refcount(mine[0]) == 1,
-	   "%s #%u: the survivor's data and references are untouched", point, skip + 1);
 	/* Everything else can be taken: no chunk stranded anywhere. */
 	zcp_chunk *all[POOL_COUNT];
 	int n = 0;
@@ -135,8 +135,59 @@ static void one(const char *point, unsigned skip)
 	is_int(n, POOL_COUNT - 2, "%s #%u: every other chunk can be taken again", point, skip + 1);
 	for (int i = 0; i < n; i++)
 		zcp_chunk_release(m, all[i]);
+	int intact = 1;
+	for (int i = 0; i < 2; i++) {
+		unsigned char *d = zcp_chunk_data(mine[i]);
+		for (int k = 0; k < 128; k++)
+			intact &= d[k] == 'P' + i;
+	}
+	ok(intact && zcp_chunk_refcount(mine[0]) == 1,
+	   "%s #%u: the survivor's data and references are untouched", point, skip + 1);
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 0,
 	   "%s #%u: a second reclaim has nothing to do", point, skip + 1);
+	zcp_mempool_manager_destroy(m);
+}
+
+/* A receiver killed after taking its reference, before marking the ticket
+ * taken: reclaim drops its reference and cancels the ticket, and the
+ * sender's lent reference comes back. */
+static void receiver_dies(void)
+{
+	const char *name;
+	zcp_mempool_manager *m = new_manager(&name);
+	zcp_chunk *c = zcp_chunk_get(m, 100);
+	int pipefd[2];
+	if (pipe(pipefd))
+		bail("pipe");
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm;
+		uint64_t t;
+		if (zcp_mempool_manager_attach(name, &cm) != 0 ||
+		    read(pipefd[0], &t, sizeof t) != sizeof t)
+			_exit(1);
+		zcp__crash_arm("receive.bit", 0);
+		zcp_chunk_receive(cm, t);
+		_exit(0);
+	}
+	uint64_t ticket;
+	is_int(zcp_chunk_send(m, c, pid, &ticket), 0, "send a reference to the child");
+	is_int(zcp_chunk_release(m, c), 0, "sender releases its own reference at once");
+	ok(write(pipefd[1], &ticket, sizeof ticket) == sizeof ticket, "ticket written to the pipe");
+	ok(killed(pid), "receiver killed between its reference and the ticket");
+	zcp_reclaim_report rep;
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && rep.cancelled == 1,
+	   "reclaim frees the receiver and cancels its ticket");
+	zcp_chunk *again = zcp_chunk_get(m, 100); /* collects the lent reference */
+	zcp_pool_stats s;
+	zcp_mempool_manager_pool_stats(m, 0, &s);
+	ok(again && s.used == 1, "the lent reference is gone: only the new chunk is in use");
+	errno = 0;
+	ok(!zcp_chunk_receive(m, ticket) && errno == ESTALE, "the cancelled ticket is stale");
+	zcp_chunk_release(m, again);
+	is_int(zcp_mempool_manager_check(m), 0, "free lists whole");
+	close(pipefd[0]);
+	close(pipefd[1]);
 	zcp_mempool_manager_destroy(m);
 }
 
@@ -148,6 +199,7 @@ int main(void)
 		for (unsigned skip = 0; skip < tries; skip++)
 			one(zcp__crash_points[i], skip);
 	}
+	receiver_dies();
 	zt_done();
 	return done_testing();
 }

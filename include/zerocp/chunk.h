@@ -107,6 +107,50 @@ ZCP_API uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chun
  */
 ZCP_API zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle);
 
+/* --- Escrow: handing a reference over, owned while in flight -----------
+ *
+ * A plain handle (zcp_chunk_handle()) names a chunk; it does not hold it:
+ * the sender must keep its own reference until the receiver has taken one.
+ * zcp_chunk_send() removes that wait: it puts one more reference of the
+ * caller into an escrow record of the caller's process slot and returns a
+ * ticket.  The reference stays owned — by the sender's process — until the
+ * receiver takes it with zcp_chunk_receive(), exactly once.  Then, or when
+ * the receiver named in the send dies first (zcp_mempool_manager_reclaim()
+ * cancels the record), or when the sender cancels it, the lent reference
+ * is dropped by the sender's next zcp_chunk_get() or zcp_chunk_send().  If
+ * the sender dies first, its references go with it (reclaim) and the
+ * ticket becomes invalid: a receiver gets ZCP_ESTALE.  A ticket carries a
+ * 54-bit random nonce: a forged or replayed ticket claims nothing.
+ * Each process has ZCP_ESCROW_SLOTS records.
+ */
+#define ZCP_ESCROW_SLOTS 16
+
+/* zcp_chunk_send - lend one reference on `chunk` (which the caller holds)
+ * to process `receiver` (a pid; 0 lets any attached process take it), and
+ * store the ticket to pass to it in *ticket.  The caller's own reference
+ * is unaffected: release it when done, typically right away.
+ * Lock-free; may run beside anything.
+ * Returns 0, or ZCP_EINVAL (NULL, foreign chunk, negative pid),
+ * ZCP_EALREADY (the caller holds no reference), ZCP_ENOSPC (all escrow
+ * records of this process are in flight), ZCP_EOVERFLOW, ZCP_ECHILD.
+ */
+ZCP_API int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, long receiver,
+			   uint64_t *ticket);
+
+/* zcp_chunk_receive - take the reference behind a ticket: the caller then
+ * holds the chunk (release it with zcp_chunk_release()).  Each ticket is
+ * taken once.  Returns the chunk, or NULL with errno EINVAL (malformed
+ * ticket), ESTALE (taken, cancelled, sender gone, or forged), EACCES (the
+ * ticket names another receiver), ECHILD, EAGAIN.
+ */
+ZCP_API zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket);
+
+/* zcp_chunk_unsend - cancel a ticket the caller sent and nobody took yet;
+ * the lent reference is dropped.  Returns 0, ZCP_EINVAL (not one of the
+ * caller's tickets), ZCP_ESTALE (already taken or cancelled), ZCP_ECHILD.
+ */
+ZCP_API int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket);
+
 ZCP_END_DECLS
 
 #endif /* ZEROCP_CHUNK_H */

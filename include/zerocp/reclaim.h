@@ -29,7 +29,8 @@ typedef struct zcp_reclaim_report {
 	uint64_t references; /* their holder references dropped */
 	uint64_t chunks;     /* chunks that went back to their pools */
 	uint64_t busy;       /* dead slots skipped: a live process is reclaiming them */
-	uint64_t reserved[4];
+	uint64_t cancelled;  /* escrowed references whose receiver died */
+	uint64_t reserved[3];
 } zcp_reclaim_report;
 
 /* zcp_mempool_manager_reclaim - find the processes that died attached and

@@ -16,5 +16,6 @@
 #include <zerocp/pool.h>
 #include <zerocp/chunk.h>
 #include <zerocp/reclaim.h>
+#include <zerocp/broker.h>
 
 #endif /* ZEROCP_ZEROCP_H */

@@ -1,0 +1,226 @@
+/* Escrow: references in flight between processes.
+ *
+ * The sender writes an outbox entry in its own process slot (FILLING),
+ * takes one more local reference (the lent one), then publishes the entry
+ * (LIVE, with a fresh nonce).  The receiver takes its own reference first
+ * — the sender's bit keeps the chunk alive meanwhile — then marks the
+ * entry DONE with a CAS on (LIVE, nonce): exactly one receiver wins; a
+ * loser gives its reference back.  The sender later sees DONE and drops
+ * the lent reference.
+ *
+ * Why a kill anywhere is safe: the lent reference is part of the sender's
+ * holder bit, so a dead sender's reclaim drops it, and its entries die with
+ * its slot (a ticket then names a reset entry: ESTALE).  A receiver killed
+ * after taking its reference but before DONE holds a bit that its own
+ * reclaim drops, and the LIVE entry naming it is cancelled by the same
+ * reclaim (zcp__escrow_cancel_dead), so the sender drops the lent
+ * reference.  Nothing is taken twice: DONE is reached once per nonce.
+ */
+#include "manager.h"
+
+#include "crashpoint.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#define RLX memory_order_relaxed
+#define ACQ memory_order_acquire
+#define NONCE54 ((UINT64_C(1) << 54) - 1)
+
+/* Tickets: bits 63..58 slot, 57..54 entry, 53..0 low nonce bits. */
+static uint64_t make_ticket(unsigned slot, unsigned entry, uint64_t nonce)
+{
+	return ((uint64_t)slot << 58) | ((uint64_t)entry << 54) | (nonce & NONCE54);
+}
+
+static uint64_t fresh_nonce(struct zcp_mempool_manager *m)
+{
+	/* A per-manager random start (the header nonce mixed with our slot
+	 * id) plus a counter: unique per entry use, unguessable by peers
+	 * that do not read our slot. */
+	uint64_t n = atomic_fetch_add_explicit(&m->next_nonce, 1, RLX);
+	uint64_t x = (n + m->id) * UINT64_C(0x9E3779B97F4A7C15);
+	x ^= x >> 29;
+	x *= UINT64_C(0xBF58476D1CE4E5B9);
+	x ^= x >> 32;
+	return (x & NONCE54) | 1; /* never 0 */
+}
+
+void zcp__escrow_collect(struct zcp_mempool_manager *m)
+{
+	struct zcp__proc *self = zcp__proc_at(m, m->slot);
+	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
+		struct zcp__outbox_entry *o = &self->outbox[e];
+		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		if (zcp__out_state(w) != ZCP__OUT_DONE)
+			continue;
+		if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
+							     zcp__out_word(ZCP__OUT_EMPTY, 0),
+							     memory_order_acq_rel, ACQ))
+			continue;
+		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], RLX);
+		zcp_chunk_release(m, &m->chunks[gidx]);
+		atomic_fetch_sub_explicit(&m->lent, 1, RLX);
+	}
+}
+
+int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, long receiver, uint64_t *ticket)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	uintptr_t off = (uintptr_t)chunk - (uintptr_t)mgr->chunks;
+	if (!chunk || !ticket || receiver < 0 || receiver > INT32_MAX ||
+	    (uintptr_t)chunk < (uintptr_t)mgr->chunks || off % sizeof *chunk ||
+	    off / sizeof *chunk >= mgr->geo.total_chunks)
+		return ZCP_EINVAL;
+	uint64_t gidx = off / sizeof *chunk;
+	uint32_t n = atomic_load_explicit(&chunk->refs, ACQ);
+	if (n == 0 || n == UINT32_MAX)
+		return ZCP_EALREADY;
+	zcp__escrow_collect(mgr);
+
+	struct zcp__proc *self = zcp__proc_at(mgr, mgr->slot);
+	uint64_t nonce = fresh_nonce(mgr);
+	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
+		struct zcp__outbox_entry *o = &self->outbox[e];
+		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		if (zcp__out_state(w) != ZCP__OUT_EMPTY ||
+		    !atomic_compare_exchange_strong_explicit(&o->word, &w,
+							     zcp__out_word(ZCP__OUT_FILLING, nonce),
+							     memory_order_acq_rel, ACQ))
+			continue;
+		/* The lent reference: counted like any other of ours. */
+		err = zcp__ref_view(mgr, chunk, gidx);
+		if (err) {
+			atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_EMPTY, 0),
+					      memory_order_release);
+			return err;
+		}
+		atomic_store_explicit(&mgr->lent_gidx[e], gidx, RLX);
+		atomic_fetch_add_explicit(&mgr->lent, 1, RLX);
+		atomic_store_explicit(&o->chunk, gidx, RLX);
+		atomic_store_explicit(&o->seq, atomic_load_explicit(&chunk->seq, RLX), RLX);
+		atomic_store_explicit(&o->receiver, receiver, RLX);
+		atomic_store_explicit(&o->receiver_start,
+				      receiver ? zcp__process_start_time((pid_t)receiver) : 0, RLX);
+		ZCP__CRASH_POINT("send.entry");
+		/* Release: the fields above before LIVE. */
+		atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_LIVE, nonce),
+				      memory_order_release);
+		*ticket = make_ticket(mgr->slot, e, nonce);
+		return 0;
+	}
+	return ZCP_ENOSPC;
+}
+
+/* The entry a ticket names, or NULL if malformed. */
+static struct zcp__outbox_entry *entry_of(struct zcp_mempool_manager *m, uint64_t ticket,
+					  unsigned *slot)
+{
+	unsigned s = (unsigned)(ticket >> 58), e = (unsigned)((ticket >> 54) & 0xf);
+	if (s >= m->geo.max_processes || (ticket & NONCE54) == 0)
+		return NULL;
+	*slot = s;
+	return &zcp__proc_at(m, s)->outbox[e];
+}
+
+zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
+{
+	unsigned slot;
+	int err = zcp__mgr_check(mgr);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
+	if (!o) {
+		errno = EINVAL;
+		return NULL;
+	}
+	uint64_t w = atomic_load_explicit(&o->word, ACQ);
+	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54)) {
+		errno = ESTALE;
+		return NULL;
+	}
+	uint64_t gidx = atomic_load_explicit(&o->chunk, RLX);
+	uint64_t seq = atomic_load_explicit(&o->seq, RLX);
+	int64_t to = atomic_load_explicit(&o->receiver, RLX);
+	/* The fields belong to this (LIVE, nonce) only if it is still there. */
+	if (atomic_load_explicit(&o->word, ACQ) != w || gidx >= mgr->geo.total_chunks) {
+		errno = ESTALE;
+		return NULL;
+	}
+	if (to != 0 && to != (int64_t)getpid()) {
+		errno = EACCES;
+		return NULL;
+	}
+	struct zcp_chunk *c = &mgr->chunks[gidx];
+	zcp__bind_view(mgr, c, gidx, seq);
+	err = zcp__ref_view(mgr, c, gidx);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	ZCP__CRASH_POINT("receive.bit");
+	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
+						     zcp__out_word(ZCP__OUT_DONE, w),
+						     memory_order_acq_rel, ACQ)) {
+		zcp_chunk_release(mgr, c); /* someone else took it, or it was cancelled */
+		errno = ESTALE;
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&zcp__proc_at(mgr, slot)->outbox_taken, 1, memory_order_release);
+	return c;
+}
+
+int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket)
+{
+	unsigned slot;
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
+	if (!o || slot != mgr->slot)
+		return ZCP_EINVAL;
+	uint64_t w = atomic_load_explicit(&o->word, ACQ);
+	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
+		return ZCP_ESTALE;
+	if (!atomic_compare_exchange_strong_explicit(&o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
+						     memory_order_acq_rel, ACQ))
+		return ZCP_ESTALE;
+	zcp__escrow_collect(mgr);
+	return 0;
+}
+
+unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
+{
+	unsigned cancelled = 0;
+	for (unsigned s = 0; s < m->geo.max_processes; s++) {
+		struct zcp__proc *p = zcp__proc_at(m, s);
+		if (!zcp__id_claimed(atomic_load_explicit(&p->id, ACQ)))
+			continue;
+		unsigned here = 0;
+		for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
+			struct zcp__outbox_entry *o = &p->outbox[e];
+			uint64_t w = atomic_load_explicit(&o->word, ACQ);
+			if (zcp__out_state(w) != ZCP__OUT_LIVE)
+				continue;
+			int64_t to = atomic_load_explicit(&o->receiver, RLX);
+			if (to == 0 ||
+			    zcp__process_alive(to, atomic_load_explicit(&o->receiver_start, RLX)))
+				continue;
+			if (atomic_compare_exchange_strong_explicit(
+				    &o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
+				    memory_order_acq_rel, ACQ))
+				here++;
+		}
+		/* Wake the owner's collect (also for entries a dead receiver
+		 * marked DONE without getting to bump the counter). */
+		atomic_fetch_add_explicit(&p->outbox_taken, 1, memory_order_release);
+		cancelled += here;
+	}
+	if (atomic_load_explicit(&m->lent, RLX))
+		zcp__escrow_collect(m);
+	return cancelled;
+}
