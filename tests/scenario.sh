@@ -90,7 +90,8 @@ stop() {
 	kill "-$2" "$1" 2> /dev/null
 	( sleep 10; kill -KILL "$1" ) > /dev/null 2>&1 &
 	wd=$!
-	wait "$1"
+	# Braces so that the shell's own "Killed" notice goes too.
+	{ wait "$1"; } 2> /dev/null
 	st=$?
 	kill "$wd" 2> /dev/null
 }
