@@ -109,13 +109,11 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 	uint64_t gidx = p->first + idx;
 	struct zcp__record *r = &p->records[idx];
 	struct zcp_chunk *c = &mgr->chunks[gidx];
-	/* A thread of ours may be failing a stale ref() on this view. */
-	uint32_t zero = 0;
-	while (!atomic_compare_exchange_weak_explicit(&c->refs, &zero, 1, memory_order_acquire,
-						      RLX)) {
-		zero = 0;
-		sched_yield();
-	}
+	/* Nobody in this process holds a chunk that was free, so no CAS:
+	 * a thread still finishing its release of the previous generation,
+	 * or failing a stale ref(), leaves PENDING with a CAS that fails
+	 * once we stored 1. */
+	atomic_store_explicit(&c->refs, 1, RLX);
 	bind_view(mgr, c, p, idx, gen);
 	atomic_store_explicit(&r->seq, gen, RLX);
 	atomic_store_explicit(&r->size, size, RLX);
@@ -129,7 +127,13 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
 		     _Atomic uint32_t *still_mine)
 {
-	struct zcp__pool_view *p = zcp__pool_of(m, gidx);
+	return zcp__drop_holder_in(m, zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
+}
+
+int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
+			unsigned slot, unsigned me, _Atomic uint32_t *still_mine)
+{
+	(void)m;
 	uint32_t idx = (uint32_t)(gidx - p->first);
 	struct zcp__record *r = &p->records[idx];
 	uint64_t bit = UINT64_C(1) << slot;
@@ -188,8 +192,17 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 	if (n > 1)
 		return 0;
 	ZCP__CRASH_POINT("release.local");
-	err = zcp__drop_holder(mgr, gidx, mgr->slot, mgr->slot, NULL);
-	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
+	/* The view's pool is ours (process memory), set when we took it. */
+	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
+	struct zcp__pool_view *p = &mgr->pools[pool < mgr->geo.pool_count ? pool : 0];
+	if (gidx < p->first || gidx - p->first >= p->count)
+		p = zcp__pool_of(mgr, gidx);
+	err = zcp__drop_holder_in(mgr, p, gidx, mgr->slot, mgr->slot, NULL);
+	/* If the chunk went back and another thread of ours took it again
+	 * already, it stored 1 over PENDING: leave that alone. */
+	uint32_t pending = PENDING;
+	atomic_compare_exchange_strong_explicit(&chunk->refs, &pending, 0, memory_order_release,
+						RLX);
 	return err < 0 ? err : 0;
 }
 
@@ -244,7 +257,9 @@ int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint
 	}
 	ZCP__CRASH_POINT("ref.pending");
 	int err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
-	atomic_store_explicit(&chunk->refs, err ? 0 : 1, memory_order_release);
+	uint32_t pending = PENDING;
+	atomic_compare_exchange_strong_explicit(&chunk->refs, &pending, err ? 0 : 1,
+						memory_order_release, RLX);
 	return err;
 }
 

@@ -118,6 +118,9 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
  * ZCP_EALREADY (bit not set), or a free-list error. */
 int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
 		     _Atomic uint32_t *still_mine);
+/* The same, the pool of gidx already known. */
+int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
+			unsigned slot, unsigned me, _Atomic uint32_t *still_mine);
 
 /* Point a chunk view at its chunk, generation gen. */
 void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,
