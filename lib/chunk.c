@@ -50,7 +50,7 @@ static inline struct zcp__record *record_of(struct zcp_mempool_manager *m, uint6
 }
 
 /* Point the view at its chunk (same values whoever writes them). */
-static void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
+static inline void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
 		      const struct zcp__pool_view *p, uint32_t idx, uint64_t gen)
 {
 	atomic_store_explicit(&c->mgr, m, RLX);
@@ -102,17 +102,21 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 	struct zcp__pool_view *p = &mgr->pools[i];
 	uint32_t idx;
 	uint64_t gen;
-	err = zcp__freelist_pop(p, mgr->slot, &idx, &gen);
-	if (err)
+	if (!zcp__freelist_pop_fast(p, mgr->slot, &idx, &gen) &&
+	    (err = zcp__freelist_pop(p, mgr->slot, &idx, &gen)))
 		return fail_null(err);
 	ZCP__CRASH_POINT("pop.taken");
 	uint64_t gidx = p->first + idx;
 	struct zcp__record *r = &p->records[idx];
 	struct zcp_chunk *c = &mgr->chunks[gidx];
-	/* Nobody in this process holds a chunk that was free, so no CAS:
-	 * a thread still finishing its release of the previous generation,
-	 * or failing a stale ref(), leaves PENDING with a CAS that fails
-	 * once we stored 1. */
+	/* Nobody in this process holds a chunk that was free, so no CAS.
+	 * A thread of ours may still be inside its release of the previous
+	 * generation (or failing a stale ref()): the view is PENDING for a
+	 * few instructions; let it finish.  Any other count can only be a
+	 * peer's forgery (a held chunk put back on the list): we take over
+	 * the view rather than wait forever. */
+	while (ZCP_UNLIKELY(atomic_load_explicit(&c->refs, memory_order_acquire) == PENDING))
+		sched_yield();
 	atomic_store_explicit(&c->refs, 1, RLX);
 	bind_view(mgr, c, p, idx, gen);
 	atomic_store_explicit(&r->seq, gen, RLX);
@@ -124,16 +128,10 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 	return c;
 }
 
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
-		     _Atomic uint32_t *still_mine)
+/* Inline for zcp_chunk_release(); reclaim uses the out-of-line copies. */
+static inline int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
+			      _Atomic uint32_t *still_mine)
 {
-	return zcp__drop_holder_in(m, zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
-}
-
-int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
-			unsigned slot, unsigned me, _Atomic uint32_t *still_mine)
-{
-	(void)m;
 	uint32_t idx = (uint32_t)(gidx - p->first);
 	struct zcp__record *r = &p->records[idx];
 	uint64_t bit = UINT64_C(1) << slot;
@@ -157,15 +155,30 @@ int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p,
 		/* Last holder: the payload writes before this release CAS are
 		 * what the next holder's acquire will see. */
 		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
-		if (atomic_compare_exchange_weak_explicit(&r->word, &w, zcp__w_releasing(me, gen),
-							  memory_order_acq_rel,
+		uint64_t mine = zcp__w_releasing(me, gen);
+		if (atomic_compare_exchange_weak_explicit(&r->word, &w, mine, memory_order_acq_rel,
 							  memory_order_acquire)) {
 			ZCP__CRASH_POINT("release.releasing");
-			int err = zcp__freelist_push(p, me, idx);
+			if (zcp__freelist_push_fast(p, idx))
+				return 1;
+			int err = zcp__freelist_push(p, idx, mine);
 			return err ? err : 1;
 		}
 	}
 	return ZCP_EAGAIN;
+}
+
+int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
+			unsigned slot, unsigned me, _Atomic uint32_t *still_mine)
+{
+	(void)m;
+	return drop_holder(p, gidx, slot, me, still_mine);
+}
+
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
+		     _Atomic uint32_t *still_mine)
+{
+	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
 }
 
 int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
@@ -197,12 +210,9 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 	struct zcp__pool_view *p = &mgr->pools[pool < mgr->geo.pool_count ? pool : 0];
 	if (gidx < p->first || gidx - p->first >= p->count)
 		p = zcp__pool_of(mgr, gidx);
-	err = zcp__drop_holder_in(mgr, p, gidx, mgr->slot, mgr->slot, NULL);
-	/* If the chunk went back and another thread of ours took it again
-	 * already, it stored 1 over PENDING: leave that alone. */
-	uint32_t pending = PENDING;
-	atomic_compare_exchange_strong_explicit(&chunk->refs, &pending, 0, memory_order_release,
-						RLX);
+	err = drop_holder(p, gidx, mgr->slot, mgr->slot, NULL);
+	/* A get of this chunk by another thread of ours waits for this. */
+	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
 	return err < 0 ? err : 0;
 }
 

@@ -30,9 +30,12 @@
  * is the top of a PUSH head; otherwise its releaser never pushed it.  All
  * of this is decidable by reclaim (reclaim.c) from shared memory alone.
  *
- * Cost of a get+release pair when the same chunk cycles: release = CAS on
- * the record (HELD -> RELEASING) + CAS on the head (push); get = CAS on the
- * record (claim) + CAS on the head (flip).  Four RMWs, no syscall, no lock.
+ * A claim does not flip the head itself: whoever moves the head next flips
+ * it first.  When that is the claimer giving the same chunk back, the head
+ * still reads (chunk, PUSH) and marking the word RELEASING is the whole
+ * push.  So a process cycling one chunk pays one CAS to take it and one to
+ * give it back; otherwise a get is two CASes (claim or flip, then mark or
+ * flip) and a push one more.  No syscall, no lock.
  *
  * ABA.  Every transition adds 1 to the 38-bit tag.  A CAS can be fooled
  * only if the head comes back to the very same (top, op, tag) while a
@@ -184,14 +187,13 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		if (zcp__w_is_releasing(w)) {
 			if (op != ZCP__H_OP_PUSH)
 				goto bad;
-			/* Claim: ownership and removal in one step. */
-			if (word_cas(r, w, held_by(slot, zcp__w_gen(w)))) {
-				ZCP__CRASH_POINT("pop.claimed");
-				head_cas(p, h, zcp__h_make(top, me, tag + 1));
-				*idx = top;
-				*gen = zcp__w_gen(w);
+			/* Claim: ownership and removal in one step.  The head
+			 * is left as it is: the next transition by anyone
+			 * flips it for us (a claimed top reads as taken), and
+			 * if the next is our own release of this very chunk,
+			 * no head write is needed at all. */
+			if (zcp__freelist_claim(p, top, w, slot, idx, gen))
 				return 0;
-			}
 			continue;
 		}
 		if (zcp__w_is_held(w)) {
@@ -218,10 +220,15 @@ bad:
 	return ZCP_EAGAIN;
 }
 
-int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx)
+int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 {
-	(void)slot;
 	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+		/* If our RELEASING word was finalised or claimed, the record
+		 * was on the list already: we marked it while the head still
+		 * read (idx, PUSH) from our own unflipped claim, and the head
+		 * has moved on since.  Pushing it again would link it twice. */
+		if (atomic_load_explicit(&p->records[idx].word, ACQ) != mine)
+			return 0;
 		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
 		uint32_t top = zcp__h_top(h);
 		unsigned op = zcp__h_op(h);
@@ -246,8 +253,12 @@ int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx)
 			if (below != ZCP__H_NIL && below >= p->count)
 				goto bad;
 		} else if (op == ZCP__H_OP_NONE || op == ZCP__H_OP_PUSH) {
-			if (top == idx)
-				goto bad; /* idx is ours, it cannot be on the list */
+			if (top == idx) {
+				/* See zcp__freelist_push_fast(). */
+				if (op == ZCP__H_OP_PUSH && zcp__w_is_releasing(w))
+					return 0;
+				goto bad;
+			}
 			if (zcp__w_is_releasing(w)) {
 				/* Finalise the previous push before burying it. */
 				word_cas(r, w, zcp__w_free(zcp__w_gen(w)));
@@ -322,9 +333,12 @@ long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 
 	if (top >= p->count)
 		return ZCP_ENOTRECOVERABLE;
-	uint32_t i = list_start(p, top, op);
 	if (!slot_valid(op) && op != ZCP__H_OP_NONE && op != ZCP__H_OP_PUSH)
 		return ZCP_ENOTRECOVERABLE;
+	uint32_t i = list_start(p, top, op);
+	/* A claimed top not flipped yet is taken too. */
+	if (!slot_valid(op) && zcp__w_held_valid(atomic_load_explicit(&p->records[top].word, ACQ)))
+		i = atomic_load_explicit(&p->records[top].next, RLX);
 	while (i != ZCP__H_NIL) {
 		if (i >= p->count || seen[i] || n >= (long)p->count)
 			return ZCP_ENOTRECOVERABLE;

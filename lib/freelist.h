@@ -4,6 +4,8 @@
 
 #include "layout.h"
 
+#include "crashpoint.h"
+
 /* A process's validated view of one pool: shared words through pointers,
  * geometry copied into process memory at attach and trusted from then on. */
 struct zcp__pool_view {
@@ -34,10 +36,53 @@ void zcp__freelist_init(struct zcp__pool_view *p);
  * of range or inconsistent), ZCP_EAGAIN (retry bound). */
 int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, uint64_t *gen);
 
-/* Put record idx, whose word the caller set to RELEASING(slot, gen), back
- * on the list.  Returns 0, ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (the record
- * then stays RELEASING(slot) and reclaim can finish it once slot is gone). */
-int zcp__freelist_push(struct zcp__pool_view *p, unsigned slot, uint32_t idx);
+/* Claim record `top`, read as w = RELEASING at the top of a PUSH head:
+ * ownership and removal in one CAS (see freelist.c).  Returns 1 with *idx
+ * and *gen on success, 0 if the word moved on. */
+static inline int zcp__freelist_claim(struct zcp__pool_view *p, uint32_t top, uint64_t w,
+				      unsigned slot, uint32_t *idx, uint64_t *gen)
+{
+	uint64_t expect = w;
+	if (!atomic_compare_exchange_strong_explicit(&p->records[top].word, &expect,
+						     zcp__w_held(UINT64_C(1) << slot, zcp__w_gen(w)),
+						     memory_order_acq_rel, memory_order_acquire))
+		return 0;
+	ZCP__CRASH_POINT("pop.claimed");
+	*idx = top;
+	*gen = zcp__w_gen(w);
+	return 1;
+}
+
+/* The common pop, inline: the top was given back and not taken since.
+ * Returns 1 on success; 0 means "use zcp__freelist_pop()". */
+static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, unsigned slot, uint32_t *idx,
+					 uint64_t *gen)
+{
+	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
+	uint32_t top = zcp__h_top(h);
+	if (top >= p->count || zcp__h_op(h) != ZCP__H_OP_PUSH)
+		return 0;
+	uint64_t w = atomic_load_explicit(&p->records[top].word, memory_order_acquire);
+	if (!zcp__w_is_releasing(w) || atomic_load_explicit(&p->desc->head, memory_order_acquire) != h)
+		return 0;
+	return zcp__freelist_claim(p, top, w, slot, idx, gen);
+}
+
+/* The common push, inline: we claimed idx off a PUSH head that nobody
+ * moved since, so marking it RELEASING put it back already.  Returns 1 if
+ * so; 0 means "use zcp__freelist_push()" (which also covers the head
+ * having moved on after our mark, with the record still on the list). */
+static inline int zcp__freelist_push_fast(struct zcp__pool_view *p, uint32_t idx)
+{
+	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
+	return zcp__h_top(h) == idx && zcp__h_op(h) == ZCP__H_OP_PUSH;
+}
+
+/* Put record idx, whose word the caller set to `mine` = RELEASING(slot,
+ * gen), back on the list (or find it there already).  Returns 0,
+ * ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (the record then stays RELEASING and
+ * reclaim can finish it once its releaser is gone). */
+int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine);
 
 /* Complete the head's pending transition, if any (mark a popped record for
  * its popper).  Reclaim calls it before scanning for a dead slot's bits. */

@@ -207,44 +207,42 @@ fail:
  * inside [mgmt, mgmt + real). */
 int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geometry *g)
 {
-	const struct zcp__header *h = (const struct zcp__header *)mgmt;
+	struct zcp__header h;
+	struct zcp__pool_desc d[ZCP_MAX_POOLS];
 
+	/* Work on copies: a peer may rewrite the segment while we look, and
+	 * every value must be checked and then used as the same value. */
 	if (real < ZCP__HEADER_SIZE)
 		return ZCP_ETRUNCATED;
-	if (h->magic != ZCP__MAGIC)
+	memcpy(&h, mgmt, sizeof h);
+	if (h.magic != ZCP__MAGIC)
 		return ZCP_EFOREIGN;
-	if (h->layout_version != ZCP__LAYOUT_VERSION)
+	if (h.layout_version != ZCP__LAYOUT_VERSION)
 		return ZCP_EVERSION;
-	if (h->header_size != ZCP__HEADER_SIZE || h->pool_count == 0 ||
-	    h->pool_count > ZCP_MAX_POOLS || h->max_processes == 0 ||
-	    h->max_processes > ZCP_MAX_PROCESSES || h->outbox_slots != ZCP__OUTBOX_SLOTS ||
-	    h->pools_off != ZCP__HEADER_SIZE)
+	if (h.header_size != ZCP__HEADER_SIZE || h.pool_count == 0 ||
+	    h.pool_count > ZCP_MAX_POOLS || h.max_processes == 0 ||
+	    h.max_processes > ZCP_MAX_PROCESSES || h.outbox_slots != ZCP__OUTBOX_SLOTS ||
+	    h.pools_off != ZCP__HEADER_SIZE)
 		return ZCP_ECORRUPT;
-	if (real < h->pools_off + (uint64_t)h->pool_count * ZCP__POOL_DESC_SIZE)
+	if (real < ZCP__HEADER_SIZE + (uint64_t)h.pool_count * ZCP__POOL_DESC_SIZE)
 		return ZCP_ETRUNCATED;
+	memcpy(d, mgmt + ZCP__HEADER_SIZE, (size_t)h.pool_count * ZCP__POOL_DESC_SIZE);
 	memset(g, 0, sizeof *g);
-	g->pool_count = h->pool_count;
-	g->max_processes = h->max_processes;
+	g->pool_count = h.pool_count;
+	g->max_processes = h.max_processes;
 	for (unsigned i = 0; i < g->pool_count; i++) {
-		const struct zcp__pool_desc *d =
-			(const struct zcp__pool_desc *)(mgmt + h->pools_off +
-							(uint64_t)i * ZCP__POOL_DESC_SIZE);
-		g->chunk_size[i] = d->chunk_size;
-		g->chunk_count[i] = d->chunk_count;
+		g->chunk_size[i] = d[i].chunk_size;
+		g->chunk_count[i] = d[i].chunk_count;
 	}
 	if (zcp__geometry_compute(g))
 		return ZCP_ECORRUPT;
-	for (unsigned i = 0; i < g->pool_count; i++) {
-		const struct zcp__pool_desc *d =
-			(const struct zcp__pool_desc *)(mgmt + h->pools_off +
-							(uint64_t)i * ZCP__POOL_DESC_SIZE);
-		if (d->stride != g->stride[i] || d->data_off != g->data_off[i] ||
-		    d->first_record != g->first_record[i])
+	for (unsigned i = 0; i < g->pool_count; i++)
+		if (d[i].stride != g->stride[i] || d[i].data_off != g->data_off[i] ||
+		    d[i].first_record != g->first_record[i])
 			return ZCP_ECORRUPT;
-	}
-	if (h->mgmt_size != g->mgmt_size || h->data_size != g->data_size ||
-	    h->procs_off != g->procs_off || h->proc_size != g->proc_size ||
-	    h->records_off != g->records_off || h->total_chunks != g->total_chunks)
+	if (h.mgmt_size != g->mgmt_size || h.data_size != g->data_size ||
+	    h.procs_off != g->procs_off || h.proc_size != g->proc_size ||
+	    h.records_off != g->records_off || h.total_chunks != g->total_chunks)
 		return ZCP_ECORRUPT;
 	if (real < g->mgmt_size)
 		return ZCP_ETRUNCATED;
@@ -270,6 +268,13 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname)
 			if (size >= ZCP__HEADER_SIZE) {
 				uint32_t st = atomic_load_explicit(
 					&((struct zcp__header *)h)->state, memory_order_acquire);
+				/* A creator writes the magic before READY; anything
+				 * else there is not ours, whatever the state says. */
+				if (h->magic != 0 && h->magic != ZCP__MAGIC) {
+					zcp_segment_close(m->mgmt_seg);
+					m->mgmt_seg = NULL;
+					return ZCP_EFOREIGN;
+				}
 				if (st == ZCP__STATE_READY) {
 					m->mgmt = zcp_segment_base(m->mgmt_seg);
 					return validate_mgmt(m, size);
@@ -355,14 +360,20 @@ int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
 	return 0;
 }
 
-#ifdef HAVE_MEMFD
-/* Both seals that keep a peer from resizing the segment under us. */
-static int sealed(int fd)
+/* A memfd must carry both seals that keep a peer from resizing it under
+ * us; an shm object has no seals (F_GET_SEALS fails) and is size-checked
+ * instead.  Returns 0 or ZCP_EACCES. */
+static int seals_ok(int fd)
 {
+#ifdef HAVE_MEMFD
 	int seals = fcntl(fd, F_GET_SEALS);
-	return seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW);
-}
+	if (seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return ZCP_EACCES;
+#else
+	(void)fd;
 #endif
+	return 0;
+}
 
 int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 				   zcp_mempool_manager **out)
@@ -376,13 +387,11 @@ int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 	zcp__fork_watch();
 	if (!(m = new_manager(name)))
 		return ZCP_ENOMEM;
-	err = zcp_segment_open_fd(mgmt_fd, 1, &m->mgmt_seg);
-	if (!err && zcp_segment_backend(m->mgmt_seg) == ZCP_BACKEND_MEMFD) {
-#ifdef HAVE_MEMFD
-		if (!sealed(mgmt_fd) || !sealed(data_fd))
-			err = ZCP_EACCES;
-#endif
-	}
+	err = seals_ok(mgmt_fd);
+	if (!err)
+		err = seals_ok(data_fd);
+	if (!err)
+		err = zcp_segment_open_fd(mgmt_fd, 1, &m->mgmt_seg);
 	if (!err) {
 		size_t size = zcp_segment_size(m->mgmt_seg);
 		m->mgmt = zcp_segment_base(m->mgmt_seg);

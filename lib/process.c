@@ -21,12 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static _Atomic unsigned fork_counter;
+_Atomic unsigned zcp__forks;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
 {
-	atomic_fetch_add_explicit(&fork_counter, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&zcp__forks, 1, memory_order_relaxed);
 }
 
 static void install_fork_handler(void)
@@ -39,10 +39,6 @@ void zcp__fork_watch(void)
 	pthread_once(&fork_once, install_fork_handler);
 }
 
-unsigned zcp__fork_count(void)
-{
-	return atomic_load_explicit(&fork_counter, memory_order_relaxed);
-}
 
 /* Read state and start time from /proc/<pid>/stat.  Returns 0 or -1. */
 static int read_stat(pid_t pid, char *state, uint64_t *start)

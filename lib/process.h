@@ -21,7 +21,11 @@ int zcp__process_alive(int64_t pid, uint64_t start);
  * handle can tell it was inherited.  zcp__fork_watch() installs the handler
  * once; call it before creating a handle. */
 void zcp__fork_watch(void);
-unsigned zcp__fork_count(void);
+extern _Atomic unsigned zcp__forks;
+static inline unsigned zcp__fork_count(void)
+{
+	return atomic_load_explicit(&zcp__forks, memory_order_relaxed);
+}
 
 /* Slot id words (see struct zcp__proc): bit 0 set when claimed. */
 static inline int64_t zcp__id_pid(uint64_t id)

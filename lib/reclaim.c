@@ -53,7 +53,7 @@ static int finish_release(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 			if (!atomic_compare_exchange_strong_explicit(&r->word, &w, mine,
 								     memory_order_acq_rel, ACQ))
 				return 0; /* someone else took it over */
-			int err = zcp__freelist_push(p, me, idx);
+			int err = zcp__freelist_push(p, idx, mine);
 			return err ? err : 1;
 		}
 		w = atomic_load_explicit(&r->word, ACQ);
@@ -186,6 +186,15 @@ int zcp_mempool_manager_creator_alive(const zcp_mempool_manager *mgr)
 	if (mgr->creator)
 		return 1;
 	return zcp__process_alive(mgr->hdr->creator_pid, mgr->hdr->creator_start);
+}
+
+long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	int64_t pid = mgr->hdr->creator_pid;
+	return pid > 0 && pid <= INT32_MAX ? (long)pid : ZCP_ECORRUPT;
 }
 
 int zcp_mempool_manager_check(const zcp_mempool_manager *mgr)

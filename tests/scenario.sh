@@ -88,7 +88,9 @@ start_server() {
 # status in $st (137 when the watchdog had to kill it).
 stop() {
 	kill "-$2" "$1" 2> /dev/null
-	( sleep 10; kill -KILL "$1" ) > /dev/null 2>&1 &
+	# A new shell, not a subshell: a subshell killed early would run our
+	# traps, cleanup() included.
+	sh -c 'sleep 10; kill -KILL "$1"' sh "$1" > /dev/null 2>&1 &
 	wd=$!
 	# Braces so that the shell's own "Killed" notice goes too.
 	{ wait "$1"; } 2> /dev/null

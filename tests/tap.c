@@ -97,14 +97,18 @@ int done_testing(void)
 
 static int vresult(int cond, const char *fmt, va_list ap)
 {
+	char desc[1024] = "";
+
+	if (fmt != NULL)
+		vsnprintf(desc, sizeof(desc), fmt, ap);
 	current++;
-	if (!cond)
+	/* A "# TODO" directive marks a known failure (TAP): reported, not
+	 * counted against the exit status. */
+	if (!cond && strstr(desc, "# TODO") == NULL)
 		failed++;
 	printf("%sok %lu", cond ? "" : "not ", current);
-	if (fmt != NULL && fmt[0] != '\0') {
-		printf(" - ");
-		vprintf(fmt, ap);
-	}
+	if (desc[0] != '\0')
+		printf(" - %s", desc);
 	putchar('\n');
 	fflush(stdout);
 	return cond;

@@ -1,1 +1,30 @@
-# (fragment of Makefile.am; filled in later)
+# tools/tools.mk - the zerocp command (fragment included by Makefile.am).
+#
+# One program, tools/zerocp, with subcommands serve, stat, demo, clean and
+# bench.  It uses the public API only: its include path is include/ and
+# tools/, never lib/ (hence its own CPPFLAGS instead of AM_CPPFLAGS), and it
+# links the installed library, not the convenience archive with zcp__*.
+# The benchmark's sources and its -DZCP_HAVE_BENCH come from tools/bench.mk
+# through ZCP_BENCH_SRCS and ZCP_BENCH_CPPFLAGS (empty when not built).
+
+bin_PROGRAMS += tools/zerocp
+tools_zerocp_SOURCES = \
+	tools/tool.h \
+	tools/zerocp.c \
+	tools/cmd_serve.c \
+	tools/cmd_stat.c \
+	tools/cmd_demo.c \
+	tools/cmd_clean.c \
+	$(ZCP_BENCH_SRCS)
+tools_zerocp_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools $(ZCP_BENCH_CPPFLAGS)
+tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
+
+# The seed's whole scenario in one command (server, client, stat, SIGINT).
+# Not installed: it is a check of a build tree (or of an installed zerocp
+# found on PATH), run by hand or by tests/scenario.sh.
+#
+# TAP tests of the command; Makefile.am adds $(ZCP_TOOL_TESTS) to TESTS
+# (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
+# builds first through "all").
+ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh
+EXTRA_DIST += $(ZCP_TOOL_TESTS) tools/zerocp-scenario

@@ -74,6 +74,10 @@ ZCP_API int zcp_mempool_manager_process(const zcp_mempool_manager *mgr, int slot
  * the segments. */
 ZCP_API int zcp_mempool_manager_creator_alive(const zcp_mempool_manager *mgr);
 
+/* zcp_mempool_manager_creator_pid - the pid of the process that created
+ * the manager (as recorded in its header), or a negative error. */
+ZCP_API long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr);
+
 /* zcp_mempool_manager_check - validate the shared structures while no
  * other process uses the manager (after a crash, in tests): every free list
  * well formed, and every chunk exactly once either on its free list or
