@@ -19,10 +19,10 @@
  *    passing) turns it into HELD{s}.  The list proper starts at next(top).
  *  - PUSH:   top is on the list.  Its word may still say RELEASING(r, gen),
  *    the state the releaser r left it in.  A popper takes it by one CAS on
- *    the word, RELEASING -> HELD{me} (the "claim"), then flips the head to
- *    POP(me); anyone seeing a claimed top flips the head for its holder.
- *    A pusher first turns RELEASING into FREE (the "finalise"), so records
- *    below the top are always FREE.
+ *    the word, RELEASING -> HELD{me} (the "claim"); a HELD top under a PUSH
+ *    head is taken, and anyone who needs to move the head flips it to
+ *    POP(holder) first.  A pusher first turns RELEASING into FREE (the
+ *    "finalise"), so records below the top are always FREE.
  *
  * Ownership is thus written in the same atomic step that takes the record
  * (the claim), or the head names the new owner until someone writes it
@@ -30,12 +30,23 @@
  * is the top of a PUSH head; otherwise its releaser never pushed it.  All
  * of this is decidable by reclaim (reclaim.c) from shared memory alone.
  *
- * A claim does not flip the head itself: whoever moves the head next flips
- * it first.  When that is the claimer giving the same chunk back, the head
- * still reads (chunk, PUSH) and marking the word RELEASING is the whole
- * push.  So a process cycling one chunk pays one CAS to take it and one to
- * give it back; otherwise a get is two CASes (claim or flip, then mark or
- * flip) and a push one more.  No syscall, no lock.
+ * A claim does not flip the head: the holder keeps the record, HELD, at
+ * the top of a PUSH head, and whoever moves the head next treats a HELD
+ * top as taken (flips the head for its holder, or links past it).  The
+ * word of that top may then change without the head changing — its holder
+ * gives it back, HELD -> RELEASING — so any decision taken from the word
+ * could be stale although the head reads the same.  Hence the rule: a
+ * release always ends with a CAS on the head (a plain push, or, when the
+ * head still names the record, a bump of the tag); whoever acted on the
+ * stale word fails its CAS, and the releaser, failing its own, pushes
+ * normally.  A push also first checks that its RELEASING word is still
+ * there: if someone finalised or claimed it, the record was on the list
+ * already and must not be linked twice.
+ *
+ * Cost of a get+release pair when a process cycles one chunk: get = one
+ * CAS (the claim), release = the CAS of its process-local count, the CAS
+ * of the word (HELD -> RELEASING) and the CAS of the head.  No syscall,
+ * no lock.
  *
  * ABA.  Every transition adds 1 to the 38-bit tag.  A CAS can be fooled
  * only if the head comes back to the very same (top, op, tag) while a
@@ -254,9 +265,16 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 				goto bad;
 		} else if (op == ZCP__H_OP_NONE || op == ZCP__H_OP_PUSH) {
 			if (top == idx) {
-				/* See zcp__freelist_push_fast(). */
-				if (op == ZCP__H_OP_PUSH && zcp__w_is_releasing(w))
+				/* Claimed or finalised since our check: it was
+				 * on the list, and still is or was taken. */
+				if (w != mine)
 					return 0;
+				/* See zcp__freelist_push_fast(). */
+				if (op == ZCP__H_OP_PUSH) {
+					if (head_cas(p, h, zcp__h_make(idx, op, tag + 1)))
+						return 0;
+					continue;
+				}
 				goto bad;
 			}
 			if (zcp__w_is_releasing(w)) {

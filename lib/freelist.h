@@ -69,13 +69,18 @@ static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, unsigned slot
 }
 
 /* The common push, inline: we claimed idx off a PUSH head that nobody
- * moved since, so marking it RELEASING put it back already.  Returns 1 if
- * so; 0 means "use zcp__freelist_push()" (which also covers the head
- * having moved on after our mark, with the record still on the list). */
+ * moved since, and have just marked it RELEASING: it is the top again.
+ * One CAS bumps the tag, so that anyone who decided something from the
+ * word as it was before our mark (HELD) fails instead of acting on it.
+ * Returns 1 if done; 0 means "use zcp__freelist_push()". */
 static inline int zcp__freelist_push_fast(struct zcp__pool_view *p, uint32_t idx)
 {
 	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
-	return zcp__h_top(h) == idx && zcp__h_op(h) == ZCP__H_OP_PUSH;
+	if (zcp__h_top(h) != idx || zcp__h_op(h) != ZCP__H_OP_PUSH)
+		return 0;
+	return atomic_compare_exchange_strong_explicit(
+		&p->desc->head, &h, zcp__h_make(idx, ZCP__H_OP_PUSH, zcp__h_tag(h) + 1),
+		memory_order_acq_rel, memory_order_acquire);
 }
 
 /* Put record idx, whose word the caller set to `mine` = RELEASING(slot,
