@@ -506,6 +506,7 @@ static const struct {
 	{"batch", ZCP_BENCH_BATCH},
 	{"handoff_rtt", ZCP_BENCH_HANDOFF},
 	{"create_attach", ZCP_BENCH_CREATE_ATTACH},
+	{"reclaim", ZCP_BENCH_RECLAIM},
 };
 #define NFIGURE_NAMES (sizeof figure_names / sizeof figure_names[0])
 
@@ -523,7 +524,7 @@ static void usage(FILE *fp)
 		"  --quick   short trials (the whole run in seconds; for CI)\n"
 		"  --only NAME...  only these figures (several names, or a comma list):\n"
 		"            get_release, get_release_contended, batch, handoff_rtt,\n"
-		"            create_attach\n"
+		"            create_attach, reclaim\n"
 		"\n"
 		"Exit status: 0 whether or not the bars are met, 1 on an error,\n"
 		"2 on a usage error.\n",
@@ -630,6 +631,8 @@ int zcp_tool_bench(int argc, char **argv)
 		zcp_bench_handoff(&ctx);
 	if (ctx.only & ZCP_BENCH_CREATE_ATTACH)
 		zcp_bench_create_attach(&ctx);
+	if (ctx.only & ZCP_BENCH_RECLAIM)
+		zcp_bench_reclaim(&ctx);
 
 	if (ctx.json)
 		print_json(&ctx);

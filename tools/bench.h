@@ -45,7 +45,8 @@ enum {
 	ZCP_BENCH_BATCH = 1u << 2,
 	ZCP_BENCH_HANDOFF = 1u << 3,
 	ZCP_BENCH_CREATE_ATTACH = 1u << 4,
-	ZCP_BENCH_ALL = (1u << 5) - 1,
+	ZCP_BENCH_RECLAIM = 1u << 5,
+	ZCP_BENCH_ALL = (1u << 6) - 1,
 };
 
 /* Median, min and max of a figure's trials. */
@@ -240,5 +241,6 @@ void zcp_bench_contended(struct zcp_bench_ctx *ctx);
 void zcp_bench_handoff(struct zcp_bench_ctx *ctx);
 /* bench_create.c */
 void zcp_bench_create_attach(struct zcp_bench_ctx *ctx);
+void zcp_bench_reclaim(struct zcp_bench_ctx *ctx);
 
 #endif /* ZEROCP_TOOLS_BENCH_H */

@@ -13,7 +13,8 @@ ZCP_BENCH_SRCS += \
 	tools/bench_ops.c \
 	tools/bench_contended.c \
 	tools/bench_handoff.c \
-	tools/bench_create.c
+	tools/bench_create.c \
+	tools/bench_reclaim.c
 ZCP_BENCH_CPPFLAGS = -DZCP_HAVE_BENCH
 
 # The --json schema, documented and stable.
