@@ -8,7 +8,16 @@
 #
 # Environment (set by Makefile.am): top_srcdir, top_builddir.  Managers are
 # named tscn<pid><letter>, so parallel runs do not collide; the EXIT trap
-# kills every process started here and removes their segments.
+# kills every process started here and removes their segments.  Every wait
+# is bounded: a command that may not return runs under limit(), a process
+# stops through stop(), both with a SIGKILL watchdog.
+#
+# Signals to children: a background job is, until its exec, a copy of this
+# shell with our traps (bash, which "make check" uses, keeps them until
+# then); a TERM landing in that window used to run "exit 1", hence
+# cleanup(), in the copy: it killed our processes, removed our segments and
+# $tmp mid-run.  So a watchdog is only ever stopped with KILL, and
+# cleanup() does nothing outside the main shell.
 
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
@@ -28,9 +37,17 @@ base=tscn$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-scenario-test.XXXXXX") || exit 1
 pids=
 
+# Whether this is the shell that ran the script, not a forked copy of it:
+# $$ is the same in both, but a new sh's parent is whoever runs this.
+is_main_shell() {
+	[ "$(exec sh -c 'echo "$PPID"')" = "$$" ]
+}
+
 # Kill what is still running (it may be stopped, hence KILL), remove every
-# segment of our names, and the temporary files.
+# segment of our names, and the temporary files.  Only in the main shell:
+# a copy that got a signal before its exec must not undo the test.
 cleanup() {
+	is_main_shell || return 0
 	for p in $pids; do
 		kill -KILL "$p" 2> /dev/null
 		wait "$p" 2> /dev/null
@@ -84,18 +101,50 @@ start_server() {
 	pids="$pids $spid"
 }
 
-# stop PID SIGNAL: signal it and reap it, with a 10 s watchdog; the exit
-# status in $st (137 when the watchdog had to kill it).
-stop() {
-	kill "-$2" "$1" 2> /dev/null
-	# A new shell, not a subshell: a subshell killed early would run our
-	# traps, cleanup() included.
-	sh -c 'sleep 10; kill -KILL "$1"' sh "$1" > /dev/null 2>&1 &
+# forget PID: drop a reaped process from $pids, so that cleanup() never
+# signals its number, which may belong to someone else by then.
+forget() {
+	np=
+	for p in $pids; do
+		[ "$p" = "$1" ] || np="$np $p"
+	done
+	pids=$np
+}
+
+# reap PID SECONDS: wait for our child PID, with a watchdog that SIGKILLs
+# it after SECONDS; its exit status in $st (137 when it had to be killed).
+reap() {
+	# Output nowhere, so that the watchdog's sleep, which outlives it,
+	# holds no pipe (or command substitution) open.
+	sh -c 'sleep "$2"; kill -KILL "$1"' sh "$1" "$2" > /dev/null 2>&1 &
 	wd=$!
 	# Braces so that the shell's own "Killed" notice goes too.
 	{ wait "$1"; } 2> /dev/null
 	st=$?
-	kill "$wd" 2> /dev/null
+	# KILL, never TERM: the watchdog may still be a copy of this shell,
+	# not yet sh, and a TERM would run our traps in it.
+	kill -KILL "$wd" 2> /dev/null
+	{ wait "$wd"; } 2> /dev/null
+	forget "$1"
+}
+
+# stop PID SIGNAL: signal it and reap it within 10 s; status in $st.
+stop() {
+	kill "-$2" "$1" 2> /dev/null
+	reap "$1" 10
+}
+
+# limit SECONDS COMMAND...: run COMMAND (a foreground command that could
+# run forever when something is wrong, such as a serve that should be
+# refused) with a time limit; returns its status, also in $st.
+limit() {
+	lim=$1
+	shift
+	"$@" &
+	lpid=$!
+	pids="$pids $lpid"
+	reap "$lpid" "$lim"
+	return "$st"
 }
 
 # show FILE: a file's content as TAP comments.
@@ -111,7 +160,7 @@ json_process() {
 echo "1..21"
 
 # --- 1: the seed's scenario in one command --------------------------------
-ZEROCP=$zerocp sh "$script" --name "${base}s" > "$tmp/scenario.out" 2>&1
+limit 60 env ZEROCP="$zerocp" sh "$script" --name "${base}s" > "$tmp/scenario.out" 2>&1
 r=$?
 show "$tmp/scenario.out"
 grep -qx 'scenario: OK' "$tmp/scenario.out"
@@ -124,7 +173,7 @@ apid=$spid
 wait_for '^ready$' "$tmp/a.log"
 tap $? "serve prints 'ready'" || show "$tmp/a.log"
 
-json=$("$zerocp" stat --name "$A" --json 2> "$tmp/stat.err")
+json=$(limit 10 "$zerocp" stat --name "$A" --json 2> "$tmp/stat.err")
 tap $? "stat --json exits 0"
 printf '# %s\n' "$json"
 case $json in
@@ -153,7 +202,7 @@ printf '%s\n' "$json" | grep -q '"self":true,[^}]*"chunks":0}'
 tap $? "stat --json: stat itself is listed as self, holding nothing"
 
 # --- 9-10: one server per name -------------------------------------------
-"$zerocp" serve --name "$A" > "$tmp/second.log" 2>&1
+limit 10 "$zerocp" serve --name "$A" > "$tmp/second.log" 2>&1
 r=$?
 show "$tmp/second.log"
 [ $r -eq 1 ] && grep -q "already running for $A (pid $apid)" "$tmp/second.log"
@@ -170,7 +219,7 @@ tap $? "demo --hold holds its chunks" || show "$tmp/hold.log"
 stop "$dpid" KILL
 wait_for '^Reclaimed 1 dead process' "$tmp/a.log"
 tap $? "the server reclaims the killed client's chunks" || show "$tmp/a.log"
-json=$("$zerocp" stat --name "$A" --json 2> /dev/null)
+json=$(limit 10 "$zerocp" stat --name "$A" --json 2> /dev/null)
 printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,'
 tap $? "after reclaim only the server's chunks are in use"
 
@@ -180,12 +229,12 @@ dpid=$!
 pids="$pids $dpid"
 wait_for '^holding' "$tmp/hold2.log" || show "$tmp/hold2.log"
 stop "$apid" KILL
-json=$("$zerocp" stat --name "$A" --json 2> /dev/null)
+json=$(limit 10 "$zerocp" stat --name "$A" --json 2> /dev/null)
 printf '# %s\n' "$json"
 printf '%s\n' "$json" | grep -q '"creator_alive":false' &&
 	[ -n "$(json_process "$json" "$apid" | grep '"alive":false')" ]
 tap $? "after kill -9 of the server, stat shows it dead"
-"$zerocp" serve --name "$A" --interval 0.2 > "$tmp/refused.log" 2>&1
+limit 10 "$zerocp" serve --name "$A" --interval 0.2 > "$tmp/refused.log" 2>&1
 r=$?
 show "$tmp/refused.log"
 [ $r -eq 1 ] && grep -q "still attached: $dpid; .*--takeover" "$tmp/refused.log"
@@ -212,7 +261,7 @@ wait_for '^ready$' "$tmp/b2.log" &&
 	grep -q "^replacing segments of dead server $bpid\$" "$tmp/b2.log"
 tap $? "after kill -9 a new serve comes up: 'replacing segments of dead server'" ||
 	show "$tmp/b2.log"
-json=$("$zerocp" stat --name "$B" --json 2> /dev/null)
+json=$(limit 10 "$zerocp" stat --name "$B" --json 2> /dev/null)
 [ -n "$(json_process "$json" "$b2pid" | grep '"alive":true,"self":false,.*"chunks":3')" ] &&
 	[ -z "$(json_process "$json" "$bpid")" ]
 tap $? "the new manager lists the new server, not the dead one"

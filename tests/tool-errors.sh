@@ -41,7 +41,7 @@ expect() {
 	sed 's/^/# /' "$tmp.out"
 }
 
-echo "1..14"
+echo "1..17"
 expect 2 "unknown command 'frobnicate'" "unknown subcommand exits 2" -- \
 	"$zerocp" frobnicate
 expect 2 "Usage" "no subcommand exits 2 with the usage" -- "$zerocp"
@@ -58,6 +58,12 @@ expect 2 "needs a value" "serve --pool with no value exits 2" -- \
 	"$zerocp" serve --name "$missing" --pool
 expect 2 "bad --interval" "serve --interval -1 exits 2" -- \
 	"$zerocp" serve --name "$missing" --interval -1
+expect 2 "need --socket" "serve --socket-dir without --socket exits 2" -- \
+	"$zerocp" serve --name "$missing" --socket-dir /nonexistent
+expect 2 "bad --socket-dir 'rel': an absolute path" "serve --socket-dir of a relative path exits 2" -- \
+	"$zerocp" serve --name "$missing" --socket --socket-dir rel
+expect 2 "exclude each other" "stat with both --name and --socket exits 2" -- \
+	"$zerocp" stat --name "$missing" --socket /nonexistent/zerocp.sock
 expect 2 "invalid --name" "an invalid name exits 2" -- "$zerocp" stat --name 'a/b'
 expect 2 "unknown option '--bogus'" "an unknown option exits 2" -- \
 	"$zerocp" stat --name "$missing" --bogus

@@ -5,7 +5,8 @@
  * choice, data written and read back, reference count 1 -> 2 -> 1, used
  * and free moving with allocation and release).  Every failed check is
  * printed as "FAIL: ..." and makes the exit status 1, so the scenario
- * script can rely on it.
+ * script can rely on it.  --socket PATH attaches through a "serve --socket"
+ * server's broker instead of by name.
  */
 #include "tool.h"
 
@@ -20,11 +21,12 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s demo [--name N] [--hold SECONDS]\n"
+		"Usage: %s demo [--name N | --socket PATH] [--hold SECONDS]\n"
 		"\n"
 		"Attach to the running manager N and perform the seed's client steps:\n"
 		"allocate 100, 512 and 2048 bytes, write and read back data, take and\n"
 		"drop a reference, release everything.  Exit 1 if any check fails.\n"
+		"  --socket PATH   attach through the socket of a \"serve --socket\"\n"
 		"  --hold SECONDS  before releasing, print \"holding\" and stay attached\n"
 		"                  with the chunks that long (to watch with stat, or to\n"
 		"                  kill and see the server reclaim them)\n",
@@ -184,7 +186,7 @@ static void run(zcp_mempool_manager *m)
 /* Entry point of "zerocp demo". */
 int zcp_tool_demo(int argc, char **argv)
 {
-	const char *name = NULL;
+	const char *name = NULL, *sock = NULL;
 	zcp_mempool_manager *m;
 	int err;
 
@@ -197,6 +199,12 @@ int zcp_tool_demo(int argc, char **argv)
 		int r = zcp_tool_opt("demo", argc, argv, &i, "--name", &v);
 		if (r < 0)
 			return ZCP_TOOL_USAGE;
+		if (r == 0 && (r = zcp_tool_opt("demo", argc, argv, &i, "--socket", &v)) != 0) {
+			if (r < 0)
+				return ZCP_TOOL_USAGE;
+			sock = v;
+			continue;
+		}
 		if (r == 0 && (r = zcp_tool_opt("demo", argc, argv, &i, "--hold", &v)) != 0) {
 			char *end;
 			if (r < 0)
@@ -218,11 +226,23 @@ int zcp_tool_demo(int argc, char **argv)
 			return ZCP_TOOL_USAGE;
 		name = v;
 	}
-	printf("Attaching to manager '%s'...\n", zcp_tool_name(name));
-	err = zcp_mempool_manager_attach(name, &m);
+	if (sock != NULL && name != NULL) {
+		/* The socket decides the manager: a --name beside it would
+		 * be silently ignored. */
+		zcp_tool_err("demo", "--name and --socket exclude each other");
+		return ZCP_TOOL_USAGE;
+	}
+	if (sock != NULL) {
+		printf("Attaching through socket '%s'...\n", sock);
+		err = zcp_mempool_manager_attach_socket(sock, &m);
+	} else {
+		printf("Attaching to manager '%s'...\n", zcp_tool_name(name));
+		err = zcp_mempool_manager_attach(name, &m);
+	}
 	if (err != 0) {
-		zcp_tool_err("demo", "cannot attach to manager '%s': %s (is the server running?)",
-			     zcp_tool_name(name), zcp_strerror(err));
+		zcp_tool_err("demo", "cannot attach to %s '%s': %s (is the server running?)",
+			     sock != NULL ? "the manager through socket" : "manager",
+			     sock != NULL ? sock : zcp_tool_name(name), zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
 	run(m);

@@ -6,10 +6,15 @@
  * every --interval seconds until SIGINT or SIGTERM, and finally gives
  * everything back so that nothing stays in /dev/shm.
  *
+ * With --socket the segments are anonymous memfds instead (nothing in
+ * /dev/shm), handed to clients by the broker of <zerocp/broker.h> on a
+ * Unix socket, whose path is printed ("socket: PATH") before "ready".
+ *
  * Signals: SIGINT and SIGTERM stay blocked except inside pselect(), which
  * unblocks them atomically with the wait; so a signal that arrives at any
  * point ends the next (or the current) wait at once, never lost between a
- * check of the flag and the sleep.
+ * check of the flag and the sleep.  The same pselect() watches the
+ * broker's socket, so clients are answered while we wait.
  */
 #include "tool.h"
 
@@ -32,6 +37,9 @@ struct serve_opts {
 	const char *name; /* NULL: the library default */
 	double interval;  /* seconds between status reports */
 	int takeover;     /* replace segments even with live processes attached */
+	int socket;       /* memfd segments, served by a broker */
+	const char *socket_dir; /* the broker's directory; NULL: its default */
+	long allow_gid;   /* a group the broker admits too; -1: none */
 };
 
 /* The seed's pools, used when no --pool is given. */
@@ -50,6 +58,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: %s serve [--name N] [--pool SIZExCOUNT]... [--interval SECONDS]\n"
 		"                    [--max-processes N] [--mode 0660] [--gid G] [--takeover]\n"
+		"                    [--socket [--socket-dir D] [--allow-gid G]]\n"
 		"\n"
 		"Create the memory-pool manager N and keep it until SIGINT or SIGTERM.\n"
 		"  --pool SIZExCOUNT   a pool of COUNT chunks of SIZE bytes (256, 1K, 4K,\n"
@@ -61,7 +70,15 @@ static void usage(FILE *fp)
 		"  --gid G             group of the segments (number or name)\n"
 		"  --takeover          replace a dead server's segments even while other\n"
 		"                      processes are still attached to them\n"
-		"Prints \"ready\" on a line of its own once the manager serves.\n",
+		"  --socket            anonymous memfd segments (nothing in /dev/shm), given\n"
+		"                      to clients over a Unix socket: attach with\n"
+		"                      \"stat --socket PATH\", \"demo --socket PATH\" (Linux)\n"
+		"  --socket-dir D      directory of the socket (default $XDG_RUNTIME_DIR,\n"
+		"                      else /tmp/zerocp-UID); the socket is D/zerocp-N.sock\n"
+		"  --allow-gid G       also admit processes whose primary group is G\n"
+		"                      (number or name); by default only our own uid\n"
+		"Prints \"socket: PATH\" with --socket, then \"ready\" on a line of its own\n"
+		"once the manager serves.\n",
 		zcp_tool_progname, ZCP_MAX_PROCESSES, ZCP_DEFAULT_PROCESSES);
 }
 
@@ -97,10 +114,12 @@ static int setup_signals(sigset_t *waitmask)
 	return 0;
 }
 
-/* Wait `seconds` or until a stop signal, whichever comes first.  Returns 1
- * when asked to stop. */
-static int wait_interval(double seconds, const sigset_t *waitmask)
+/* Wait `seconds` or until a stop signal, whichever comes first, answering
+ * the broker's clients (br may be NULL) as they come.  Returns 1 when
+ * asked to stop. */
+static int wait_interval(double seconds, const sigset_t *waitmask, zcp_broker *br)
 {
+	int bfd = br != NULL ? zcp_broker_fd(br) : -1;
 	struct timespec now, end;
 
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -112,6 +131,7 @@ static int wait_interval(double seconds, const sigset_t *waitmask)
 	}
 	while (!stop_signal) {
 		struct timespec left;
+		fd_set rd;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left.tv_sec = end.tv_sec - now.tv_sec;
@@ -122,9 +142,25 @@ static int wait_interval(double seconds, const sigset_t *waitmask)
 		}
 		if (left.tv_sec < 0)
 			break;
+		FD_ZERO(&rd);
+		if (bfd >= 0)
+			FD_SET(bfd, &rd);
 		/* Atomically unblock SIGINT/SIGTERM and sleep: EINTR on a
 		 * signal, even one that was pending already. */
-		pselect(0, NULL, NULL, NULL, &left, waitmask);
+		if (pselect(bfd + 1, &rd, NULL, NULL, &left, waitmask) > 0 && bfd >= 0 &&
+		    FD_ISSET(bfd, &rd)) {
+			/* Only those already waiting: never block here.  EAGAIN
+			 * (a client gone before accept) is harmless; others are
+			 * reported. */
+			int n = zcp_broker_serve(br, 0);
+			if (n < 0 && n != ZCP_EAGAIN) {
+				printf("broker: %s\n", zcp_strerror(n));
+				/* A lasting error (EMFILE) would keep the socket
+				 * readable: leave it until the next interval
+				 * rather than spin. */
+				bfd = -1;
+			}
+		}
 	}
 	return stop_signal != 0;
 }
@@ -223,19 +259,75 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 }
 
 /* Print the sizes of the two segments, the seed's first verification
- * point. */
-static void print_layout(const zcp_mempool_manager *m, const char *name)
+ * point; memfd segments have no path, only a name for /proc. */
+static void print_layout(const zcp_mempool_manager *m, const char *name, int memfd)
 {
+	const char *where = memfd ? "memfd:" : "/dev/shm/";
 	zcp_mempool_layout lay;
 
 	if (zcp_mempool_manager_get_layout(m, &lay) != 0)
 		return;
-	printf("Management segment: /dev/shm/zerocp_%s_mgmt, %llu bytes\n", name,
+	printf("Management segment: %szerocp_%s_mgmt, %llu bytes\n", where, name,
 	       (unsigned long long)lay.mgmt_size);
-	printf("Data segment: /dev/shm/zerocp_%s_data, %llu bytes\n", name,
+	printf("Data segment: %szerocp_%s_data, %llu bytes\n", where, name,
 	       (unsigned long long)lay.data_size);
 	printf("  (%llu chunks, %llu management bytes per chunk)\n",
 	       (unsigned long long)lay.total_chunks, (unsigned long long)lay.record_size);
+}
+
+/* Start the broker of a --socket server.  Returns 0 and *out, or an exit
+ * code after printing why. */
+static int start_broker(const struct serve_opts *o, zcp_mempool_manager *m, const char *name,
+			zcp_broker **out)
+{
+	zcp_broker_options bo;
+	int err, fd;
+
+	zcp_broker_options_init(&bo);
+	bo.dir = o->socket_dir;
+	bo.allow_gid = o->allow_gid;
+	err = zcp_broker_listen(m, &bo, out);
+	if (err == ZCP_EBUSY) {
+		/* The memfd counterpart of an existing manager's name. */
+		zcp_tool_err("serve", "a server is already running for %s (its socket is busy)",
+			     name);
+		return ZCP_TOOL_FAIL;
+	}
+	if (err != 0) {
+		zcp_tool_err("serve", "cannot listen on a socket for '%s'%s%s: %s", name,
+			     o->socket_dir != NULL ? " in " : "",
+			     o->socket_dir != NULL ? o->socket_dir : "", zcp_strerror(err));
+		return ZCP_TOOL_FAIL;
+	}
+	/* pselect() can only watch descriptors below FD_SETSIZE. */
+	fd = zcp_broker_fd(*out);
+	if (fd < 0 || fd >= FD_SETSIZE) {
+		zcp_tool_err("serve", "broker descriptor %d cannot be waited on with pselect", fd);
+		zcp_broker_close(*out);
+		*out = NULL;
+		return ZCP_TOOL_FAIL;
+	}
+	return 0;
+}
+
+/* Parse a group given as a number or a name into *gid.  Returns 0, or -1
+ * after printing a diagnostic naming the option. */
+static int parse_gid(const char *opt, const char *v, long *gid)
+{
+	unsigned long g;
+	struct group *gr;
+
+	if (zcp_tool_parse_uint(v, 0, 0x7fffffffUL, &g) == 0) {
+		*gid = (long)g;
+		return 0;
+	}
+	gr = getgrnam(v);
+	if (gr == NULL) {
+		zcp_tool_err("serve", "bad %s '%s': no such group", opt, v);
+		return -1;
+	}
+	*gid = (long)gr->gr_gid;
+	return 0;
 }
 
 /* Parse the command line into o and cfg.  Returns -1 to go on, else the
@@ -312,26 +404,48 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			mode = (unsigned)mv;
 			access = 1;
 		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--gid", &v)) != 0) {
-			unsigned long g;
+			if (r < 0 || parse_gid("--gid", v, &gid) != 0)
+				return ZCP_TOOL_USAGE;
+			access = 1;
+		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--socket-dir", &v)) != 0) {
 			if (r < 0)
 				return ZCP_TOOL_USAGE;
-			if (zcp_tool_parse_uint(v, 0, 0x7fffffffUL, &g) == 0) {
-				gid = (long)g;
-			} else {
-				struct group *gr = getgrnam(v);
-				if (gr == NULL) {
-					zcp_tool_err("serve", "bad --gid '%s': no such group", v);
-					return ZCP_TOOL_USAGE;
-				}
-				gid = (long)gr->gr_gid;
+			/* The broker insists on an absolute path; say so here,
+			 * as a usage error, rather than as EINVAL later. */
+			if (v[0] != '/') {
+				zcp_tool_err("serve", "bad --socket-dir '%s': an absolute path", v);
+				return ZCP_TOOL_USAGE;
 			}
-			access = 1;
+			o->socket_dir = v;
+		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--allow-gid", &v)) != 0) {
+			if (r < 0 || parse_gid("--allow-gid", v, &o->allow_gid) != 0)
+				return ZCP_TOOL_USAGE;
+		} else if (strcmp(argv[i], "--socket") == 0) {
+			o->socket = 1;
 		} else if (strcmp(argv[i], "--takeover") == 0) {
 			o->takeover = 1;
 		} else {
 			zcp_tool_err("serve", "unknown option '%s'", argv[i]);
 			usage(stderr);
 			return ZCP_TOOL_USAGE;
+		}
+	}
+	if (!o->socket && (o->socket_dir != NULL || o->allow_gid >= 0)) {
+		zcp_tool_err("serve", "--socket-dir and --allow-gid need --socket");
+		return ZCP_TOOL_USAGE;
+	}
+	if (o->socket) {
+		int err = zcp_mempool_config_set_backend(cfg, ZCP_BACKEND_MEMFD);
+		if (err == ZCP_ENOSYS) {
+			/* A property of this build, not of the command line,
+			 * but a request we cannot honour: exit 2. */
+			zcp_tool_err("serve", "--socket needs memfd segments, which this "
+					      "platform or build does not support");
+			return ZCP_TOOL_USAGE;
+		}
+		if (err != 0) {
+			zcp_tool_err("serve", "--socket: %s", zcp_strerror(err));
+			return ZCP_TOOL_FAIL;
 		}
 	}
 	if (access) {
@@ -363,10 +477,11 @@ static void print_config(const zcp_mempool_config *cfg)
 /* Entry point of "zerocp serve". */
 int zcp_tool_serve(int argc, char **argv)
 {
-	struct serve_opts o = {NULL, 5.0, 0};
+	struct serve_opts o = {NULL, 5.0, 0, 0, NULL, -1};
 	zcp_mempool_config *cfg;
 	zcp_mempool_manager *m = NULL;
 	zcp_chunk *held[NSEED] = {NULL};
+	zcp_broker *br = NULL;
 	sigset_t waitmask;
 	const char *name;
 	int rc, err;
@@ -411,7 +526,14 @@ int zcp_tool_serve(int argc, char **argv)
 		zcp_tool_err("serve", "cannot create manager '%s': %s", name, zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
-	print_layout(m, name);
+	print_layout(m, name, o.socket);
+	if (o.socket) {
+		rc = start_broker(&o, m, name, &br);
+		if (rc != 0) {
+			zcp_mempool_manager_destroy(m);
+			return rc;
+		}
+	}
 	printf("Initial pool status:\n");
 	zcp_mempool_manager_print_stats(m, stdout);
 
@@ -432,10 +554,12 @@ int zcp_tool_serve(int argc, char **argv)
 	}
 	printf("Pool status after allocation:\n");
 	zcp_mempool_manager_print_stats(m, stdout);
+	if (br != NULL)
+		printf("socket: %s\n", zcp_broker_path(br));
 	printf("ready\n");
 	fflush(stdout);
 
-	while (!wait_interval(o.interval, &waitmask)) {
+	while (!wait_interval(o.interval, &waitmask, br)) {
 		zcp_reclaim_report rep;
 
 		memset(&rep, 0, sizeof rep); /* not filled on every error */
@@ -452,6 +576,9 @@ int zcp_tool_serve(int argc, char **argv)
 	}
 
 	printf("Received %s, shutting down...\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	/* First: no client may be handed a manager about to go, and the
+	 * socket file goes with it. */
+	zcp_broker_close(br);
 	rc = ZCP_TOOL_OK;
 	for (size_t k = 0; k < NSEED; k++) {
 		if (held[k] == NULL)

@@ -3,7 +3,8 @@
  * Attaches (so stat itself shows up in the process table, marked self),
  * prints the pools with the seed's status lines and the process table,
  * then detaches.  --json gives the same facts as one JSON object on one
- * line, for scripts without a JSON parser to grep.
+ * line, for scripts without a JSON parser to grep.  --socket PATH attaches
+ * through a "serve --socket" server's broker instead of by name.
  */
 #include "tool.h"
 
@@ -14,11 +15,12 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s stat [--name N] [--json]\n"
+		"Usage: %s stat [--name N | --socket PATH] [--json]\n"
 		"\n"
 		"Attach to manager N and print its pools, its attached processes and\n"
 		"whether its creator (the server) is alive.  Exit 1 if there is no such\n"
-		"manager.\n",
+		"manager.\n"
+		"  --socket PATH  attach through the socket of a \"serve --socket\"\n",
 		zcp_tool_progname);
 }
 
@@ -115,7 +117,7 @@ static int print_text(const zcp_mempool_manager *m, int alive)
 /* Entry point of "zerocp stat". */
 int zcp_tool_stat(int argc, char **argv)
 {
-	const char *name = NULL;
+	const char *name = NULL, *sock = NULL;
 	int json = 0, err, alive;
 	zcp_mempool_manager *m;
 
@@ -132,6 +134,10 @@ int zcp_tool_stat(int argc, char **argv)
 			if (zcp_tool_check_name("stat", v) != 0)
 				return ZCP_TOOL_USAGE;
 			name = v;
+		} else if ((r = zcp_tool_opt("stat", argc, argv, &i, "--socket", &v)) != 0) {
+			if (r < 0)
+				return ZCP_TOOL_USAGE;
+			sock = v;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else {
@@ -140,18 +146,30 @@ int zcp_tool_stat(int argc, char **argv)
 			return ZCP_TOOL_USAGE;
 		}
 	}
-	err = zcp_mempool_manager_attach(name, &m);
+	if (sock != NULL && name != NULL) {
+		/* The socket decides the manager: a --name beside it would
+		 * be silently ignored. */
+		zcp_tool_err("stat", "--name and --socket exclude each other");
+		return ZCP_TOOL_USAGE;
+	}
+	err = sock != NULL ? zcp_mempool_manager_attach_socket(sock, &m)
+			   : zcp_mempool_manager_attach(name, &m);
 	if (err != 0) {
-		zcp_tool_err("stat", "cannot attach to manager '%s': %s", zcp_tool_name(name),
-			     zcp_strerror(err));
+		if (sock != NULL)
+			zcp_tool_err("stat", "cannot attach through socket '%s': %s", sock,
+				     zcp_strerror(err));
+		else
+			zcp_tool_err("stat", "cannot attach to manager '%s': %s",
+				     zcp_tool_name(name), zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
 	alive = zcp_mempool_manager_creator_alive(m);
 	err = alive < 0 ? alive : json ? print_json(m, alive) : print_text(m, alive);
 	zcp_mempool_manager_detach(m);
 	if (err != 0) {
-		zcp_tool_err("stat", "reading manager '%s': %s", zcp_tool_name(name),
-			     zcp_strerror(err));
+		zcp_tool_err("stat", "reading manager %s'%s': %s",
+			     sock != NULL ? "through socket " : "",
+			     sock != NULL ? sock : zcp_tool_name(name), zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
 	return fflush(stdout) == 0 ? ZCP_TOOL_OK : ZCP_TOOL_FAIL;

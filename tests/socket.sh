@@ -1,0 +1,195 @@
+#!/bin/sh
+# tests/socket.sh - "zerocp serve --socket": memfd segments handed out by
+# the broker on a Unix socket in a private --socket-dir.  "serve" prints
+# the socket's path before "ready"; "stat --socket" and "demo --socket"
+# attach through it; nothing ever appears in /dev/shm; the socket file is
+# gone once the server has stopped.  Skipped where memfd is not built.
+# TAP output.
+#
+# Environment (set by Makefile.am): top_builddir.  The manager is named
+# tsock<pid>, the socket lives under the test's own temporary directory,
+# so parallel runs do not collide.  Every wait is bounded (see
+# tests/scenario.sh for why the traps and watchdogs are written this way).
+
+: "${top_builddir:=.}"
+zerocp=$top_builddir/tools/zerocp
+
+if [ ! -x "$zerocp" ]; then
+	echo "1..0 # SKIP $zerocp not built"
+	exit 0
+fi
+if [ ! -d /dev/shm ]; then
+	echo "1..0 # SKIP no /dev/shm to check for leftovers"
+	exit 0
+fi
+
+name=tsock$$
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-socket-test.XXXXXX") || exit 1
+# Not created yet: the broker makes it, 0700, as it wants it.
+sockdir=$tmp/sock
+pids=
+
+# Whether this is the shell that ran the script, not a forked copy of it
+# (a background job before its exec) that got a signal.
+is_main_shell() {
+	[ "$(exec sh -c 'echo "$PPID"')" = "$$" ]
+}
+
+# Kill what is still running and remove the temporary files (the socket
+# included); only in the main shell.
+cleanup() {
+	is_main_shell || return 0
+	for p in $pids; do
+		kill -KILL "$p" 2> /dev/null
+		wait "$p" 2> /dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+n=0
+failed=0
+# tap STATUS DESCRIPTION: "ok" when STATUS is 0; returns that verdict.
+tap() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=1
+	fi
+	[ "$1" -eq 0 ]
+}
+
+# A tenth of a second where sleep takes fractions, else 1 s.
+nap() {
+	sleep 0.1 2> /dev/null || sleep 1
+}
+
+# show FILE: a file's content as TAP comments.
+show() {
+	sed 's/^/# /' "$1"
+}
+
+# forget PID: drop a reaped process from $pids (its number may be reused).
+forget() {
+	np=
+	for p in $pids; do
+		[ "$p" = "$1" ] || np="$np $p"
+	done
+	pids=$np
+}
+
+# reap PID SECONDS: wait for our child PID, SIGKILLed after SECONDS; its
+# status in $st (137 when killed).  The watchdog is stopped with KILL only:
+# before its exec it is a copy of this shell, where TERM runs our traps.
+reap() {
+	sh -c 'sleep "$2"; kill -KILL "$1"' sh "$1" "$2" > /dev/null 2>&1 &
+	wd=$!
+	{ wait "$1"; } 2> /dev/null
+	st=$?
+	kill -KILL "$wd" 2> /dev/null
+	{ wait "$wd"; } 2> /dev/null
+	forget "$1"
+}
+
+# limit SECONDS COMMAND...: run COMMAND with a time limit; returns its
+# status, also in $st.
+limit() {
+	lim=$1
+	shift
+	"$@" &
+	lpid=$!
+	pids="$pids $lpid"
+	reap "$lpid" "$lim"
+	return "$st"
+}
+
+# leftovers: our manager's files in /dev/shm, if any.
+leftovers() {
+	ls /dev/shm 2> /dev/null | grep "^zerocp_$name"
+}
+
+# --- the server, or the reason to skip ---------------------------------------
+"$zerocp" serve --name "$name" --socket --socket-dir "$sockdir" --interval 0.2 \
+	> "$tmp/serve.log" 2>&1 &
+spid=$!
+pids="$pids $spid"
+# Up to 10 s for "ready", or for the server to give up.
+i=0
+while ! grep -q '^ready$' "$tmp/serve.log" 2> /dev/null && kill -0 "$spid" 2> /dev/null &&
+	[ $i -lt 100 ]; do
+	nap
+	i=$((i + 1))
+done
+if ! grep -q '^ready$' "$tmp/serve.log" && grep -q 'does not support' "$tmp/serve.log"; then
+	reap "$spid" 10
+	echo "1..0 # SKIP zerocp serve --socket: memfd segments not supported here (exit $st)"
+	exit 0
+fi
+
+echo "1..11"
+
+# --- 1-2: the socket ---------------------------------------------------------
+sock=$(sed -n 's/^socket: //p' "$tmp/serve.log")
+echo "# socket: $sock"
+sed -n '/^socket: /{n;p;}' "$tmp/serve.log" | grep -qx ready &&
+	[ "$sock" = "$sockdir/zerocp-$name.sock" ]
+tap $? "serve --socket prints 'socket: PATH' (in --socket-dir), then 'ready'" ||
+	show "$tmp/serve.log"
+[ -S "$sock" ]
+tap $? "the socket file exists"
+
+# --- 3-4: stat --socket ----------------------------------------------------
+json=$(limit 10 "$zerocp" stat --socket "$sock" --json 2> "$tmp/stat.err")
+r=$?
+printf '# %s\n' "$json"
+show "$tmp/stat.err"
+case $json in
+'{"name":"'"$name"'",'*'"creator_alive":true,'*'}') ;;
+*) r=1 ;;
+esac
+tap $r "stat --socket --json reaches the manager, its creator alive"
+r=0
+for p in '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,' \
+	'"index":1,"chunk_size":1024,"total":50,"used":1,"free":49,' \
+	'"index":2,"chunk_size":4096,"total":20,"used":1,"free":19,' \
+	'"index":3,"chunk_size":16384,"total":10,"used":0,"free":10,'; do
+	printf '%s\n' "$json" | grep -qF "$p" || { r=1; echo "# missing: $p"; }
+done
+tap $r "stat --socket: the seed's four pools, the server holding one chunk in each of three"
+
+# --- 5-6: demo --socket ------------------------------------------------------
+limit 20 "$zerocp" demo --socket "$sock" > "$tmp/demo.log" 2>&1
+r=$?
+show "$tmp/demo.log"
+[ $r -eq 0 ] && grep -q '^demo: all checks passed$' "$tmp/demo.log"
+tap $? "demo --socket passes every check"
+json=$(limit 10 "$zerocp" stat --socket "$sock" --json 2> /dev/null)
+printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,'
+tap $? "after demo only the server's chunks are in use"
+
+# --- 7-8: not by name, not in /dev/shm ---------------------------------------
+left=$(leftovers)
+[ -z "$left" ]
+tap $? "while serving, nothing of $name in /dev/shm (memfd segments)" || echo "# found: $left"
+limit 10 "$zerocp" stat --name "$name" > "$tmp/byname.log" 2>&1
+r=$?
+show "$tmp/byname.log"
+[ $r -eq 1 ]
+tap $? "stat --name cannot reach the manager: no name to attach by"
+
+# --- 9-11: shutdown ----------------------------------------------------------
+kill -TERM "$spid" 2> /dev/null
+reap "$spid" 10
+[ "$st" -eq 0 ] && grep -q '^Server stopped' "$tmp/serve.log"
+tap $? "the server stops on SIGTERM, status 0" || show "$tmp/serve.log"
+[ -n "$sock" ] && [ ! -e "$sock" ]
+tap $? "the socket file is removed at exit"
+left=$(leftovers)
+[ -z "$left" ]
+tap $? "nothing of $name left in /dev/shm" || echo "# left: $left"
+
+[ "$n" -eq 11 ] || echo "# ran $n tests, planned 11"
+exit $failed
