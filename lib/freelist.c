@@ -101,6 +101,17 @@ static inline int head_still(struct zcp__pool_view *p, uint64_t h)
 	return atomic_load_explicit(&p->desc->head, ACQ) == h;
 }
 
+/* One consistent look at the head and its top's word: 1 when *w was read
+ * while the head was still *h, 0 to look again, -1 for a top out of range. */
+static inline int snapshot(struct zcp__pool_view *p, uint64_t *h, uint64_t *w)
+{
+	*h = atomic_load_explicit(&p->desc->head, ACQ);
+	if (zcp__h_top(*h) >= p->count)
+		return -1;
+	*w = atomic_load_explicit(&p->records[zcp__h_top(*h)].word, ACQ);
+	return head_still(p, *h);
+}
+
 /* The lowest holder of a held word: the slot a claimed top is flipped to. */
 static inline unsigned lowest_holder(uint64_t w)
 {
@@ -153,18 +164,17 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 	const unsigned me = slot + 1;
 
 	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
-		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		uint64_t h, w;
+		int seen = snapshot(p, &h, &w), err;
 		uint32_t top = zcp__h_top(h);
 		unsigned op = zcp__h_op(h);
 		uint64_t tag = zcp__h_tag(h);
-		int err;
 
-		if (top >= p->count)
+		if (seen < 0)
 			goto bad;
-		struct zcp__record *r = &p->records[top];
-		uint64_t w = atomic_load_explicit(&r->word, ACQ);
-		if (!head_still(p, h))
+		if (!seen)
 			continue;
+		struct zcp__record *r = &p->records[top];
 
 		if (slot_valid(op)) {
 			/* top is taken; take the record below it. */
@@ -240,19 +250,18 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 		 * has moved on since.  Pushing it again would link it twice. */
 		if (atomic_load_explicit(&p->records[idx].word, ACQ) != mine)
 			return 0;
-		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		uint64_t h, w;
+		int seen = snapshot(p, &h, &w), err;
 		uint32_t top = zcp__h_top(h);
 		unsigned op = zcp__h_op(h);
 		uint64_t tag = zcp__h_tag(h);
 		uint32_t below;
-		int err;
 
-		if (top >= p->count)
+		if (seen < 0)
 			goto bad;
-		struct zcp__record *r = &p->records[top];
-		uint64_t w = atomic_load_explicit(&r->word, ACQ);
-		if (!head_still(p, h))
+		if (!seen)
 			continue;
+		struct zcp__record *r = &p->records[top];
 
 		if (slot_valid(op)) {
 			/* top is taken (possibly it is idx itself, taken and
@@ -310,13 +319,13 @@ bad:
 void zcp__freelist_settle(struct zcp__pool_view *p)
 {
 	for (int i = 0; i < 64; i++) {
-		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		uint64_t h, w;
+		int seen = snapshot(p, &h, &w);
 		uint32_t top = zcp__h_top(h);
 		unsigned op = zcp__h_op(h);
-		if (top >= p->count)
+		if (seen < 0)
 			return;
-		uint64_t w = atomic_load_explicit(&p->records[top].word, ACQ);
-		if (!head_still(p, h))
+		if (!seen)
 			continue;
 		if (slot_valid(op)) {
 			help_mark(p, top, op, w);

@@ -313,7 +313,7 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname)
 
 /* Finish an attach whose management segment is open and validated and
  * whose data segment is open: sizes, views, a process slot. */
-static int finish_attach(struct zcp_mempool_manager *m)
+static int attach_rest(struct zcp_mempool_manager *m)
 {
 	size_t real = zcp_segment_size(m->data_seg);
 	if (real < m->geo.data_size)
@@ -333,6 +333,20 @@ static int finish_attach(struct zcp_mempool_manager *m)
 	return err;
 }
 
+/* The common end of both attaches: err from opening the segments, then the
+ * rest; *out on success, the handle freed on any error. */
+static int finish_attach(struct zcp_mempool_manager *m, int err, zcp_mempool_manager **out)
+{
+	if (!err)
+		err = attach_rest(m);
+	if (err) {
+		free_manager(m);
+		return err;
+	}
+	*out = m;
+	return 0;
+}
+
 int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
 {
 	char mname[ZCP_SEGMENT_NAME_MAX + 1], dname[ZCP_SEGMENT_NAME_MAX + 1];
@@ -350,14 +364,7 @@ int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
 	err = open_ready_mgmt(m, mname);
 	if (!err)
 		err = zcp_segment_open(dname, 1, &m->data_seg);
-	if (!err)
-		err = finish_attach(m);
-	if (err) {
-		free_manager(m);
-		return err;
-	}
-	*out = m;
-	return 0;
+	return finish_attach(m, err, out);
 }
 
 /* A memfd must carry both seals that keep a peer from resizing it under
@@ -405,14 +412,7 @@ int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 	}
 	if (!err)
 		err = zcp_segment_open_fd(data_fd, 1, &m->data_seg);
-	if (!err)
-		err = finish_attach(m);
-	if (err) {
-		free_manager(m);
-		return err;
-	}
-	*out = m;
-	return 0;
+	return finish_attach(m, err, out);
 }
 
 int zcp_mempool_manager_fds(const zcp_mempool_manager *mgr, int *mgmt_fd, int *data_fd)
