@@ -29,11 +29,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-socket-test.XXXXXX") || exit 1
 sockdir=$tmp/sock
 pids=
 
-# Whether this is the shell that ran the script, not a forked copy of it
-# (a background job before its exec) that got a signal.
-is_main_shell() {
-	[ "$(exec sh -c 'echo "$PPID"')" = "$$" ]
-}
+# Shared helpers: tap, nap, show, reap, limit, forget, is_main_shell.
+. "$top_srcdir/tests/tool-lib.sh"
 
 # Kill what is still running and remove the temporary files (the socket
 # included); only in the main shell.
@@ -50,61 +47,6 @@ trap 'exit 1' INT TERM HUP
 
 n=0
 failed=0
-# tap STATUS DESCRIPTION: "ok" when STATUS is 0; returns that verdict.
-tap() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=1
-	fi
-	[ "$1" -eq 0 ]
-}
-
-# A tenth of a second where sleep takes fractions, else 1 s.
-nap() {
-	sleep 0.1 2> /dev/null || sleep 1
-}
-
-# show FILE: a file's content as TAP comments.
-show() {
-	sed 's/^/# /' "$1"
-}
-
-# forget PID: drop a reaped process from $pids (its number may be reused).
-forget() {
-	np=
-	for p in $pids; do
-		[ "$p" = "$1" ] || np="$np $p"
-	done
-	pids=$np
-}
-
-# reap PID SECONDS: wait for our child PID, SIGKILLed after SECONDS; its
-# status in $st (137 when killed).  The watchdog is stopped with KILL only:
-# before its exec it is a copy of this shell, where TERM runs our traps.
-reap() {
-	sh -c 'sleep "$2"; kill -KILL "$1"' sh "$1" "$2" > /dev/null 2>&1 &
-	wd=$!
-	{ wait "$1"; } 2> /dev/null
-	st=$?
-	kill -KILL "$wd" 2> /dev/null
-	{ wait "$wd"; } 2> /dev/null
-	forget "$1"
-}
-
-# limit SECONDS COMMAND...: run COMMAND with a time limit; returns its
-# status, also in $st.
-limit() {
-	lim=$1
-	shift
-	"$@" &
-	lpid=$!
-	pids="$pids $lpid"
-	reap "$lpid" "$lim"
-	return "$st"
-}
 
 # leftovers: our manager's files in /dev/shm, if any.
 leftovers() {

@@ -27,4 +27,4 @@ tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
 # (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
 # builds first through "all").
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh
-EXTRA_DIST += $(ZCP_TOOL_TESTS) tools/zerocp-scenario
+EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario

@@ -1,0 +1,71 @@
+# tests/tool-lib.sh - shell helpers shared by the TAP tests of the zerocp
+# command (scenario.sh, socket.sh); sourced, not run.  They use the
+# caller's $pids (processes to kill at exit), and set $st, $n, $failed.
+
+# Whether this is the shell that ran the script, not a forked copy of it:
+# $$ is the same in both, but a new sh's parent is whoever runs this.
+is_main_shell() {
+	[ "$(exec sh -c 'echo "$PPID"')" = "$$" ]
+}
+
+# tap STATUS DESCRIPTION: "ok" when STATUS is 0; returns that verdict.
+tap() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=1
+	fi
+	[ "$1" -eq 0 ]
+}
+
+# A tenth of a second where sleep takes fractions, else 1 s.
+nap() {
+	sleep 0.1 2> /dev/null || sleep 1
+}
+
+# show FILE: a file's content as TAP comments.
+show() {
+	sed 's/^/# /' "$1"
+}
+
+# forget PID: drop a reaped process from $pids, so that cleanup() never
+# signals its number, which may belong to someone else by then.
+forget() {
+	np=
+	for p in $pids; do
+		[ "$p" = "$1" ] || np="$np $p"
+	done
+	pids=$np
+}
+
+# reap PID SECONDS: wait for our child PID, with a watchdog that SIGKILLs
+# it after SECONDS; its exit status in $st (137 when it had to be killed).
+reap() {
+	# Output nowhere, so that the watchdog's sleep, which outlives it,
+	# holds no pipe (or command substitution) open.
+	sh -c 'sleep "$2"; kill -KILL "$1"' sh "$1" "$2" > /dev/null 2>&1 &
+	wd=$!
+	# Braces so that the shell's own "Killed" notice goes too.
+	{ wait "$1"; } 2> /dev/null
+	st=$?
+	# KILL, never TERM: the watchdog may still be a copy of this shell,
+	# not yet sh, and a TERM would run our traps in it.
+	kill -KILL "$wd" 2> /dev/null
+	{ wait "$wd"; } 2> /dev/null
+	forget "$1"
+}
+
+# limit SECONDS COMMAND...: run COMMAND (a foreground command that could
+# run forever when something is wrong, such as a serve that should be
+# refused) with a time limit; returns its status, also in $st.
+limit() {
+	lim=$1
+	shift
+	"$@" &
+	lpid=$!
+	pids="$pids $lpid"
+	reap "$lpid" "$lim"
+	return "$st"
+}
