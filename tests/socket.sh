@@ -11,6 +11,7 @@
 # so parallel runs do not collide.  Every wait is bounded (see
 # tests/scenario.sh for why the traps and watchdogs are written this way).
 
+: "${top_srcdir:=.}"
 : "${top_builddir:=.}"
 zerocp=$top_builddir/tools/zerocp
 
