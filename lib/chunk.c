@@ -31,19 +31,6 @@ static void *fail_null(int err)
 	return NULL;
 }
 
-static inline int chunk_index(const struct zcp_mempool_manager *m, const struct zcp_chunk *c,
-			      uint64_t *gidx)
-{
-	uintptr_t base = (uintptr_t)m->chunks, p = (uintptr_t)c;
-	if (!c || p < base)
-		return ZCP_EINVAL;
-	uintptr_t off = p - base;
-	if (off % sizeof *c || off / sizeof *c >= m->geo.total_chunks)
-		return ZCP_EINVAL;
-	*gidx = off / sizeof *c;
-	return 0;
-}
-
 static inline struct zcp__record *record_of(struct zcp_mempool_manager *m, uint64_t gidx)
 {
 	return &m->records[gidx];
@@ -187,7 +174,7 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	if ((err = chunk_index(mgr, chunk, &gidx)))
+	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
 		return err;
 	uint32_t n = settle_local(&chunk->refs);
 	for (;;) {
@@ -279,7 +266,7 @@ int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	if ((err = chunk_index(mgr, chunk, &gidx)))
+	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
 		return err;
 	return zcp__ref_view(mgr, chunk, gidx);
 }
@@ -290,7 +277,7 @@ uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
 		return 0;
 	struct zcp_mempool_manager *m = atomic_load_explicit(&chunk->mgr, RLX);
 	uint64_t gidx;
-	if (!m || chunk_index(m, chunk, &gidx))
+	if (!m || zcp__chunk_index(m, chunk, &gidx))
 		return 0;
 	uint32_t mine = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, RLX);
 	if (mine == PENDING)
@@ -323,7 +310,7 @@ uint64_t zcp_chunk_size(const zcp_chunk *chunk)
 	if (!chunk)
 		return 0;
 	struct zcp_mempool_manager *m = atomic_load_explicit(&((zcp_chunk *)chunk)->mgr, RLX);
-	if (!m || chunk_index(m, chunk, &gidx))
+	if (!m || zcp__chunk_index(m, chunk, &gidx))
 		return 0;
 	uint64_t size = atomic_load_explicit(&m->records[gidx].size, RLX);
 	uint64_t cap = zcp_chunk_capacity(chunk);
@@ -340,7 +327,7 @@ int zcp_chunk_pool_index(const zcp_chunk *chunk)
 uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk)
 {
 	uint64_t gidx;
-	if (zcp__mgr_check(mgr) || chunk_index(mgr, chunk, &gidx))
+	if (zcp__mgr_check(mgr) || zcp__chunk_index(mgr, chunk, &gidx))
 		return 0;
 	uint32_t n = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, RLX);
 	if (n == 0 || n == PENDING)

@@ -69,12 +69,10 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, long receiver, ui
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	uintptr_t off = (uintptr_t)chunk - (uintptr_t)mgr->chunks;
-	if (!chunk || !ticket || receiver < 0 || receiver > INT32_MAX ||
-	    (uintptr_t)chunk < (uintptr_t)mgr->chunks || off % sizeof *chunk ||
-	    off / sizeof *chunk >= mgr->geo.total_chunks)
+	uint64_t gidx;
+	if (!ticket || receiver < 0 || receiver > INT32_MAX ||
+	    zcp__chunk_index(mgr, chunk, &gidx))
 		return ZCP_EINVAL;
-	uint64_t gidx = off / sizeof *chunk;
 	uint32_t n = atomic_load_explicit(&chunk->refs, ACQ);
 	if (n == 0 || n == UINT32_MAX)
 		return ZCP_EALREADY;

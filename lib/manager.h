@@ -97,6 +97,21 @@ static inline int zcp__mgr_check(const struct zcp_mempool_manager *m)
 	return 0;
 }
 
+/* The global index of view c of manager m: 0, or ZCP_EINVAL for NULL, a
+ * pointer outside m's views, or a misaligned one (a caller's mistake). */
+static inline int zcp__chunk_index(const struct zcp_mempool_manager *m,
+				   const struct zcp_chunk *c, uint64_t *gidx)
+{
+	uintptr_t base = (uintptr_t)m->chunks, p = (uintptr_t)c;
+	if (!c || p < base)
+		return ZCP_EINVAL;
+	uintptr_t off = p - base;
+	if (off % sizeof *c || off / sizeof *c >= m->geo.total_chunks)
+		return ZCP_EINVAL;
+	*gidx = off / sizeof *c;
+	return 0;
+}
+
 /* The pool of global record index gidx. */
 static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m, uint64_t gidx)
 {
