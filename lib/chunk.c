@@ -63,27 +63,81 @@ static uint32_t settle_local(_Atomic uint32_t *refs)
 	return n;
 }
 
-static void raise_used_max(struct zcp__pool_view *p, uint32_t idx)
+/* Raise the pool's high-water mark to want; returns c (a tail call). */
+static ZCP_COLD zcp_chunk *raise_used_max(_Atomic uint64_t *used_max, uint64_t want, zcp_chunk *c)
 {
-	uint64_t want = (uint64_t)idx + 1;
-	uint64_t cur = atomic_load_explicit(&p->desc->used_max, RLX);
-	while (cur < want &&
-	       !atomic_compare_exchange_weak_explicit(&p->desc->used_max, &cur, want, RLX, RLX))
+	uint64_t cur = atomic_load_explicit(used_max, RLX);
+	while (cur < want && !atomic_compare_exchange_weak_explicit(used_max, &cur, want, RLX, RLX))
 		;
+	return c;
 }
 
-zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
+/* The smallest pool whose chunks hold size bytes, or pool_count. */
+static inline unsigned pool_for(const struct zcp_mempool_manager *m, uint64_t size)
+{
+	unsigned i = 0;
+	while (i < m->geo.pool_count && m->geo.chunk_size[i] < size)
+		i++;
+	return i;
+}
+
+/* Write down a new holding: the view's count and generation, the record's
+ * generation and size. */
+static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zcp_chunk *c,
+				     uint64_t gen, uint64_t size)
+{
+	struct zcp__record *r = &p->records[idx];
+	_Atomic uint64_t *used_max = &p->desc->used_max;
+
+	atomic_store_explicit(&c->refs, 1, RLX);
+	atomic_store_explicit(&c->seq, gen, RLX);
+	atomic_store_explicit(&r->seq, gen, RLX);
+	atomic_store_explicit(&r->size, size, RLX);
+	if (ZCP_UNLIKELY(atomic_load_explicit(used_max, RLX) <= idx))
+		return raise_used_max(used_max, (uint64_t)idx + 1, c);
+	return c;
+}
+
+/* took() when the view is not ready: never bound in this process, or
+ * still PENDING from a thread of ours finishing its release of the
+ * previous generation (or failing a stale ref()) — a few instructions;
+ * let it finish.  Any other count can only be a peer's forgery (a held
+ * chunk put back on the list): we take over the view rather than wait. */
+static ZCP_COLD zcp_chunk *took_slow(struct zcp_mempool_manager *mgr, struct zcp__pool_view *p,
+				     uint32_t idx, uint64_t gen, uint64_t size)
+{
+	zcp_chunk *c = &mgr->chunks[p->first + idx];
+	while (atomic_load_explicit(&c->refs, memory_order_acquire) == PENDING)
+		sched_yield();
+	bind_view(mgr, c, p, idx, gen);
+	return hold(p, idx, c, gen, size);
+}
+
+/* The rest of a get once record idx of pool p is ours.  Nobody in this
+ * process holds a chunk that was free, so the view needs no CAS. */
+static ZCP_HOT_INLINE zcp_chunk *took(struct zcp_mempool_manager *mgr, struct zcp__pool_view *p,
+				      uint32_t idx, uint64_t gen, uint64_t size)
+{
+	ZCP__CRASH_POINT("pop.taken");
+	zcp_chunk *c = &mgr->chunks[p->first + idx];
+	if (ZCP_UNLIKELY(atomic_load_explicit(&c->refs, memory_order_acquire) == PENDING ||
+			 atomic_load_explicit(&c->mgr, RLX) != mgr))
+		return took_slow(mgr, p, idx, gen, size);
+	return hold(p, idx, c, gen, size);
+}
+
+/* Everything but the common case: errors, lent references to collect,
+ * a top that is not simply given back. */
+static ZCP_COLD zcp_chunk *get_slow(zcp_mempool_manager *mgr, uint64_t size)
 {
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return fail_null(err);
 	if (size == 0)
 		return fail_null(ZCP_EINVAL);
-	if (ZCP_UNLIKELY(atomic_load_explicit(&mgr->lent, RLX)))
+	if (atomic_load_explicit(&mgr->lent, RLX))
 		zcp__escrow_collect(mgr);
-	unsigned i = 0;
-	while (i < mgr->geo.pool_count && mgr->pools[i].chunk_size < size)
-		i++;
+	unsigned i = pool_for(mgr, size);
 	if (i == mgr->geo.pool_count)
 		return fail_null(ZCP_E2BIG);
 	struct zcp__pool_view *p = &mgr->pools[i];
@@ -92,31 +146,26 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 	if (!zcp__freelist_pop_fast(p, mgr->slot, &idx, &gen) &&
 	    (err = zcp__freelist_pop(p, mgr->slot, &idx, &gen)))
 		return fail_null(err);
-	ZCP__CRASH_POINT("pop.taken");
-	uint64_t gidx = p->first + idx;
-	struct zcp__record *r = &p->records[idx];
-	struct zcp_chunk *c = &mgr->chunks[gidx];
-	/* Nobody in this process holds a chunk that was free, so no CAS.
-	 * A thread of ours may still be inside its release of the previous
-	 * generation (or failing a stale ref()): the view is PENDING for a
-	 * few instructions; let it finish.  Any other count can only be a
-	 * peer's forgery (a held chunk put back on the list): we take over
-	 * the view rather than wait forever. */
-	while (ZCP_UNLIKELY(atomic_load_explicit(&c->refs, memory_order_acquire) == PENDING))
-		sched_yield();
-	atomic_store_explicit(&c->refs, 1, RLX);
-	bind_view(mgr, c, p, idx, gen);
-	atomic_store_explicit(&r->seq, gen, RLX);
-	atomic_store_explicit(&r->size, size, RLX);
-	struct zcp__chunk_header *h = (struct zcp__chunk_header *)(p->chunks + (uint64_t)idx * p->stride);
-	atomic_store_explicit(&h->size, size, RLX);
-	atomic_store_explicit(&h->seq, gen, RLX);
-	raise_used_max(p, idx);
-	return c;
+	return took(mgr, p, idx, gen, size);
 }
 
-/* Inline for zcp_chunk_release(); reclaim uses the out-of-line copies. */
-static inline int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
+zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
+{
+	if (ZCP_LIKELY(mgr && mgr->forks == zcp__fork_count() && size != 0 &&
+		       !atomic_load_explicit(&mgr->lent, RLX))) {
+		unsigned i = pool_for(mgr, size);
+		uint32_t idx;
+		uint64_t gen;
+		if (ZCP_LIKELY(i < mgr->geo.pool_count) &&
+		    ZCP_LIKELY(zcp__freelist_pop_fast(&mgr->pools[i], mgr->slot, &idx, &gen)))
+			return took(mgr, &mgr->pools[i], idx, gen, size);
+	}
+	return get_slow(mgr, size);
+}
+
+/* The general give-back of `slot`'s share in record gidx (any holder set,
+ * any head); zcp_chunk_release() inlines only its common case. */
+static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
 			      _Atomic uint32_t *still_mine)
 {
 	uint32_t idx = (uint32_t)(gidx - p->first);
@@ -139,14 +188,23 @@ static inline int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned 
 			}
 			continue;
 		}
-		/* Last holder: the payload writes before this release CAS are
-		 * what the next holder's acquire will see. */
+		/* Last holder.  Claimed off a head nobody moved since
+		 * (ONTOP): this CAS alone puts it back on the list.  Else
+		 * make sure the head no longer names it, then push. */
+		int ontop = zcp__w_ontop(w);
+		if (!ontop) {
+			int err = zcp__freelist_unlist(p, idx, slot);
+			if (err)
+				return err;
+		}
+		/* The payload writes before this release CAS are what the
+		 * next holder's acquire will see. */
 		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
 		uint64_t mine = zcp__w_releasing(me, gen);
 		if (atomic_compare_exchange_weak_explicit(&r->word, &w, mine, memory_order_acq_rel,
 							  memory_order_acquire)) {
 			ZCP__CRASH_POINT("release.releasing");
-			if (zcp__freelist_push_fast(p, idx))
+			if (ontop)
 				return 1;
 			int err = zcp__freelist_push(p, idx, mine);
 			return err ? err : 1;
@@ -168,15 +226,50 @@ int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot
 	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
 }
 
-int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk,
+				      struct zcp__pool_view *p, uint64_t gidx)
 {
-	uint64_t gidx;
-	int err = zcp__mgr_check(mgr);
-	if (err)
-		return err;
-	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
-		return err;
-	uint32_t n = settle_local(&chunk->refs);
+	int err = drop_holder(p, gidx, mgr->slot, mgr->slot, NULL);
+	/* A get of this chunk by another thread of ours waits for this. */
+	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
+	return err < 0 ? err : 0;
+}
+
+/* The process's last reference to chunk (record gidx) is gone and its view
+ * is PENDING: give back the shared side, then let the view go to 0.  The
+ * common case inline: we are the only holder of a record claimed off a
+ * head nobody moved since (ONTOP), so one CAS puts it back on the list. */
+static ZCP_HOT_INLINE int dropped_last(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx)
+{
+	ZCP__CRASH_POINT("release.local");
+	/* The view's pool is ours (process memory), set with the right
+	 * value whenever the process took a reference. */
+	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
+	struct zcp__pool_view *p = ZCP_LIKELY(pool < mgr->geo.pool_count) ? &mgr->pools[pool]
+									   : zcp__pool_of(mgr, gidx);
+	struct zcp__record *r = &p->records[gidx - p->first];
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+	uint64_t only_me = (UINT64_C(1) << mgr->slot) | ZCP__W_ONTOP;
+	if (ZCP_LIKELY((w & ~(ZCP__W_HELD_GEN_MASK << 56)) == only_me)) {
+		/* The payload writes before this release CAS are what the
+		 * next holder's acquire will see. */
+		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
+		if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(
+			    &r->word, &w, zcp__w_releasing(mgr->slot, gen), memory_order_acq_rel,
+			    memory_order_acquire))) {
+			ZCP__CRASH_POINT("release.releasing");
+			atomic_store_explicit(&chunk->refs, 0, memory_order_release);
+			return 0;
+		}
+	}
+	return dropped_last_slow(mgr, chunk, p, gidx);
+}
+
+/* A release whose view did not read 1: more references (just count one
+ * down), none (EALREADY), or another thread crossing zero (wait). */
+static ZCP_COLD int release_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx,
+				 uint32_t n)
+{
 	for (;;) {
 		if (n == 0)
 			return ZCP_EALREADY;
@@ -189,18 +282,23 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 							  memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
-	if (n > 1)
-		return 0;
-	ZCP__CRASH_POINT("release.local");
-	/* The view's pool is ours (process memory), set when we took it. */
-	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
-	struct zcp__pool_view *p = &mgr->pools[pool < mgr->geo.pool_count ? pool : 0];
-	if (gidx < p->first || gidx - p->first >= p->count)
-		p = zcp__pool_of(mgr, gidx);
-	err = drop_holder(p, gidx, mgr->slot, mgr->slot, NULL);
-	/* A get of this chunk by another thread of ours waits for this. */
-	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
-	return err < 0 ? err : 0;
+	return n > 1 ? 0 : dropped_last(mgr, chunk, gidx);
+}
+
+int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
+{
+	uint64_t gidx;
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
+		return err;
+	uint32_t n = 1;
+	if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(&chunk->refs, &n, PENDING,
+								memory_order_acq_rel,
+								memory_order_acquire)))
+		return dropped_last(mgr, chunk, gidx);
+	return release_slow(mgr, chunk, gidx, n);
 }
 
 /* Add our bit to a chunk someone else keeps alive ("get unless zero"),
@@ -212,7 +310,7 @@ static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 
 	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
-		if (!zcp__w_held_valid(w) || zcp__w_held_gen7(w) != (gen & 0x7f))
+		if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK))
 			return ZCP_ESTALE;
 		if (!(w & bit) &&
 		    !atomic_compare_exchange_weak_explicit(&r->word, &w, w | bit,
@@ -348,7 +446,7 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 	struct zcp__record *r = &mgr->records[gidx];
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 	uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
-	if (!zcp__w_held_valid(w) || zcp__w_held_gen7(w) != (gen & 0x7f) ||
+	if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK) ||
 	    (seq & HANDLE_GEN_MASK) != gen)
 		return fail_null(ZCP_EINVAL);
 	struct zcp__pool_view *p = zcp__pool_of(mgr, gidx);

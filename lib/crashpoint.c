@@ -13,7 +13,8 @@ static _Atomic unsigned armed_skip;
 
 const char *const zcp__crash_points[] = {
 	"pop.flipped",      /* head names us, record not yet marked */
-	"pop.claimed",      /* record claimed, head not yet flipped */
+	"pop.claimed",      /* record claimed (ONTOP), head untouched */
+	"list.unlisted",    /* a claimed top's ONTOP cleared, head not yet moved */
 	"pop.taken",        /* popped, view not yet bound */
 	"push.finalized",   /* previous top finalised, our push not done */
 	"push.done",        /* pushed */

@@ -2,8 +2,10 @@
  *
  * The crash-safety tests arm a point in a forked child; the child then
  * SIGKILLs itself when it reaches that point, leaving shared memory exactly
- * as a kill at that instruction would.  Disarmed, a point costs one relaxed
- * load of a process-global flag.
+ * as a kill at that instruction would.  Points exist only in the build
+ * the tests link (lib/libzerocp_impl.la, compiled with ZCP_CRASH_POINTS);
+ * there a disarmed point costs one relaxed load of a process-global flag.
+ * The installed library has none.
  */
 #ifndef ZCP_CRASHPOINT_H
 #define ZCP_CRASHPOINT_H
@@ -20,6 +22,7 @@ void zcp__crash_arm(const char *name, unsigned skip);
 /* Names of every point, NULL-terminated (for tests that cover them all). */
 extern const char *const zcp__crash_points[];
 
+#ifdef ZCP_CRASH_POINTS
 #define ZCP__CRASH_POINT(name)                                                    \
 	do {                                                                      \
 		if (__builtin_expect(atomic_load_explicit(&zcp__crash_armed,      \
@@ -27,5 +30,8 @@ extern const char *const zcp__crash_points[];
 				     0))                                          \
 			zcp__crash_point_hit(name);                               \
 	} while (0)
+#else
+#define ZCP__CRASH_POINT(name) ((void)0)
+#endif
 
 #endif /* ZCP_CRASHPOINT_H */

@@ -17,11 +17,11 @@
  *
  *  - POP(s): top belongs to s.  Its word is FREE until s (or anyone
  *    passing) turns it into HELD{s}.  The list proper starts at next(top).
- *  - PUSH:   top is on the list.  Its word may still say RELEASING(r, gen),
- *    the state the releaser r left it in.  A popper takes it by one CAS on
- *    the word, RELEASING -> HELD{me} (the "claim"); a HELD top under a PUSH
- *    head is taken, and anyone who needs to move the head flips it to
- *    POP(holder) first.  A pusher first turns RELEASING into FREE (the
+ *  - PUSH:   top is on the list, unless its word says HELD: then it was
+ *    claimed (below) and the list proper starts at next(top).  Its word may
+ *    still say RELEASING(r, gen), the state the releaser r left it in.  A
+ *    popper takes it by one CAS on the word, RELEASING -> HELD{me}|ONTOP
+ *    (the "claim").  A pusher first turns RELEASING into FREE (the
  *    "finalise"), so records below the top are always FREE.
  *
  * Ownership is thus written in the same atomic step that takes the record
@@ -30,23 +30,27 @@
  * is the top of a PUSH head; otherwise its releaser never pushed it.  All
  * of this is decidable by reclaim (reclaim.c) from shared memory alone.
  *
- * A claim does not flip the head: the holder keeps the record, HELD, at
- * the top of a PUSH head, and whoever moves the head next treats a HELD
- * top as taken (flips the head for its holder, or links past it).  The
- * word of that top may then change without the head changing — its holder
- * gives it back, HELD -> RELEASING — so any decision taken from the word
- * could be stale although the head reads the same.  Hence the rule: a
- * release always ends with a CAS on the head (a plain push, or, when the
- * head still names the record, a bump of the tag); whoever acted on the
- * stale word fails its CAS, and the releaser, failing its own, pushes
- * normally.  A push also first checks that its RELEASING word is still
- * there: if someone finalised or claimed it, the record was on the list
- * already and must not be linked twice.
+ * A claim leaves the head alone, so a process cycling one chunk never
+ * writes it: the record stays the top of the same PUSH head, HELD with
+ * ONTOP set, and its last holder gives it back with one CAS of its word,
+ * HELD|ONTOP -> RELEASING — the record is then on the list again, as the
+ * top it never stopped being.  That is sound only while nobody has moved
+ * the head since the claim, which ONTOP certifies: whoever wants to move
+ * the head past a claimed top first clears ONTOP with a CAS of the word
+ * ("unlisting" it).  The holder's CAS and the unlisting CAS exclude each
+ * other, so exactly one of two things happens: the record goes back on
+ * the list (the unlister's CAS fails and it looks again), or it is
+ * unlisted (the holder's CAS fails and it gives the record back the long
+ * way).  The long way: a holder whose word lacks ONTOP first makes sure
+ * the head no longer reads (record, PUSH) — flipping it to POP if an
+ * unlister has not moved it yet — and only then marks RELEASING and
+ * pushes.  So the head never moves on a decision taken from a HELD word
+ * that has changed since, and a releaser never pushes a record that is on
+ * the list.
  *
  * Cost of a get+release pair when a process cycles one chunk: get = one
- * CAS (the claim), release = the CAS of its process-local count, the CAS
- * of the word (HELD -> RELEASING) and the CAS of the head.  No syscall,
- * no lock.
+ * CAS (the claim), release = the CAS of its process-local count and the
+ * CAS of the word.  No syscall, no lock, no write to the head.
  *
  * ABA.  Every transition adds 1 to the 38-bit tag.  A CAS can be fooled
  * only if the head comes back to the very same (top, op, tag) while a
@@ -56,6 +60,11 @@
  * words carry a 56-bit generation, which never wraps in practice.  Every
  * decision taken from a record word is made only after re-reading the head
  * and finding it unchanged, so the word is known to belong to that head.
+ * The head keeps its value while a process cycles its top (claim, release,
+ * claim...); that fools nobody, because under an unchanged head a top's
+ * word changes only by a CAS of that word (claim, give back, unlist,
+ * finalise, holder bits), and each of those changes the value that any
+ * stale CAS of the word expects: the generation moves at every give-back.
  *
  * Memory order.  CASes on the head and on record words are acq_rel: a
  * record's `next`, stored relaxed by its pusher, is published by the
@@ -112,12 +121,6 @@ static inline int snapshot(struct zcp__pool_view *p, uint64_t *h, uint64_t *w)
 	return head_still(p, *h);
 }
 
-/* The lowest holder of a held word: the slot a claimed top is flipped to. */
-static inline unsigned lowest_holder(uint64_t w)
-{
-	return (unsigned)__builtin_ctzll(zcp__w_holders(w));
-}
-
 void zcp__freelist_init(struct zcp__pool_view *p)
 {
 	for (uint32_t i = 0; i < p->count; i++) {
@@ -159,6 +162,18 @@ static int inconsistent(struct zcp__pool_view *p, uint64_t h)
 	return head_still(p, h) ? ZCP_ENOTRECOVERABLE : 0;
 }
 
+/* Top record r of a PUSH head h is claimed (its word w is HELD): if w is
+ * ONTOP, clear it so that its holder can no longer give it back in place,
+ * and return 0 to look again; else return 1: the head may move past it. */
+static int unlisted(struct zcp__record *r, uint64_t w)
+{
+	if (!zcp__w_ontop(w))
+		return 1;
+	if (word_cas(r, w, w & ~ZCP__W_ONTOP))
+		ZCP__CRASH_POINT("list.unlisted");
+	return 0;
+}
+
 int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, uint64_t *gen)
 {
 	const unsigned me = slot + 1;
@@ -177,59 +192,52 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		struct zcp__record *r = &p->records[top];
 
 		if (slot_valid(op)) {
-			/* top is taken; take the record below it. */
 			help_mark(p, top, op, w);
-			uint32_t n = list_start(p, top, op);
-			if (n == ZCP__H_NIL) {
-				if (head_still(p, h))
-					return ZCP_ENOBUFS;
-				continue;
-			}
-			if (n > ZCP__H_NIL || n >= p->count)
-				goto bad;
-			struct zcp__record *nr = &p->records[n];
-			uint64_t nw = atomic_load_explicit(&nr->word, ACQ);
-			if (!head_still(p, h))
-				continue;
-			if (!zcp__w_is_free(nw))
-				goto bad; /* below the top every record is FREE */
-			if (head_cas(p, h, zcp__h_make(n, me, tag + 1))) {
-				ZCP__CRASH_POINT("pop.flipped");
-				word_cas(nr, nw, held_by(slot, zcp__w_gen(nw)));
-				*idx = n;
-				*gen = zcp__w_gen(nw);
-				return 0;
-			}
-			continue;
-		}
-		if (op != ZCP__H_OP_NONE && op != ZCP__H_OP_PUSH)
-			goto bad;
-
-		if (zcp__w_is_releasing(w)) {
-			if (op != ZCP__H_OP_PUSH)
-				goto bad;
-			/* Claim: ownership and removal in one step.  The head
-			 * is left as it is: the next transition by anyone
-			 * flips it for us (a claimed top reads as taken), and
-			 * if the next is our own release of this very chunk,
-			 * no head write is needed at all. */
+		} else if (op == ZCP__H_OP_PUSH && zcp__w_is_releasing(w)) {
+			/* Claim: ownership and removal in one step, the head
+			 * left as it is (see above). */
 			if (zcp__freelist_claim(p, top, w, slot, idx, gen))
 				return 0;
 			continue;
-		}
-		if (zcp__w_is_held(w)) {
-			/* Claimed by someone who has not flipped the head yet. */
+		} else if (op == ZCP__H_OP_PUSH && zcp__w_is_held(w)) {
 			if (!zcp__w_held_valid(w))
 				goto bad;
-			head_cas(p, h, zcp__h_make(top, lowest_holder(w) + 1, tag + 1));
+			if (!unlisted(r, w))
+				continue;
+		} else if ((op == ZCP__H_OP_PUSH || op == ZCP__H_OP_NONE) && zcp__w_is_free(w)) {
+			/* FREE top: flip the head first, then write the owner down. */
+			if (head_cas(p, h, zcp__h_make(top, me, tag + 1))) {
+				ZCP__CRASH_POINT("pop.flipped");
+				word_cas(r, w, held_by(slot, zcp__w_gen(w)));
+				*idx = top;
+				*gen = zcp__w_gen(w);
+				return 0;
+			}
+			continue;
+		} else {
+			goto bad;
+		}
+
+		/* top is taken; take the record below it. */
+		uint32_t n = atomic_load_explicit(&r->next, RLX);
+		if (n == ZCP__H_NIL) {
+			if (head_still(p, h))
+				return ZCP_ENOBUFS;
 			continue;
 		}
-		/* FREE top: flip the head first, then write the owner down. */
-		if (head_cas(p, h, zcp__h_make(top, me, tag + 1))) {
+		if (n >= p->count)
+			goto bad;
+		struct zcp__record *nr = &p->records[n];
+		uint64_t nw = atomic_load_explicit(&nr->word, ACQ);
+		if (!head_still(p, h))
+			continue;
+		if (!zcp__w_is_free(nw))
+			goto bad; /* below the top every record is FREE */
+		if (head_cas(p, h, zcp__h_make(n, me, tag + 1))) {
 			ZCP__CRASH_POINT("pop.flipped");
-			word_cas(r, w, held_by(slot, zcp__w_gen(w)));
-			*idx = top;
-			*gen = zcp__w_gen(w);
+			word_cas(nr, nw, held_by(slot, zcp__w_gen(nw)));
+			*idx = n;
+			*gen = zcp__w_gen(nw);
 			return 0;
 		}
 		continue;
@@ -244,10 +252,8 @@ bad:
 int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 {
 	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
-		/* If our RELEASING word was finalised or claimed, the record
-		 * was on the list already: we marked it while the head still
-		 * read (idx, PUSH) from our own unflipped claim, and the head
-		 * has moved on since.  Pushing it again would link it twice. */
+		/* Only a peer breaking the protocol moves a RELEASING word
+		 * that is not on the list; then it is theirs to push. */
 		if (atomic_load_explicit(&p->records[idx].word, ACQ) != mine)
 			return 0;
 		uint64_t h, w;
@@ -269,39 +275,34 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 			 * ours and help_mark leaves it alone). */
 			if (top != idx)
 				help_mark(p, top, op, w);
-			below = list_start(p, top, op);
-			if (below != ZCP__H_NIL && below >= p->count)
+			below = atomic_load_explicit(&r->next, RLX);
+		} else if (op == ZCP__H_OP_PUSH || op == ZCP__H_OP_NONE) {
+			/* Our record is not on the list (we unlisted it before
+			 * marking it), so it cannot be a listed top. */
+			if (top == idx)
 				goto bad;
-		} else if (op == ZCP__H_OP_NONE || op == ZCP__H_OP_PUSH) {
-			if (top == idx) {
-				/* Claimed or finalised since our check: it was
-				 * on the list, and still is or was taken. */
-				if (w != mine)
-					return 0;
-				/* See zcp__freelist_push_fast(). */
-				if (op == ZCP__H_OP_PUSH) {
-					if (head_cas(p, h, zcp__h_make(idx, op, tag + 1)))
-						return 0;
-					continue;
-				}
-				goto bad;
-			}
-			if (zcp__w_is_releasing(w)) {
+			if (zcp__w_is_releasing(w) && op == ZCP__H_OP_PUSH) {
 				/* Finalise the previous push before burying it. */
 				word_cas(r, w, zcp__w_free(zcp__w_gen(w)));
 				ZCP__CRASH_POINT("push.finalized");
 				continue;
 			}
-			if (zcp__w_is_held(w)) {
+			if (zcp__w_is_held(w) && op == ZCP__H_OP_PUSH) {
 				if (!zcp__w_held_valid(w))
 					goto bad;
-				head_cas(p, h, zcp__h_make(top, lowest_holder(w) + 1, tag + 1));
-				continue;
+				if (!unlisted(r, w))
+					continue;
+				below = atomic_load_explicit(&r->next, RLX);
+			} else if (zcp__w_is_free(w)) {
+				below = top;
+			} else {
+				goto bad;
 			}
-			below = top;
 		} else {
 			goto bad;
 		}
+		if (below != ZCP__H_NIL && below >= p->count)
+			goto bad;
 		atomic_store_explicit(&p->records[idx].next, below, RLX);
 		if (head_cas(p, h, zcp__h_make(idx, ZCP__H_OP_PUSH, tag + 1))) {
 			ZCP__CRASH_POINT("push.done");
@@ -316,27 +317,29 @@ bad:
 	return ZCP_EAGAIN;
 }
 
+int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot)
+{
+	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		if (zcp__h_top(h) != idx || zcp__h_op(h) != ZCP__H_OP_PUSH)
+			return 0;
+		if (head_cas(p, h, zcp__h_make(idx, slot + 1, zcp__h_tag(h) + 1)))
+			return 0;
+	}
+	return ZCP_EAGAIN;
+}
+
 void zcp__freelist_settle(struct zcp__pool_view *p)
 {
 	for (int i = 0; i < 64; i++) {
 		uint64_t h, w;
 		int seen = snapshot(p, &h, &w);
-		uint32_t top = zcp__h_top(h);
-		unsigned op = zcp__h_op(h);
 		if (seen < 0)
 			return;
-		if (!seen)
-			continue;
-		if (slot_valid(op)) {
-			help_mark(p, top, op, w);
+		if (seen) {
+			help_mark(p, zcp__h_top(h), zcp__h_op(h), w);
 			return;
 		}
-		if (zcp__w_held_valid(w)) {
-			/* Claimed, not flipped: flip it for its holder. */
-			head_cas(p, h, zcp__h_make(top, lowest_holder(w) + 1, zcp__h_tag(h) + 1));
-			continue;
-		}
-		return;
 	}
 }
 
@@ -363,7 +366,7 @@ long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 	if (!slot_valid(op) && op != ZCP__H_OP_NONE && op != ZCP__H_OP_PUSH)
 		return ZCP_ENOTRECOVERABLE;
 	uint32_t i = list_start(p, top, op);
-	/* A claimed top not flipped yet is taken too. */
+	/* A claimed top (HELD under a PUSH head) is taken too. */
 	if (!slot_valid(op) && zcp__w_held_valid(atomic_load_explicit(&p->records[top].word, ACQ)))
 		i = atomic_load_explicit(&p->records[top].next, RLX);
 	while (i != ZCP__H_NIL) {

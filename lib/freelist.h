@@ -37,15 +37,17 @@ void zcp__freelist_init(struct zcp__pool_view *p);
 int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, uint64_t *gen);
 
 /* Claim record `top`, read as w = RELEASING at the top of a PUSH head:
- * ownership and removal in one CAS (see freelist.c).  Returns 1 with *idx
- * and *gen on success, 0 if the word moved on. */
+ * ownership and removal in one CAS, leaving it HELD{slot}|ONTOP (see
+ * freelist.c).  Returns 1 with *idx and *gen on success, 0 if the word
+ * moved on. */
 static inline int zcp__freelist_claim(struct zcp__pool_view *p, uint32_t top, uint64_t w,
 				      unsigned slot, uint32_t *idx, uint64_t *gen)
 {
 	uint64_t expect = w;
-	if (!atomic_compare_exchange_strong_explicit(&p->records[top].word, &expect,
-						     zcp__w_held(UINT64_C(1) << slot, zcp__w_gen(w)),
-						     memory_order_acq_rel, memory_order_acquire))
+	if (!atomic_compare_exchange_strong_explicit(
+		    &p->records[top].word, &expect,
+		    zcp__w_held(UINT64_C(1) << slot, zcp__w_gen(w)) | ZCP__W_ONTOP,
+		    memory_order_acq_rel, memory_order_acquire))
 		return 0;
 	ZCP__CRASH_POINT("pop.claimed");
 	*idx = top;
@@ -68,23 +70,15 @@ static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, unsigned slot
 	return zcp__freelist_claim(p, top, w, slot, idx, gen);
 }
 
-/* The common push, inline: we claimed idx off a PUSH head that nobody
- * moved since, and have just marked it RELEASING: it is the top again.
- * One CAS bumps the tag, so that anyone who decided something from the
- * word as it was before our mark (HELD) fails instead of acting on it.
- * Returns 1 if done; 0 means "use zcp__freelist_push()". */
-static inline int zcp__freelist_push_fast(struct zcp__pool_view *p, uint32_t idx)
-{
-	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
-	if (zcp__h_top(h) != idx || zcp__h_op(h) != ZCP__H_OP_PUSH)
-		return 0;
-	return atomic_compare_exchange_strong_explicit(
-		&p->desc->head, &h, zcp__h_make(idx, ZCP__H_OP_PUSH, zcp__h_tag(h) + 1),
-		memory_order_acq_rel, memory_order_acquire);
-}
+/* Before the last holder of record idx gives it back the long way (its
+ * word is HELD without ONTOP): if the head still reads (idx, PUSH) — an
+ * unlister cleared ONTOP and has not moved the head yet — flip it to
+ * POP(slot), so that nobody moves the head on what the word says now.
+ * Returns 0, or ZCP_EAGAIN (retry bound). */
+int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot);
 
 /* Put record idx, whose word the caller set to `mine` = RELEASING(slot,
- * gen), back on the list (or find it there already).  Returns 0,
+ * gen) after zcp__freelist_unlist(), back on the list.  Returns 0,
  * ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (the record then stays RELEASING and
  * reclaim can finish it once its releaser is gone). */
 int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine);

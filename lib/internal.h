@@ -22,11 +22,15 @@
 #define ZCP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZCP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define ZCP_NORETURN __attribute__((noreturn))
+#define ZCP_COLD __attribute__((noinline, cold))
+#define ZCP_HOT_INLINE inline __attribute__((always_inline))
 #else
 #define ZCP_LIKELY(x) (x)
 #define ZCP_UNLIKELY(x) (x)
 #define ZCP_PRINTF(fmt, args)
 #define ZCP_NORETURN
+#define ZCP_COLD
+#define ZCP_HOT_INLINE inline
 #endif
 
 /* Size of a cache line, for keeping hot shared counters apart. */

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define ZCP__MAGIC UINT64_C(0x5a45524f43504d47) /* "ZEROCPMG" */
-#define ZCP__LAYOUT_VERSION 1u
+#define ZCP__LAYOUT_VERSION 2u
 #define ZCP__HEADER_SIZE 512u
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u
@@ -88,18 +88,19 @@ struct zcp__record {
 	uint64_t reserved;
 };
 
-/* The header of a chunk in the data segment.  A mirror for tools and
- * debuggers: any attached process can write the data segment, so nothing
- * here is trusted; the record is the authority. */
+/* The header of a chunk in the data segment: the chunk's identity, written
+ * once at create, for tools and debuggers to find its record (which holds
+ * the size and generation of the current holding).  Any attached process
+ * can write the data segment, so nothing here is trusted or read by the
+ * library; the record is the authority.  Not written per get: that would
+ * cost every allocation a store to one more cache line. */
 struct zcp__chunk_header {
 	uint32_t magic;
 	uint32_t pool;
 	uint32_t index;        /* pool-local */
 	uint32_t reserved0;
-	_Atomic uint64_t size; /* size asked for */
-	_Atomic uint64_t seq;  /* generation when taken */
 	uint64_t record_ref;   /* zcp_relptr to the record */
-	uint64_t reserved[3];
+	uint64_t reserved[5];
 };
 
 /* An outbox entry: a reference a process lent to another (see
@@ -150,9 +151,12 @@ enum {
 /* --- the holder word of a record ------------------------------------------
  *
  * bit 63 = 0: HELD.  Bits 0..55 are the set of process slots holding at
- *             least one reference (never empty); bits 56..62 are the low
- *             7 bits of the generation, so a handle can be checked against
- *             the word it takes a reference on, in the same CAS.
+ *             least one reference (never empty); bits 56..61 are the low
+ *             6 bits of the generation, so a handle can be checked against
+ *             the word it takes a reference on, in the same CAS.  Bit 62 is
+ *             ONTOP: the record was claimed off the top of a PUSH head and
+ *             nobody has moved the head since (see freelist.c); its last
+ *             holder gives it back with this one word's CAS.
  * bit 63 = 1: not held.  Bit 62 = 0: FREE (on the free list, or being
  *             popped).  Bit 62 = 1: RELEASING (given back by the process in
  *             bits 56..61, on its way to the free list or at its top).
@@ -164,7 +168,9 @@ enum {
  */
 #define ZCP__W_NOTHELD (UINT64_C(1) << 63)
 #define ZCP__W_RELEASING (UINT64_C(1) << 62)
+#define ZCP__W_ONTOP (UINT64_C(1) << 62)
 #define ZCP__W_GEN_MASK ((UINT64_C(1) << 56) - 1)
+#define ZCP__W_HELD_GEN_MASK UINT64_C(0x3f)
 #define ZCP__W_HOLDERS_MASK ((UINT64_C(1) << ZCP_MAX_PROCESSES) - 1)
 
 static inline int zcp__w_is_held(uint64_t w)
@@ -196,23 +202,29 @@ static inline uint64_t zcp__w_gen(uint64_t w)
 {
 	return w & ZCP__W_GEN_MASK;
 }
+/* A HELD word (not ONTOP). */
 static inline uint64_t zcp__w_held(uint64_t holders, uint64_t gen)
 {
-	return holders | ((gen & 0x7f) << 56);
+	return holders | ((gen & ZCP__W_HELD_GEN_MASK) << 56);
 }
 static inline uint64_t zcp__w_holders(uint64_t w)
 {
 	return w & ZCP__W_HOLDERS_MASK;
 }
-/* Low 7 bits of the generation of a HELD word. */
-static inline uint64_t zcp__w_held_gen7(uint64_t w)
+/* Low 6 bits of the generation of a HELD word. */
+static inline uint64_t zcp__w_held_gen(uint64_t w)
 {
-	return (w >> 56) & 0x7f;
+	return (w >> 56) & ZCP__W_HELD_GEN_MASK;
 }
 /* A held word is well formed: some holder. */
 static inline int zcp__w_held_valid(uint64_t w)
 {
 	return zcp__w_is_held(w) && zcp__w_holders(w) != 0;
+}
+/* A held word claimed off a PUSH head nobody has moved since. */
+static inline int zcp__w_ontop(uint64_t w)
+{
+	return zcp__w_is_held(w) && (w & ZCP__W_ONTOP);
 }
 
 /* --- the free-list head of a pool -----------------------------------------

@@ -6,16 +6,19 @@
  *  - Killed inside a pop.  Either the head was not changed (nothing to
  *    do), or it names the process as popper, POP(s), with the record FREE
  *    (we mark it HELD{s} with zcp__freelist_settle(), then drop s's bit
- *    like any other), or the record was claimed, HELD{s}, and the head not
- *    yet flipped (settle flips it; the bit is dropped below).
+ *    like any other), or the record was claimed, HELD{s}|ONTOP, at the top
+ *    of the head (dropping the bit puts it back in place), or a claimed top
+ *    was unlisted and the head not moved yet (nothing to do: the holder's
+ *    release, or ours, flips the head first).
  *  - Killed after a pop, before its view or counters were written: the
  *    record is HELD{s}; dropping the bit returns it.
  *  - Killed inside a release.  Before the CAS on the word: the bit is
- *    still there.  After it, the word says RELEASING(s, gen): if the head
- *    is (record, PUSH) the push happened and the record is on the list;
- *    otherwise it did not (completing a push changes the word before the
- *    head may move on), and we push it ourselves after taking it over
- *    with a CAS to RELEASING(us, gen).
+ *    still there (and if the head was flipped off the record, that is the
+ *    state after a pop).  After it, the word says RELEASING(s, gen): if the
+ *    head is (record, PUSH) the record is on the list (given back in place,
+ *    or pushed); otherwise it is not (completing a push changes the word
+ *    before the head may move on), and we push it ourselves after taking
+ *    it over with a CAS to RELEASING(us, gen).
  *  - Killed while its bit was being set or cleared: the CAS either
  *    happened or not; both leave a consistent word.
  *  - Killed while reclaiming: its `reclaimer` mark on the dead slot is
@@ -222,7 +225,11 @@ int zcp_mempool_manager_check(const zcp_mempool_manager *mgr)
 			uint64_t w = atomic_load_explicit(&p->records[k].word, ACQ);
 			int popped_top = k == zcp__h_top(h) && zcp__h_op(h) >= 1 &&
 					 zcp__h_op(h) <= ZCP_MAX_PROCESSES;
-			if (!zcp__w_held_valid(w) && !popped_top) {
+			/* ONTOP says "the top of an unmoved PUSH head": its
+			 * holder's give-back relies on it (freelist.c). */
+			int listed_top = k == zcp__h_top(h) && zcp__h_op(h) == ZCP__H_OP_PUSH;
+			if ((!zcp__w_held_valid(w) && !popped_top) ||
+			    (zcp__w_ontop(w) && !listed_top)) {
 				free(seen);
 				return ZCP_ENOTRECOVERABLE;
 			}

@@ -762,6 +762,26 @@ static int held_chunk_on_free_list(zcp_mempool_manager *m)
 	return 0;
 }
 
+/* A peer sets ONTOP on a held chunk that is not the top of its list: its
+ * give-back would then skip the push.  check() must see it; release and
+ * get must neither crash nor hang. */
+static int ontop_away_from_top(zcp_mempool_manager *m)
+{
+	zcp_chunk *a = zcp_chunk_get(m, 4096), *b = zcp_chunk_get(m, 4096);
+	if (!a || !b)
+		return 1;
+	uint64_t gidx = (uint64_t)(a - m->chunks);
+	_Atomic uint64_t *w = &m->records[gidx].word;
+	atomic_store(w, atomic_load(w) | ZCP__W_ONTOP);
+	if (zcp_mempool_manager_check(m) != ZCP_ENOTRECOVERABLE)
+		return 2;
+	(void)zcp_chunk_release(m, a);
+	(void)zcp_chunk_release(m, b);
+	for (int i = 0; i < 30; i++)
+		(void)zcp_chunk_get(m, 4096);
+	return 0;
+}
+
 /* A peer makes a free list cyclic (a record's next is itself). */
 static int cyclic_free_list(zcp_mempool_manager *m)
 {
@@ -856,6 +876,8 @@ static void crafted(void)
 		 * for the view's local count to drop to zero. */
 		{held_chunk_on_free_list, "a held chunk put back on the free list as FREE", NULL},
 		{cyclic_free_list, "a cyclic free list", NULL},
+		{ontop_away_from_top, "ONTOP on a held chunk below the top (check() reports it)",
+		 NULL},
 		{process_table_garbage, "a process table full of absurd pids", NULL},
 	};
 	zcp_mempool_config *cfg = seed_config();
