@@ -248,19 +248,18 @@ static ZCP_HOT_INLINE int dropped_last(zcp_mempool_manager *mgr, zcp_chunk *chun
 	struct zcp__pool_view *p = ZCP_LIKELY(pool < mgr->geo.pool_count) ? &mgr->pools[pool]
 									   : zcp__pool_of(mgr, gidx);
 	struct zcp__record *r = &p->records[gidx - p->first];
-	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-	uint64_t only_me = (UINT64_C(1) << mgr->slot) | ZCP__W_ONTOP;
-	if (ZCP_LIKELY((w & ~(ZCP__W_HELD_GEN_MASK << 56)) == only_me)) {
-		/* The payload writes before this release CAS are what the
-		 * next holder's acquire will see. */
-		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
-		if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(
-			    &r->word, &w, zcp__w_releasing(mgr->slot, gen), memory_order_acq_rel,
-			    memory_order_acquire))) {
-			ZCP__CRASH_POINT("release.releasing");
-			atomic_store_explicit(&chunk->refs, 0, memory_order_release);
-			return 0;
-		}
+	/* The word we expect, from our own view's generation: no load first,
+	 * so the CAS asks for the cache line once (a peer may have had it).
+	 * The payload writes before this release CAS are what the next
+	 * holder's acquire will see. */
+	uint64_t gen = atomic_load_explicit(&chunk->seq, RLX);
+	uint64_t w = zcp__w_held(UINT64_C(1) << mgr->slot, gen) | ZCP__W_ONTOP;
+	if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(
+		    &r->word, &w, zcp__w_releasing(mgr->slot, gen + 1), memory_order_acq_rel,
+		    memory_order_acquire))) {
+		ZCP__CRASH_POINT("release.releasing");
+		atomic_store_explicit(&chunk->refs, 0, memory_order_release);
+		return 0;
 	}
 	return dropped_last_slow(mgr, chunk, p, gidx);
 }
@@ -444,6 +443,9 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 		return fail_null(ZCP_EINVAL);
 	uint64_t gidx = g1 - 1;
 	struct zcp__record *r = &mgr->records[gidx];
+	/* The coming zcp_chunk_ref() writes this line: ask for it writable
+	 * now rather than read it shared, then upgrade. */
+	__builtin_prefetch(&r->word, 1, 3);
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 	uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
 	if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK) ||
