@@ -226,9 +226,13 @@ int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot
 	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
 }
 
-static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk,
-				      struct zcp__pool_view *p, uint64_t gidx)
+static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx)
 {
+	/* The view's pool is ours (process memory), set with the right
+	 * value whenever the process took a reference. */
+	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
+	struct zcp__pool_view *p = pool < mgr->geo.pool_count ? &mgr->pools[pool]
+							      : zcp__pool_of(mgr, gidx);
 	int err = drop_holder(p, gidx, mgr->slot, mgr->slot, NULL);
 	/* A get of this chunk by another thread of ours waits for this. */
 	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
@@ -242,12 +246,7 @@ static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk
 static ZCP_HOT_INLINE int dropped_last(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx)
 {
 	ZCP__CRASH_POINT("release.local");
-	/* The view's pool is ours (process memory), set with the right
-	 * value whenever the process took a reference. */
-	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
-	struct zcp__pool_view *p = ZCP_LIKELY(pool < mgr->geo.pool_count) ? &mgr->pools[pool]
-									   : zcp__pool_of(mgr, gidx);
-	struct zcp__record *r = &p->records[gidx - p->first];
+	struct zcp__record *r = &mgr->records[gidx];
 	/* The word we expect, from our own view's generation: no load first,
 	 * so the CAS asks for the cache line once (a peer may have had it).
 	 * The payload writes before this release CAS are what the next
@@ -261,7 +260,7 @@ static ZCP_HOT_INLINE int dropped_last(zcp_mempool_manager *mgr, zcp_chunk *chun
 		atomic_store_explicit(&chunk->refs, 0, memory_order_release);
 		return 0;
 	}
-	return dropped_last_slow(mgr, chunk, p, gidx);
+	return dropped_last_slow(mgr, chunk, gidx);
 }
 
 /* A release whose view did not read 1: more references (just count one
