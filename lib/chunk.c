@@ -350,9 +350,8 @@ int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint
 	}
 	ZCP__CRASH_POINT("ref.pending");
 	int err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
-	uint32_t pending = PENDING;
-	atomic_compare_exchange_strong_explicit(&chunk->refs, &pending, err ? 0 : 1,
-						memory_order_release, RLX);
+	/* Nobody else writes a PENDING count (they wait), so no CAS. */
+	atomic_store_explicit(&chunk->refs, err ? 0 : 1, memory_order_release);
 	return err;
 }
 
