@@ -286,10 +286,8 @@ static ZCP_COLD int release_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk, uin
 int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 {
 	uint64_t gidx;
-	int err = zcp__mgr_check(mgr);
+	int err = zcp__view_check(mgr, chunk, &gidx);
 	if (err)
-		return err;
-	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
 		return err;
 	uint32_t n = 1;
 	if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(&chunk->refs, &n, PENDING,
@@ -358,12 +356,8 @@ int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint
 int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 {
 	uint64_t gidx;
-	int err = zcp__mgr_check(mgr);
-	if (err)
-		return err;
-	if ((err = zcp__chunk_index(mgr, chunk, &gidx)))
-		return err;
-	return zcp__ref_view(mgr, chunk, gidx);
+	int err = zcp__view_check(mgr, chunk, &gidx);
+	return err ? err : zcp__ref_view(mgr, chunk, gidx);
 }
 
 uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
@@ -422,7 +416,7 @@ int zcp_chunk_pool_index(const zcp_chunk *chunk)
 uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk)
 {
 	uint64_t gidx;
-	if (zcp__mgr_check(mgr) || zcp__chunk_index(mgr, chunk, &gidx))
+	if (zcp__view_check(mgr, chunk, &gidx))
 		return 0;
 	uint32_t n = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, RLX);
 	if (n == 0 || n == PENDING)

@@ -112,6 +112,15 @@ static inline int zcp__chunk_index(const struct zcp_mempool_manager *m,
 	return 0;
 }
 
+/* Both checks of a call on a chunk view: zcp__mgr_check(), then
+ * zcp__chunk_index(). */
+static inline int zcp__view_check(const struct zcp_mempool_manager *m, const struct zcp_chunk *c,
+				  uint64_t *gidx)
+{
+	int err = zcp__mgr_check(m);
+	return err ? err : zcp__chunk_index(m, c, gidx);
+}
+
 /* The pool of global record index gidx. */
 static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m, uint64_t gidx)
 {
