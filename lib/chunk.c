@@ -72,11 +72,12 @@ static ZCP_COLD zcp_chunk *raise_used_max(_Atomic uint64_t *used_max, uint64_t w
 	return c;
 }
 
-/* The smallest pool whose chunks hold size bytes, or pool_count. */
+/* The smallest pool whose chunks hold size bytes, or pool_count; size 0
+ * fits none (size - 1 wraps). */
 static inline unsigned pool_for(const struct zcp_mempool_manager *m, uint64_t size)
 {
-	unsigned i = 0;
-	while (i < m->geo.pool_count && m->geo.chunk_size[i] < size)
+	unsigned i = 0, n = m->geo.pool_count;
+	while (i < n && m->geo.chunk_size[i] <= size - 1)
 		i++;
 	return i;
 }
@@ -143,7 +144,7 @@ static ZCP_COLD zcp_chunk *get_slow(zcp_mempool_manager *mgr, uint64_t size)
 	struct zcp__pool_view *p = &mgr->pools[i];
 	uint32_t idx;
 	uint64_t gen;
-	if (!zcp__freelist_pop_fast(p, mgr->slot, &idx, &gen) &&
+	if (!zcp__freelist_pop_fast(p, mgr->claim_bits, &idx, &gen) &&
 	    (err = zcp__freelist_pop(p, mgr->slot, &idx, &gen)))
 		return fail_null(err);
 	return took(mgr, p, idx, gen, size);
@@ -151,13 +152,13 @@ static ZCP_COLD zcp_chunk *get_slow(zcp_mempool_manager *mgr, uint64_t size)
 
 zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 {
-	if (ZCP_LIKELY(mgr && mgr->forks == zcp__fork_count() && size != 0 &&
+	if (ZCP_LIKELY(mgr && mgr->forks == zcp__fork_count() &&
 		       !atomic_load_explicit(&mgr->lent, RLX))) {
 		unsigned i = pool_for(mgr, size);
 		uint32_t idx;
 		uint64_t gen;
 		if (ZCP_LIKELY(i < mgr->geo.pool_count) &&
-		    ZCP_LIKELY(zcp__freelist_pop_fast(&mgr->pools[i], mgr->slot, &idx, &gen)))
+		    ZCP_LIKELY(zcp__freelist_pop_fast(&mgr->pools[i], mgr->claim_bits, &idx, &gen)))
 			return took(mgr, &mgr->pools[i], idx, gen, size);
 	}
 	return get_slow(mgr, size);
@@ -252,10 +253,10 @@ static ZCP_HOT_INLINE int dropped_last(zcp_mempool_manager *mgr, zcp_chunk *chun
 	 * The payload writes before this release CAS are what the next
 	 * holder's acquire will see. */
 	uint64_t gen = atomic_load_explicit(&chunk->seq, RLX);
-	uint64_t w = zcp__w_held(UINT64_C(1) << mgr->slot, gen) | ZCP__W_ONTOP;
+	uint64_t w = zcp__w_claimed(mgr->claim_bits, gen);
 	if (ZCP_LIKELY(atomic_compare_exchange_strong_explicit(
-		    &r->word, &w, zcp__w_releasing(mgr->slot, gen + 1), memory_order_acq_rel,
-		    memory_order_acquire))) {
+		    &r->word, &w, mgr->give_bits | ((gen + 1) & ZCP__W_GEN_MASK),
+		    memory_order_acq_rel, memory_order_acquire))) {
 		ZCP__CRASH_POINT("release.releasing");
 		atomic_store_explicit(&chunk->refs, 0, memory_order_release);
 		return 0;

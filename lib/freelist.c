@@ -196,7 +196,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		} else if (op == ZCP__H_OP_PUSH && zcp__w_is_releasing(w)) {
 			/* Claim: ownership and removal in one step, the head
 			 * left as it is (see above). */
-			if (zcp__freelist_claim(p, top, w, slot, idx, gen))
+			if (zcp__freelist_claim(r, top, w, zcp__w_claim_bits(slot), idx, gen))
 				return 0;
 			continue;
 		} else if (op == ZCP__H_OP_PUSH && zcp__w_is_held(w)) {

@@ -9,7 +9,8 @@
 /* A process's validated view of one pool: shared words through pointers,
  * geometry copied into process memory at attach and trusted from then on. */
 struct zcp__pool_view {
-	struct zcp__pool_desc *desc;  /* shared: head, used_max */
+	/* One cache line a view, so that finding a pool is a shift. */
+	_Alignas(64) struct zcp__pool_desc *desc; /* shared: head, used_max */
 	struct zcp__record *records;  /* shared: this pool's first record */
 	unsigned char *chunks;        /* local mapping of the first chunk header */
 	uint64_t chunk_size;
@@ -36,18 +37,17 @@ void zcp__freelist_init(struct zcp__pool_view *p);
  * of range or inconsistent), ZCP_EAGAIN (retry bound). */
 int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, uint64_t *gen);
 
-/* Claim record `top`, read as w = RELEASING at the top of a PUSH head:
+/* Claim record r (index `top`), read as w = RELEASING at the top of a PUSH head:
  * ownership and removal in one CAS, leaving it HELD{slot}|ONTOP (see
- * freelist.c).  Returns 1 with *idx and *gen on success, 0 if the word
- * moved on. */
-static inline int zcp__freelist_claim(struct zcp__pool_view *p, uint32_t top, uint64_t w,
-				      unsigned slot, uint32_t *idx, uint64_t *gen)
+ * freelist.c); claim_bits is zcp__w_claim_bits(slot).  Returns 1 with
+ * *idx and *gen on success, 0 if the word moved on. */
+static inline int zcp__freelist_claim(struct zcp__record *r, uint32_t top, uint64_t w,
+				      uint64_t claim_bits, uint32_t *idx, uint64_t *gen)
 {
 	uint64_t expect = w;
-	if (!atomic_compare_exchange_strong_explicit(
-		    &p->records[top].word, &expect,
-		    zcp__w_held(UINT64_C(1) << slot, zcp__w_gen(w)) | ZCP__W_ONTOP,
-		    memory_order_acq_rel, memory_order_acquire))
+	if (!atomic_compare_exchange_strong_explicit(&r->word, &expect,
+						     zcp__w_claimed(claim_bits, zcp__w_gen(w)),
+						     memory_order_acq_rel, memory_order_acquire))
 		return 0;
 	ZCP__CRASH_POINT("pop.claimed");
 	*idx = top;
@@ -56,18 +56,20 @@ static inline int zcp__freelist_claim(struct zcp__pool_view *p, uint32_t top, ui
 }
 
 /* The common pop, inline: the top was given back and not taken since.
- * Returns 1 on success; 0 means "use zcp__freelist_pop()". */
-static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, unsigned slot, uint32_t *idx,
-					 uint64_t *gen)
+ * claim_bits as for zcp__freelist_claim().  Returns 1 on success; 0 means
+ * "use zcp__freelist_pop()". */
+static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, uint64_t claim_bits,
+					 uint32_t *idx, uint64_t *gen)
 {
 	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
 	uint32_t top = zcp__h_top(h);
 	if (top >= p->count || zcp__h_op(h) != ZCP__H_OP_PUSH)
 		return 0;
-	uint64_t w = atomic_load_explicit(&p->records[top].word, memory_order_acquire);
+	struct zcp__record *r = &p->records[top];
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 	if (!zcp__w_is_releasing(w) || atomic_load_explicit(&p->desc->head, memory_order_acquire) != h)
 		return 0;
-	return zcp__freelist_claim(p, top, w, slot, idx, gen);
+	return zcp__freelist_claim(r, top, w, claim_bits, idx, gen);
 }
 
 /* Before the last holder of record idx gives it back the long way (its

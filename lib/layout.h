@@ -221,6 +221,17 @@ static inline int zcp__w_held_valid(uint64_t w)
 {
 	return zcp__w_is_held(w) && zcp__w_holders(w) != 0;
 }
+/* The generation-free part of the word a claim by `slot` writes,
+ * HELD{slot}|ONTOP; a handle computes it once (zcp__w_claimed()). */
+static inline uint64_t zcp__w_claim_bits(unsigned slot)
+{
+	return (UINT64_C(1) << slot) | ZCP__W_ONTOP;
+}
+/* That word for generation gen. */
+static inline uint64_t zcp__w_claimed(uint64_t claim_bits, uint64_t gen)
+{
+	return claim_bits | ((gen & ZCP__W_HELD_GEN_MASK) << 56);
+}
 /* A held word claimed off a PUSH head nobody has moved since. */
 static inline int zcp__w_ontop(uint64_t w)
 {

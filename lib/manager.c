@@ -38,6 +38,15 @@ static struct zcp__proc *proc_at(void *ctx, unsigned i)
 	return zcp__proc_at(ctx, i);
 }
 
+/* Claim a process slot; the words of the hot paths follow from it. */
+static int claim_slot(struct zcp_mempool_manager *m)
+{
+	int err = zcp__proc_claim(proc_at, m, m->geo.max_processes, &m->slot, &m->id);
+	m->claim_bits = zcp__w_claim_bits(m->slot);
+	m->give_bits = zcp__w_releasing(m->slot, 0);
+	return err;
+}
+
 /* Build the process-local views from a validated geometry. */
 static int build_views(struct zcp_mempool_manager *m)
 {
@@ -182,7 +191,7 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 	if (err)
 		goto fail_unlink;
 	init_shared(m, make_nonce());
-	err = zcp__proc_claim(proc_at, m, m->geo.max_processes, &m->slot, &m->id);
+	err = claim_slot(m);
 	if (err)
 		goto fail_unlink;
 	m->creator = 1;
@@ -324,11 +333,11 @@ static int attach_rest(struct zcp_mempool_manager *m)
 	int err = build_views(m);
 	if (err)
 		return err;
-	err = zcp__proc_claim(proc_at, m, m->geo.max_processes, &m->slot, &m->id);
+	err = claim_slot(m);
 	if (err == ZCP_EUSERS) {
 		/* Make room from processes that died without detaching. */
 		zcp_mempool_manager_reclaim(m, NULL);
-		err = zcp__proc_claim(proc_at, m, m->geo.max_processes, &m->slot, &m->id);
+		err = claim_slot(m);
 	}
 	return err;
 }

@@ -70,6 +70,8 @@ struct zcp_mempool_manager {
 	struct zcp_chunk *chunks; /* total_chunks views, anonymous mapping */
 	size_t chunks_bytes;
 	unsigned slot;            /* our process slot */
+	uint64_t claim_bits;      /* zcp__w_claim_bits(slot) */
+	uint64_t give_bits;       /* zcp__w_releasing(slot, 0) */
 	uint64_t id;              /* our slot id word */
 	unsigned forks;           /* zcp__fork_count() when made */
 	int creator;
