@@ -31,11 +31,6 @@ static void *fail_null(int err)
 	return NULL;
 }
 
-static inline struct zcp__record *record_of(struct zcp_mempool_manager *m, uint64_t gidx)
-{
-	return &m->records[gidx];
-}
-
 /* Point the view at its chunk (same values whoever writes them). */
 static inline void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
 		      const struct zcp__pool_view *p, uint32_t idx, uint64_t gen)
@@ -166,8 +161,7 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 
 /* The general give-back of `slot`'s share in record gidx (any holder set,
  * any head); zcp_chunk_release() inlines only its common case. */
-static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
-			      _Atomic uint32_t *still_mine)
+static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me)
 {
 	uint32_t idx = (uint32_t)(gidx - p->first);
 	struct zcp__record *r = &p->records[idx];
@@ -177,8 +171,6 @@ static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, u
 	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
 		if (!zcp__w_held_valid(w) || !(w & bit))
 			return ZCP_EALREADY;
-		if (still_mine && atomic_load_explicit(still_mine, memory_order_acquire) != 0)
-			return 0;
 		uint64_t rest = w & ~bit;
 		if (zcp__w_holders(rest) != 0) {
 			if (atomic_compare_exchange_weak_explicit(&r->word, &w, rest,
@@ -214,17 +206,9 @@ static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, u
 	return ZCP_EAGAIN;
 }
 
-int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
-			unsigned slot, unsigned me, _Atomic uint32_t *still_mine)
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me)
 {
-	(void)m;
-	return drop_holder(p, gidx, slot, me, still_mine);
-}
-
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
-		     _Atomic uint32_t *still_mine)
-{
-	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me, still_mine);
+	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me);
 }
 
 static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx)
@@ -234,7 +218,7 @@ static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk
 	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
 	struct zcp__pool_view *p = pool < mgr->geo.pool_count ? &mgr->pools[pool]
 							      : zcp__pool_of(mgr, gidx);
-	int err = drop_holder(p, gidx, mgr->slot, mgr->slot, NULL);
+	int err = drop_holder(p, gidx, mgr->slot, mgr->slot);
 	/* A get of this chunk by another thread of ours waits for this. */
 	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
 	return err < 0 ? err : 0;
@@ -302,7 +286,7 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
  * checking the generation in the same CAS. */
 static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t gen)
 {
-	struct zcp__record *r = record_of(m, gidx);
+	struct zcp__record *r = &m->records[gidx];
 	uint64_t bit = UINT64_C(1) << m->slot;
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 
@@ -318,7 +302,7 @@ static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 		if ((atomic_load_explicit(&r->seq, memory_order_acquire) & HANDLE_GEN_MASK) !=
 		    (gen & HANDLE_GEN_MASK)) {
 			if (!(w & bit))
-				zcp__drop_holder(m, gidx, m->slot, m->slot, NULL);
+				zcp__drop_holder(m, gidx, m->slot, m->slot);
 			return ZCP_ESTALE;
 		}
 		return 0;

@@ -133,20 +133,6 @@ void zcp__freelist_init(struct zcp__pool_view *p)
 	atomic_store_explicit(&p->desc->head, zcp__h_make(0, ZCP__H_OP_NONE, 0), RLX);
 }
 
-/* Where the list proper starts under head h, whose top's word was read as
- * w: for POP heads the top is taken and the list starts at next(top).
- * Returns the index, ZCP__H_NIL for an empty list, or ZCP__H_NIL + 1 for
- * an out-of-range link. */
-static uint32_t list_start(struct zcp__pool_view *p, uint32_t top, unsigned op)
-{
-	if (!slot_valid(op))
-		return top;
-	uint32_t n = atomic_load_explicit(&p->records[top].next, RLX);
-	if (n != ZCP__H_NIL && n >= p->count)
-		return ZCP__H_NIL + 1;
-	return n;
-}
-
 /* If head h (top's word w) is POP(s) with the record still FREE, write
  * down the owner: FREE -> HELD{s}.  Failure means someone else did. */
 static void help_mark(struct zcp__pool_view *p, uint32_t top, unsigned op, uint64_t w)
@@ -365,10 +351,11 @@ long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 		return ZCP_ENOTRECOVERABLE;
 	if (!slot_valid(op) && op != ZCP__H_OP_NONE && op != ZCP__H_OP_PUSH)
 		return ZCP_ENOTRECOVERABLE;
-	uint32_t i = list_start(p, top, op);
-	/* A claimed top (HELD under a PUSH head) is taken too. */
-	if (!slot_valid(op) && zcp__w_held_valid(atomic_load_explicit(&p->records[top].word, ACQ)))
-		i = atomic_load_explicit(&p->records[top].next, RLX);
+	/* A popped top is taken, and so is a claimed one (HELD under a PUSH
+	 * head): the list proper then starts below it. */
+	int taken = slot_valid(op) ||
+		    zcp__w_held_valid(atomic_load_explicit(&p->records[top].word, ACQ));
+	uint32_t i = taken ? atomic_load_explicit(&p->records[top].next, RLX) : top;
 	while (i != ZCP__H_NIL) {
 		if (i >= p->count || seen[i] || n >= (long)p->count)
 			return ZCP_ENOTRECOVERABLE;

@@ -138,15 +138,10 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
 }
 
 /* Give back the shared side of a reference: clear `slot`'s bit in record
- * gidx's word, unless the process re-acquired it meanwhile (`still_mine`
- * non-NULL and non-zero); when no holder is left, push the chunk as `me`.
- * Returns 1 if the chunk went back to its pool, 0 if others still hold it,
- * ZCP_EALREADY (bit not set), or a free-list error. */
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
-		     _Atomic uint32_t *still_mine);
-/* The same, the pool of gidx already known. */
-int zcp__drop_holder_in(struct zcp_mempool_manager *m, struct zcp__pool_view *p, uint64_t gidx,
-			unsigned slot, unsigned me, _Atomic uint32_t *still_mine);
+ * gidx's word; when no holder is left, give the chunk back to its pool as
+ * `me`.  Returns 1 if the chunk went back to its pool, 0 if others still
+ * hold it, ZCP_EALREADY (bit not set), or a free-list error. */
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me);
 
 /* Point a chunk view at its chunk, generation gen. */
 void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,

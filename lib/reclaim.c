@@ -80,7 +80,7 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 		uint64_t w = atomic_load_explicit(&m->records[g].word, ACQ);
 		int rc = 0;
 		if (zcp__w_held_valid(w) && (w & bit)) {
-			rc = zcp__drop_holder(m, g, slot, me, NULL);
+			rc = zcp__drop_holder(m, g, slot, me);
 			if (rc >= 0)
 				(*refs_dropped)++;
 			else if (rc == ZCP_EALREADY)
