@@ -37,7 +37,7 @@ base=tscn$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-scenario-test.XXXXXX") || exit 1
 pids=
 
-# Shared helpers: tap, nap, show, reap, limit, forget, is_main_shell.
+# Shared helpers: tap, nap, show, reap, limit, forget, kill_pids, is_main_shell.
 . "$top_srcdir/tests/tool-lib.sh"
 
 # Kill what is still running (it may be stopped, hence KILL), remove every
@@ -45,10 +45,7 @@ pids=
 # a copy that got a signal before its exec must not undo the test.
 cleanup() {
 	is_main_shell || return 0
-	for p in $pids; do
-		kill -KILL "$p" 2> /dev/null
-		wait "$p" 2> /dev/null
-	done
+	kill_pids
 	for x in a b c s; do
 		"$zerocp" clean --name "$base$x" > /dev/null 2>&1
 	done

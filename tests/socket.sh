@@ -30,17 +30,14 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-socket-test.XXXXXX") || exit 1
 sockdir=$tmp/sock
 pids=
 
-# Shared helpers: tap, nap, show, reap, limit, forget, is_main_shell.
+# Shared helpers: tap, nap, show, reap, limit, forget, kill_pids, is_main_shell.
 . "$top_srcdir/tests/tool-lib.sh"
 
 # Kill what is still running and remove the temporary files (the socket
 # included); only in the main shell.
 cleanup() {
 	is_main_shell || return 0
-	for p in $pids; do
-		kill -KILL "$p" 2> /dev/null
-		wait "$p" 2> /dev/null
-	done
+	kill_pids
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

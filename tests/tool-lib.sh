@@ -8,6 +8,15 @@ is_main_shell() {
 	[ "$(exec sh -c 'echo "$PPID"')" = "$$" ]
 }
 
+# kill_pids: SIGKILL and reap every process still in $pids (one may be
+# stopped, hence KILL); for the callers' cleanup().
+kill_pids() {
+	for p in $pids; do
+		kill -KILL "$p" 2> /dev/null
+		wait "$p" 2> /dev/null
+	done
+}
+
 # tap STATUS DESCRIPTION: "ok" when STATUS is 0; returns that verdict.
 tap() {
 	n=$((n + 1))

@@ -323,21 +323,6 @@ static void cpu_model(char *buf, size_t n)
 	fclose(fp);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void json_num(double v)
 {
 	if (!isfinite(v))
@@ -359,7 +344,7 @@ static void json_stat(const struct zcp_bench_stat *st)
 static void json_base(const struct zcp_bench_base *b)
 {
 	fputs("{\"name\":", stdout);
-	json_str(b->name);
+	zcp_tool_json_string(b->name);
 	putchar(',');
 	json_stat(&b->st);
 	putchar('}');
@@ -368,11 +353,11 @@ static void json_base(const struct zcp_bench_base *b)
 static void json_figure(const struct zcp_bench_figure *f)
 {
 	fputs("{\"name\":", stdout);
-	json_str(f->name);
+	zcp_tool_json_string(f->name);
 	fputs(",\"variant\":", stdout);
-	json_str(f->variant);
+	zcp_tool_json_string(f->variant);
 	fputs(",\"unit\":", stdout);
-	json_str(f->unit);
+	zcp_tool_json_string(f->unit);
 	printf(",\"better\":\"%s\",\"trials\":%u,\"samples\":%llu,",
 	       f->higher_better ? "higher" : "lower", f->trials, (unsigned long long)f->samples);
 	json_stat(&f->zcp);
@@ -395,9 +380,9 @@ static void json_figure(const struct zcp_bench_figure *f)
 	fputs(",\"bar\":", stdout);
 	if (f->has_bar) {
 		fputs("{\"on\":", stdout);
-		json_str(f->bar_on);
+		zcp_tool_json_string(f->bar_on);
 		fputs(",\"op\":", stdout);
-		json_str(f->bar_op);
+		zcp_tool_json_string(f->bar_op);
 		fputs(",\"value\":", stdout);
 		json_num(f->bar_value);
 		fputs(",\"measured\":", stdout);
@@ -411,7 +396,7 @@ static void json_figure(const struct zcp_bench_figure *f)
 		fputs("null", stdout);
 	}
 	printf(",\"retries\":%llu,\"note\":", (unsigned long long)f->retries);
-	json_str(f->note);
+	zcp_tool_json_string(f->note);
 	putchar('}');
 }
 
@@ -434,11 +419,11 @@ static void print_json(const struct zcp_bench_ctx *ctx)
 
 	cpu_model(model, sizeof model);
 	printf("{\"version\":%d,\"zerocp_version\":", JSON_VERSION);
-	json_str(zcp_version_string());
+	zcp_tool_json_string(zcp_version_string());
 	printf(",\"machine\":{\"cpus\":%d,\"model\":", ctx->ncpu);
-	json_str(model);
+	zcp_tool_json_string(model);
 	fputs(",\"kernel\":", stdout);
-	json_str(uname(&u) == 0 ? u.release : "unknown");
+	zcp_tool_json_string(uname(&u) == 0 ? u.release : "unknown");
 	printf("},\"quick\":%s,\"trials\":%u,\"figures\":[", ctx->quick ? "true" : "false",
 	       ctx->trials);
 	for (size_t i = 0; i < nfigures; i++) {
@@ -452,16 +437,16 @@ static void print_json(const struct zcp_bench_ctx *ctx)
 		if (i)
 			putchar(',');
 		fputs("\n{\"name\":", stdout);
-		json_str(skips[i].name);
+		zcp_tool_json_string(skips[i].name);
 		fputs(",\"variant\":", stdout);
-		json_str(skips[i].variant);
+		zcp_tool_json_string(skips[i].variant);
 		fputs(",\"bar\":", stdout);
 		if (skips[i].bar[0])
-			json_str(skips[i].bar);
+			zcp_tool_json_string(skips[i].bar);
 		else
 			fputs("null", stdout);
 		fputs(",\"reason\":", stdout);
-		json_str(skips[i].reason);
+		zcp_tool_json_string(skips[i].reason);
 		putchar('}');
 	}
 	count_bars(&pass, &miss, &skip);

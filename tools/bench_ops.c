@@ -190,39 +190,59 @@ static void fill_figure(const struct zcp_bench_ctx *ctx, struct zcp_bench_figure
 	zcp_bench_ratio(f);
 }
 
+/* The runners of one figure: zerocp, the bare free list, malloc. */
+struct runners {
+	uint64_t (*zcp)(void *arg, uint64_t n);
+	uint64_t (*fl)(void *arg, uint64_t n);
+	uint64_t (*malloc)(void *arg, uint64_t n);
+};
+
+/* Measure seed pool p of manager m against a bare list of `count` chunks
+ * of the same size, ops_per_iter operations a runner iteration, into *f
+ * (zeroed; its variant is the size, the caller names and reports it). */
+static void pool_figure(struct zcp_bench_ctx *ctx, zcp_mempool_manager *m, int p, uint32_t count,
+			const struct runners *run, unsigned ops_per_iter,
+			struct zcp_bench_figure *f)
+{
+	struct zcp_bench_fl fl;
+	struct zarg za = {m, zcp_bench_seed_size[p]};
+	struct farg fa = {&fl};
+	struct marg ma = {zcp_bench_seed_size[p]};
+	struct kind k[3] = {
+		{"zcp", run->zcp, &za, 0, {0}},
+		{"freelist", run->fl, &fa, 0, {0}},
+		{"malloc", run->malloc, &ma, 0, {0}},
+	};
+
+	zcp_bench_fl_init(&fl, zcp_bench_seed_size[p], count);
+	interleave(ctx, k, 3, ops_per_iter);
+	memset(f, 0, sizeof *f);
+	zcp_bench_size_label(zcp_bench_seed_size[p], f->variant, sizeof f->variant);
+	fill_figure(ctx, f, k, 3, ops_per_iter);
+	zcp_bench_fl_fini(&fl);
+}
+
 void zcp_bench_get_release(struct zcp_bench_ctx *ctx)
 {
+	static const struct runners run = {run_zcp, run_fl, run_malloc};
 	zcp_mempool_config *cfg = zcp_bench_seed_config(1, 0);
 	zcp_mempool_manager *m = zcp_bench_create(ctx->name, cfg);
 	zcp_mempool_config_free(cfg);
 
 	for (int p = 0; p < ZCP_BENCH_SEED_POOLS; p++) {
-		struct zcp_bench_fl fl;
-		struct zarg za = {m, zcp_bench_seed_size[p]};
-		struct farg fa = {&fl};
-		struct marg ma = {zcp_bench_seed_size[p]};
-		struct kind k[3] = {
-			{"zcp", run_zcp, &za, 0, {0}},
-			{"freelist", run_fl, &fa, 0, {0}},
-			{"malloc", run_malloc, &ma, 0, {0}},
-		};
 		struct zcp_bench_figure f;
 
-		zcp_bench_fl_init(&fl, zcp_bench_seed_size[p], zcp_bench_seed_count[p]);
-		interleave(ctx, k, 3, 1);
-		memset(&f, 0, sizeof f);
+		pool_figure(ctx, m, p, zcp_bench_seed_count[p], &run, 1, &f);
 		f.name = "get_release";
-		zcp_bench_size_label(zcp_bench_seed_size[p], f.variant, sizeof f.variant);
-		fill_figure(ctx, &f, k, 3, 1);
 		zcp_bench_bar(&f, "ratio", "<=", 2.0);
 		zcp_bench_report(ctx, &f);
-		zcp_bench_fl_fini(&fl);
 	}
 	zcp_bench_destroy(m);
 }
 
 void zcp_bench_batch(struct zcp_bench_ctx *ctx)
 {
+	static const struct runners run = {run_zcp_batch, run_fl_batch, run_malloc_batch};
 	char name[48];
 	zcp_pool_stats st;
 
@@ -234,30 +254,16 @@ void zcp_bench_batch(struct zcp_bench_ctx *ctx)
 	zcp_mempool_config_free(cfg);
 
 	for (int p = 0; p < ZCP_BENCH_SEED_POOLS; p++) {
-		struct zcp_bench_fl fl;
-		struct zarg za = {m, zcp_bench_seed_size[p]};
-		struct farg fa = {&fl};
-		struct marg ma = {zcp_bench_seed_size[p]};
-		struct kind k[3] = {
-			{"zcp", run_zcp_batch, &za, 0, {0}},
-			{"freelist", run_fl_batch, &fa, 0, {0}},
-			{"malloc", run_malloc_batch, &ma, 0, {0}},
-		};
 		struct zcp_bench_figure f;
 		int err = zcp_mempool_manager_pool_stats(m, p, &st);
 
 		if (err)
 			zcp_bench_fatal("zcp_mempool_manager_pool_stats: %s", zcp_strerror(err));
-		zcp_bench_fl_init(&fl, zcp_bench_seed_size[p], (uint32_t)st.total);
-		interleave(ctx, k, 3, BATCH);
-		memset(&f, 0, sizeof f);
+		pool_figure(ctx, m, p, (uint32_t)st.total, &run, BATCH, &f);
 		f.name = "batch";
-		zcp_bench_size_label(zcp_bench_seed_size[p], f.variant, sizeof f.variant);
-		fill_figure(ctx, &f, k, 3, BATCH);
 		snprintf(f.note, sizeof f.note, "%d gets then %d releases, per pair; pool of %llu",
 			 BATCH, BATCH, (unsigned long long)st.total);
 		zcp_bench_report(ctx, &f);
-		zcp_bench_fl_fini(&fl);
 	}
 	zcp_bench_destroy(m);
 }

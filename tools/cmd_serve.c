@@ -172,6 +172,19 @@ static long creator_pid(const zcp_mempool_manager *m)
 	return pid > 0 ? pid : 0;
 }
 
+/* Remove the segments of manager o->name (named `name` in messages) so
+ * that create can be tried again: 0, or an exit code after saying why. */
+static int remove_segments(const struct serve_opts *o, const char *name)
+{
+	int err = zcp_mempool_manager_unlink(o->name);
+	if (err != 0 && err != ZCP_ENOENT) {
+		zcp_tool_err("serve", "cannot remove the segments of '%s': %s", name,
+			     zcp_strerror(err));
+		return ZCP_TOOL_FAIL;
+	}
+	return 0;
+}
+
 /* Decide what to do about an existing manager of our name (create said
  * EEXIST).  Returns 0 when its segments were removed and create should be
  * tried again, or an exit code after printing why we refuse. */
@@ -187,13 +200,7 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 		 * manager, and its creator cannot be asked.  Replace it. */
 		printf("replacing leftover segments of '%s' (%s: %s)\n", name, zcp_err_name(err),
 		       zcp_strerror(err));
-		err = zcp_mempool_manager_unlink(o->name);
-		if (err != 0 && err != ZCP_ENOENT) {
-			zcp_tool_err("serve", "cannot remove the segments of '%s': %s", name,
-				     zcp_strerror(err));
-			return ZCP_TOOL_FAIL;
-		}
-		return 0;
+		return remove_segments(o, name);
 	}
 	if (err != 0) {
 		zcp_tool_err("serve", "a manager named '%s' exists but cannot be attached: %s", name,
@@ -249,13 +256,7 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 		       who, pids);
 	else
 		printf("replacing segments of dead server %s\n", who);
-	err = zcp_mempool_manager_unlink(o->name);
-	if (err != 0 && err != ZCP_ENOENT) {
-		zcp_tool_err("serve", "cannot remove the segments of '%s': %s", name,
-			     zcp_strerror(err));
-		return ZCP_TOOL_FAIL;
-	}
-	return 0;
+	return remove_segments(o, name);
 }
 
 /* Print the sizes of the two segments, the seed's first verification

@@ -24,23 +24,6 @@ static void usage(FILE *fp)
 		zcp_tool_progname);
 }
 
-/* Print s as a JSON string.  Manager names are plain ASCII by the
- * library's rules, but escape anyway rather than trust that. */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 /* The --json form: one object on one line. */
 static int print_json(const zcp_mempool_manager *m, int alive)
 {
@@ -51,7 +34,7 @@ static int print_json(const zcp_mempool_manager *m, int alive)
 	if (n < 0 || slots < 0)
 		return n < 0 ? n : slots;
 	printf("{\"name\":");
-	json_string(zcp_mempool_manager_name(m));
+	zcp_tool_json_string(zcp_mempool_manager_name(m));
 	printf(",\"creator_alive\":%s,\"pools\":[", alive ? "true" : "false");
 	for (int i = 0; i < n; i++) {
 		zcp_pool_stats s;

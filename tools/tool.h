@@ -76,6 +76,11 @@ int zcp_tool_check_name(const char *cmd, const char *name);
  * <zerocp/pool.h>).  For messages printed before a manager handle exists. */
 const char *zcp_tool_name(const char *name);
 
+/* zcp_tool_json_string - print s to stdout as a JSON string: quotes,
+ * backslashes and control characters escaped (names are plain ASCII by
+ * the library's rules, but the output must stay JSON whatever they hold). */
+void zcp_tool_json_string(const char *s);
+
 /* zcp_tool_help_requested - whether argv[1..argc-1] holds -h or --help,
  * which every subcommand answers with its usage on stdout and exit 0. */
 int zcp_tool_help_requested(int argc, char **argv);

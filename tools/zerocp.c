@@ -234,6 +234,21 @@ const char *zcp_tool_name(const char *name)
 	return env != NULL && *env != '\0' ? env : "default";
 }
 
+void zcp_tool_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
 int zcp_tool_help_requested(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
