@@ -114,7 +114,7 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce)
 	h->records_off = g->records_off;
 	h->total_chunks = g->total_chunks;
 	h->creator_pid = (int64_t)getpid();
-	h->creator_start = zcp__process_start_time(getpid());
+	h->creator_start = zcp__self_start_time(getpid());
 	h->nonce = nonce;
 	zcp_relptr recpool = zcp_relptr_from(m->mgmt_seg, m->records);
 	for (unsigned i = 0; i < g->pool_count; i++) {

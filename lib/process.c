@@ -84,6 +84,24 @@ uint64_t zcp__process_start_time(pid_t pid)
 	return read_stat(pid, &state, &start) == 0 ? start : 0;
 }
 
+/* Our own start time, read from /proc once per process: every attach
+ * needs it.  Threads race only to store the same values; a forked child
+ * finds its parent's pid cached and reads its own. */
+static _Atomic int64_t self_pid;
+static _Atomic uint64_t self_start;
+
+uint64_t zcp__self_start_time(pid_t pid)
+{
+	if (atomic_load_explicit(&self_pid, memory_order_acquire) == pid)
+		return atomic_load_explicit(&self_start, memory_order_relaxed);
+	uint64_t start = zcp__process_start_time(pid);
+	if (start != 0) {
+		atomic_store_explicit(&self_start, start, memory_order_relaxed);
+		atomic_store_explicit(&self_pid, pid, memory_order_release);
+	}
+	return start;
+}
+
 int zcp__process_alive(int64_t pid, uint64_t start)
 {
 	if (pid <= 0 || pid > INT32_MAX)
@@ -116,7 +134,7 @@ int zcp__proc_claim(struct zcp__proc *(*at)(void *ctx, unsigned i), void *ctx, u
 							     memory_order_acq_rel,
 							     memory_order_acquire))
 			continue;
-		atomic_store_explicit(&p->start, zcp__process_start_time((pid_t)pid),
+		atomic_store_explicit(&p->start, zcp__self_start_time((pid_t)pid),
 				      memory_order_relaxed);
 		atomic_store_explicit(&p->reclaimer, 0, memory_order_relaxed);
 		for (unsigned k = 0; k < ZCP__OUTBOX_SLOTS; k++)

@@ -11,6 +11,10 @@
  * it names a process uniquely: a reused pid has a later start time. */
 uint64_t zcp__process_start_time(pid_t pid);
 
+/* zcp__process_start_time() of the calling process (pid = getpid()),
+ * read once per process. */
+uint64_t zcp__self_start_time(pid_t pid);
+
 /* Whether the process (pid, start) may still be alive.  Dead means: no
  * such pid, a zombie, or a pid now used by a process started at another
  * time.  Anything uncertain (no /proc, EPERM) counts as alive, so a live

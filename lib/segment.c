@@ -49,7 +49,8 @@ static int set_cloexec(int fd)
 {
 	int flags = fcntl(fd, F_GETFD);
 
-	if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+	/* POSIX shm_open() already sets it: then one syscall, not two. */
+	if (flags < 0 || (!(flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0))
 		return neg_errno();
 	return 0;
 }
