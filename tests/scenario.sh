@@ -24,21 +24,14 @@
 zerocp=$top_builddir/tools/zerocp
 script=$top_srcdir/tools/zerocp-scenario
 
-if [ ! -x "$zerocp" ]; then
-	echo "1..0 # SKIP $zerocp not built"
-	exit 0
-fi
-if [ ! -d /dev/shm ]; then
-	echo "1..0 # SKIP no /dev/shm to check for leftovers"
-	exit 0
-fi
+# Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
+# forget, kill_pids, is_main_shell.
+. "$top_srcdir/tests/tool-lib.sh"
+skip_unless_runnable
 
 base=tscn$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-scenario-test.XXXXXX") || exit 1
 pids=
-
-# Shared helpers: tap, nap, show, reap, limit, forget, kill_pids, is_main_shell.
-. "$top_srcdir/tests/tool-lib.sh"
 
 # Kill what is still running (it may be stopped, hence KILL), remove every
 # segment of our names, and the temporary files.  Only in the main shell:

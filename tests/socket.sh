@@ -15,23 +15,16 @@
 : "${top_builddir:=.}"
 zerocp=$top_builddir/tools/zerocp
 
-if [ ! -x "$zerocp" ]; then
-	echo "1..0 # SKIP $zerocp not built"
-	exit 0
-fi
-if [ ! -d /dev/shm ]; then
-	echo "1..0 # SKIP no /dev/shm to check for leftovers"
-	exit 0
-fi
+# Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
+# forget, kill_pids, is_main_shell.
+. "$top_srcdir/tests/tool-lib.sh"
+skip_unless_runnable
 
 name=tsock$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-socket-test.XXXXXX") || exit 1
 # Not created yet: the broker makes it, 0700, as it wants it.
 sockdir=$tmp/sock
 pids=
-
-# Shared helpers: tap, nap, show, reap, limit, forget, kill_pids, is_main_shell.
-. "$top_srcdir/tests/tool-lib.sh"
 
 # Kill what is still running and remove the temporary files (the socket
 # included); only in the main shell.

@@ -1,6 +1,20 @@
 # tests/tool-lib.sh - shell helpers shared by the TAP tests of the zerocp
 # command (scenario.sh, socket.sh); sourced, not run.  They use the
-# caller's $pids (processes to kill at exit), and set $st, $n, $failed.
+# caller's $zerocp (the tool) and $pids (processes to kill at exit), and
+# set $st, $n, $failed.
+
+# skip_unless_runnable: end the test with a TAP skip, saying why, when
+# $zerocp is not built or there is no /dev/shm to check for leftovers.
+skip_unless_runnable() {
+	if [ ! -x "$zerocp" ]; then
+		echo "1..0 # SKIP $zerocp not built"
+		exit 0
+	fi
+	if [ ! -d /dev/shm ]; then
+		echo "1..0 # SKIP no /dev/shm to check for leftovers"
+		exit 0
+	fi
+}
 
 # Whether this is the shell that ran the script, not a forked copy of it:
 # $$ is the same in both, but a new sh's parent is whoever runs this.

@@ -174,6 +174,22 @@ void zcp_bench_ratio(struct zcp_bench_figure *f)
 		f->ratio = f->zcp.median / f->base[0].st.median;
 }
 
+void zcp_bench_figure_of(struct zcp_bench_figure *f, const char *name, const char *unit,
+			 unsigned trials, uint64_t samples, const double *z, const char *base,
+			 const double *b)
+{
+	memset(f, 0, sizeof *f);
+	f->name = name;
+	f->unit = unit;
+	f->trials = trials;
+	f->samples = samples;
+	zcp_bench_stat_of(z, trials, &f->zcp);
+	f->nbase = 1;
+	f->base[0].name = base;
+	zcp_bench_stat_of(b, trials, &f->base[0].st);
+	zcp_bench_ratio(f);
+}
+
 void zcp_bench_bar(struct zcp_bench_figure *f, const char *on, const char *op, double value)
 {
 	double x = strcmp(on, "ratio") == 0 ? f->ratio : f->zcp.median;

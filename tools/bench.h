@@ -141,6 +141,12 @@ void zcp_bench_info(struct zcp_bench_ctx *ctx, const char *fmt, ...) ZCP_BENCH_P
 /* Fill f->zcp, f->base[i].st and f->ratio from trial values. */
 void zcp_bench_stat_of(const double *v, unsigned n, struct zcp_bench_stat *out);
 void zcp_bench_ratio(struct zcp_bench_figure *f);
+/* Start figure f of group name from `trials` trial values of zerocp (z)
+ * and of one baseline (b, named base), `samples` operations a trial: the
+ * statistics and the ratio; the caller adds variant, note and bar. */
+void zcp_bench_figure_of(struct zcp_bench_figure *f, const char *name, const char *unit,
+			 unsigned trials, uint64_t samples, const double *z, const char *base,
+			 const double *b);
 /* Set the bar of f and evaluate it. */
 void zcp_bench_bar(struct zcp_bench_figure *f, const char *on, const char *op, double value);
 

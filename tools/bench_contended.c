@@ -213,20 +213,13 @@ void zcp_bench_contended(struct zcp_bench_ctx *ctx)
 				}
 			}
 			zcp_bench_fl_fini(&fl);
-			memset(&f, 0, sizeof f);
-			f.name = "get_release_contended";
+			/* samples: the mean pairs of a trial */
+			zcp_bench_figure_of(&f, "get_release_contended", "Mpairs/s", ctx->trials,
+					    pairs / ctx->trials, vz, "freelist", vf);
+			f.higher_better = 1;
 			zcp_bench_size_label(size, sz, sizeof sz);
 			snprintf(f.variant, sizeof f.variant, "%s/%s", procs ? "2proc" : "2thr",
 				 sz);
-			f.unit = "Mpairs/s";
-			f.higher_better = 1;
-			f.trials = ctx->trials;
-			f.samples = pairs / ctx->trials; /* mean pairs a trial */
-			zcp_bench_stat_of(vz, ctx->trials, &f.zcp);
-			f.nbase = 1;
-			f.base[0].name = "freelist";
-			zcp_bench_stat_of(vf, ctx->trials, &f.base[0].st);
-			zcp_bench_ratio(&f);
 			zcp_bench_bar(&f, "ratio", ">=", 0.6);
 			f.retries = retries;
 			snprintf(f.note, sizeof f.note, "%s, %.0f ms a trial, pairs/s summed",

@@ -188,17 +188,8 @@ static void timing_figure(struct zcp_bench_ctx *ctx, const char *what, const cha
 			  unsigned samples, const double *z, const double *b, const char *note)
 {
 	struct zcp_bench_figure f;
-	memset(&f, 0, sizeof f);
-	f.name = "create_attach";
+	zcp_bench_figure_of(&f, "create_attach", "us", ctx->create_trials, samples, z, "shm", b);
 	snprintf(f.variant, sizeof f.variant, "%s/%s", what, size);
-	f.unit = "us";
-	f.trials = ctx->create_trials;
-	f.samples = samples;
-	zcp_bench_stat_of(z, ctx->create_trials, &f.zcp);
-	f.nbase = 1;
-	f.base[0].name = "shm";
-	zcp_bench_stat_of(b, ctx->create_trials, &f.base[0].st);
-	zcp_bench_ratio(&f);
 	snprintf(f.note, sizeof f.note, "%s", note);
 	zcp_bench_report(ctx, &f);
 }

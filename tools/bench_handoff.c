@@ -168,17 +168,8 @@ static void report(struct zcp_bench_ctx *ctx, const char *variant, const double 
 		   unsigned rounds, const char *note, double bar)
 {
 	struct zcp_bench_figure f;
-	memset(&f, 0, sizeof f);
-	f.name = "handoff_rtt";
+	zcp_bench_figure_of(&f, "handoff_rtt", "ns", ctx->trials, rounds, z, "pingpong", b);
 	snprintf(f.variant, sizeof f.variant, "%s", variant);
-	f.unit = "ns";
-	f.trials = ctx->trials;
-	f.samples = rounds;
-	zcp_bench_stat_of(z, ctx->trials, &f.zcp);
-	f.nbase = 1;
-	f.base[0].name = "pingpong";
-	zcp_bench_stat_of(b, ctx->trials, &f.base[0].st);
-	zcp_bench_ratio(&f);
 	if (bar > 0)
 		zcp_bench_bar(&f, "ratio", "<=", bar);
 	snprintf(f.note, sizeof f.note, "%s", note);

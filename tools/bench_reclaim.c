@@ -6,7 +6,6 @@
 
 #include "bench.h"
 
-#include <string.h>
 #include <unistd.h>
 
 #define RECLAIM_CHUNKS 10000u
@@ -62,17 +61,8 @@ void zcp_bench_reclaim(struct zcp_bench_ctx *ctx)
 			zcp_bench_fatal("reclaim: pool not empty after reclaim");
 		scan[t] = (double)(t1 - t0) / 1e3;
 	}
-	memset(&f, 0, sizeof f);
-	f.name = "reclaim";
+	zcp_bench_figure_of(&f, "reclaim", "us", trials, 1, zcp, "stats_scan", scan);
 	snprintf(f.variant, sizeof f.variant, "10000chunks");
-	f.unit = "us";
-	f.trials = trials;
-	f.samples = 1;
-	zcp_bench_stat_of(zcp, trials, &f.zcp);
-	f.nbase = 1;
-	f.base[0].name = "stats_scan";
-	zcp_bench_stat_of(scan, trials, &f.base[0].st);
-	zcp_bench_ratio(&f);
 	snprintf(f.note, sizeof f.note, "a process died holding %u chunks", RECLAIM_CHUNKS);
 	zcp_bench_report(ctx, &f);
 	zcp_bench_destroy(m);
