@@ -25,7 +25,7 @@ zerocp=$top_builddir/tools/zerocp
 script=$top_srcdir/tools/zerocp-scenario
 
 # Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
-# forget, kill_pids, is_main_shell.
+# forget, kill_pids, is_main_shell, seed_pools_after_server.
 . "$top_srcdir/tests/tool-lib.sh"
 skip_unless_runnable
 
@@ -109,14 +109,8 @@ esac
 tap $r "stat --json prints one object naming the manager"
 printf '%s\n' "$json" | grep -q '"creator_alive":true'
 tap $? "stat --json: creator alive"
-r=0
-for p in '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,' \
-	'"index":1,"chunk_size":1024,"total":50,"used":1,"free":49,' \
-	'"index":2,"chunk_size":4096,"total":20,"used":1,"free":19,' \
-	'"index":3,"chunk_size":16384,"total":10,"used":0,"free":10,'; do
-	printf '%s\n' "$json" | grep -qF "$p" || { r=1; echo "# missing: $p"; }
-done
-tap $r "stat --json: the seed's four pools, the server holding one chunk in each of three"
+seed_pools_after_server "$json"
+tap $? "stat --json: the seed's four pools, the server holding one chunk in each of three"
 proc=$(json_process "$json" "$apid")
 echo "# server entry: $proc"
 case $proc in

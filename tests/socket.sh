@@ -16,7 +16,7 @@
 zerocp=$top_builddir/tools/zerocp
 
 # Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
-# forget, kill_pids, is_main_shell.
+# forget, kill_pids, is_main_shell, seed_pools_after_server.
 . "$top_srcdir/tests/tool-lib.sh"
 skip_unless_runnable
 
@@ -84,14 +84,8 @@ case $json in
 *) r=1 ;;
 esac
 tap $r "stat --socket --json reaches the manager, its creator alive"
-r=0
-for p in '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,' \
-	'"index":1,"chunk_size":1024,"total":50,"used":1,"free":49,' \
-	'"index":2,"chunk_size":4096,"total":20,"used":1,"free":19,' \
-	'"index":3,"chunk_size":16384,"total":10,"used":0,"free":10,'; do
-	printf '%s\n' "$json" | grep -qF "$p" || { r=1; echo "# missing: $p"; }
-done
-tap $r "stat --socket: the seed's four pools, the server holding one chunk in each of three"
+seed_pools_after_server "$json"
+tap $? "stat --socket: the seed's four pools, the server holding one chunk in each of three"
 
 # --- 5-6: demo --socket ------------------------------------------------------
 limit 20 "$zerocp" demo --socket "$sock" > "$tmp/demo.log" 2>&1
