@@ -15,7 +15,7 @@
  * descriptor count, message shape; the segment contents are validated by
  * zcp_mempool_manager_attach_fds() as for any attach.
  */
-#include "internal.h"
+#include "manager.h"
 
 #include <errno.h>
 #include <string.h>
@@ -533,3 +533,10 @@ int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **ou
 }
 
 #endif /* HAVE_MEMFD */
+
+int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
+		       zcp_mempool_manager **out)
+{
+	(void)opts;
+	return zcp_mempool_manager_attach_socket(path, out);
+}

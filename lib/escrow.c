@@ -64,14 +64,13 @@ void zcp__escrow_collect(struct zcp_mempool_manager *m)
 	}
 }
 
-int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, long receiver, uint64_t *ticket)
+int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver, uint64_t *ticket)
 {
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
 	uint64_t gidx;
-	if (!ticket || receiver < 0 || receiver > INT32_MAX ||
-	    zcp__chunk_index(mgr, chunk, &gidx))
+	if (!ticket || zcp__chunk_index(mgr, chunk, &gidx))
 		return ZCP_EINVAL;
 	uint32_t n = atomic_load_explicit(&chunk->refs, ACQ);
 	if (n == 0 || n == UINT32_MAX)

@@ -541,3 +541,34 @@ int zcp_mempool_manager_print_stats(const zcp_mempool_manager *mgr, FILE *fp)
 	}
 	return 0;
 }
+
+void zcp_attach_options_init(zcp_attach_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof *opts);
+	opts->owner_uid = ZCP_OWNER_SELF;
+}
+
+int zcp_mempool_manager_attach_opts(const char *name, const zcp_attach_options *opts,
+				    zcp_mempool_manager **out)
+{
+	/* Placeholder until the owner checks land. */
+	if (opts && (opts->read_only || opts->socket_path))
+		return ZCP_ENOSYS;
+	return zcp_mempool_manager_attach(name, out);
+}
+
+uint64_t zcp_mempool_manager_process_id(const zcp_mempool_manager *mgr)
+{
+	return zcp__mgr_check(mgr) ? 0 : mgr->id;
+}
+
+long zcp_mempool_manager_settle(zcp_mempool_manager *mgr)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	zcp__escrow_collect(mgr);
+	return 0;
+}

@@ -166,4 +166,9 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m);
 long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned me,
 			uint64_t *refs_dropped);
 
+/* Attach through the broker at opts->socket_path (broker.c), with the
+ * owner checks of opts (see zcp_attach_options). */
+int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
+		       zcp_mempool_manager **out);
+
 #endif /* ZCP_MANAGER_H */

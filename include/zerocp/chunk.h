@@ -25,10 +25,19 @@
  * "Lock-free" here means: a stopped or killed peer never blocks anyone;
  * every retry loop is bounded and ends with ZCP_EAGAIN rather than spin
  * forever (only a peer rewriting the same shared word millions of times in
- * a row could cause that).  Taking a chunk is an acquire, giving it back a
- * release: writes to the payload made before zcp_chunk_release() are
- * visible to the next holder after its zcp_chunk_get(), and writes before
- * handing a handle over are visible to a receiver that takes a reference.
+ * a row could cause that).  Each call's retries on shared words together
+ * are bounded by ZCP_RETRY_BOUND (see the README for the worst-case time).
+ *
+ * Ordering.  Taking a chunk is an acquire, giving it back a release:
+ * writes to the payload made before zcp_chunk_release() are visible to the
+ * next holder after its zcp_chunk_get().  zcp_chunk_handle() is a release
+ * fence and zcp_chunk_from_handle() an acquire fence: payload writes made
+ * before zcp_chunk_handle() are visible after zcp_chunk_from_handle() to a
+ * receiver that got the handle through any atomic variable (even a relaxed
+ * one), a system call (pipe, socket, message queue) or a lock.  A channel
+ * that is a plain, non-atomic shared variable is a data race and gives
+ * nothing.  Escrow orders by itself: writes before zcp_chunk_send() are
+ * visible after the zcp_chunk_receive() that takes the ticket.
  */
 #ifndef ZEROCP_CHUNK_H
 #define ZEROCP_CHUNK_H
@@ -37,6 +46,10 @@
 #include <zerocp/pool.h>
 
 ZCP_BEGIN_DECLS
+
+/* The most failed compare-and-swaps on shared words one call makes
+ * before it gives up with ZCP_EAGAIN. */
+#define ZCP_RETRY_BOUND (1u << 20)
 
 typedef struct zcp_chunk zcp_chunk;
 
@@ -117,24 +130,29 @@ ZCP_API zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t hand
  * receiver takes it with zcp_chunk_receive(), exactly once.  Then, or when
  * the receiver named in the send dies first (zcp_mempool_manager_reclaim()
  * cancels the record), or when the sender cancels it, the lent reference
- * is dropped by the sender's next zcp_chunk_get() or zcp_chunk_send().  If
- * the sender dies first, its references go with it (reclaim) and the
- * ticket becomes invalid: a receiver gets ZCP_ESTALE.  A ticket carries a
- * 54-bit random nonce: a forged or replayed ticket claims nothing.
- * Each process has ZCP_ESCROW_SLOTS records.
+ * is dropped by the sender's next zcp_chunk_get(), zcp_chunk_send() or
+ * zcp_mempool_manager_settle() (an idle sender should call the latter;
+ * zcp_process_info.lent_unsettled shows what waits for it).  If the sender
+ * dies first, its references go with it (reclaim) and the ticket becomes
+ * invalid: a receiver gets ZCP_ESTALE, even if the chunk has been taken
+ * again since.  A ticket carries a 54-bit random nonce: a forged or
+ * replayed ticket claims nothing.  Each process has ZCP_ESCROW_SLOTS
+ * records.  Every escrow call may run in any number of threads of any
+ * number of processes at once.
  */
 #define ZCP_ESCROW_SLOTS 16
 
 /* zcp_chunk_send - lend one reference on `chunk` (which the caller holds)
- * to process `receiver` (a pid; 0 lets any attached process take it), and
- * store the ticket to pass to it in *ticket.  The caller's own reference
- * is unaffected: release it when done, typically right away.
- * Lock-free; may run beside anything.
- * Returns 0, or ZCP_EINVAL (NULL, foreign chunk, negative pid),
- * ZCP_EALREADY (the caller holds no reference), ZCP_ENOSPC (all escrow
- * records of this process are in flight), ZCP_EOVERFLOW, ZCP_ECHILD.
+ * to the process `receiver` (its zcp_mempool_manager_process_id(), which
+ * means the same in every PID namespace; 0 lets any attached process take
+ * it), and store the ticket to pass to it in *ticket.  The caller's own
+ * reference is unaffected: release it when done, typically right away.
+ * Lock-free; may run beside anything, in any thread.
+ * Returns 0, or ZCP_EINVAL (NULL, foreign chunk), ZCP_EALREADY (the caller
+ * holds no reference), ZCP_ENOSPC (all escrow records of this process are
+ * in flight), ZCP_EOVERFLOW, ZCP_ECHILD, ZCP_EPERM (read-only handle).
  */
-ZCP_API int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, long receiver,
+ZCP_API int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver,
 			   uint64_t *ticket);
 
 /* zcp_chunk_receive - take the reference behind a ticket: the caller then
@@ -150,6 +168,16 @@ ZCP_API zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket);
  * caller's tickets), ZCP_ESTALE (already taken or cancelled), ZCP_ECHILD.
  */
 ZCP_API int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket);
+
+/* zcp_mempool_manager_settle - drop the lent references of this process
+ * whose tickets were taken or cancelled (what zcp_chunk_get() and
+ * zcp_chunk_send() do on the way).  Call it from a sender that may stay
+ * idle, so the chunks it lent go back to their pools when their receivers
+ * release them.  Lock-free; may run beside anything.
+ * Returns the number of lent references dropped, or ZCP_EINVAL, ZCP_ECHILD,
+ * ZCP_EPERM (read-only handle).
+ */
+ZCP_API long zcp_mempool_manager_settle(zcp_mempool_manager *mgr);
 
 ZCP_END_DECLS
 

@@ -51,7 +51,8 @@
 	X(ECORRUPT,        -10001,           "shared segment failed validation")          \
 	X(EVERSION,        -10002,           "segment layout version mismatch")           \
 	X(EFOREIGN,        -10003,           "not a zerocp segment (bad magic)")          \
-	X(ETRUNCATED,      -10004,           "segment is smaller than its header claims")
+	X(ETRUNCATED,      -10004,           "segment is smaller than its header claims") \
+	X(EOWNER,          -10005,           "owned by another user, or writable beyond its declared mode")
 /* clang-format on */
 
 /* All error codes; ZCP_OK (0) is success. */

@@ -144,6 +144,62 @@ ZCP_API int zcp_mempool_manager_create(const char *name, const zcp_mempool_confi
  */
 ZCP_API int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out);
 
+/* ZCP_OWNER_SELF, ZCP_OWNER_ANY - values of zcp_attach_options.owner_uid. */
+#define ZCP_OWNER_SELF (-1L) /* the caller's effective uid (the default) */
+#define ZCP_OWNER_ANY (-2L)  /* no owner check: only for inspection tools */
+
+/* Options of zcp_mempool_manager_attach_opts(); set them up with
+ * zcp_attach_options_init(). */
+typedef struct zcp_attach_options {
+	/* The uid that must own both segments (and, through a broker, run the
+	 * broker and own its socket and directory): ZCP_OWNER_SELF (default),
+	 * a uid >= 0 (e.g. a system server's), or ZCP_OWNER_ANY. */
+	long owner_uid;
+	/* 1: map both segments read-only and take no process slot.  Such a
+	 * handle can describe the manager (pool stats, processes, check) but
+	 * every call that would write answers ZCP_EPERM.  Works with a full
+	 * process table.  Default 0. */
+	int read_only;
+	int reserved0;
+	/* Non-NULL: attach through the broker listening at this socket path
+	 * (see <zerocp/broker.h>) instead of by name.  Default NULL. */
+	const char *socket_path;
+	/* Must stay zero. */
+	uint64_t reserved[4];
+} zcp_attach_options;
+
+/* zcp_attach_options_init - owner_uid ZCP_OWNER_SELF, read_only 0,
+ * socket_path NULL, reserved zero.  NULL is a no-op. */
+ZCP_API void zcp_attach_options_init(zcp_attach_options *opts);
+
+/* zcp_mempool_manager_attach_opts - zcp_mempool_manager_attach() with
+ * options (opts NULL: the defaults).
+ *
+ * Ownership.  Another user could create segments with the manager's names
+ * before its server starts (squatting) and read what the victim writes.
+ * So attach checks that both segments are owned by the expected uid
+ * (opts->owner_uid) and that their mode grants nothing beyond the mode
+ * the manager declares in its header, and never more than group write.
+ * Through a broker, the broker's uid (its SO_PEERCRED), the socket's and
+ * its directory's owners are checked the same way.
+ *
+ * Returns as zcp_mempool_manager_attach(), plus ZCP_EOWNER (a segment, the
+ * socket or its directory belongs to another uid, or is writable beyond
+ * its declared mode) and ZCP_EINVAL (owner_uid below ZCP_OWNER_ANY,
+ * reserved fields set).  Thread-safe; pair with
+ * zcp_mempool_manager_detach().
+ */
+ZCP_API int zcp_mempool_manager_attach_opts(const char *name, const zcp_attach_options *opts,
+					    zcp_mempool_manager **out);
+
+/* zcp_mempool_manager_process_id - this process's identity in the
+ * manager: a nonzero 64-bit value naming its process slot and that slot's
+ * incarnation, the same seen from every process whatever its PID
+ * namespace (a pid is not).  Pass it to a peer to name it as the receiver
+ * of zcp_chunk_send().  Returns 0 for NULL, a read-only handle, or a
+ * handle used after fork.  Wait-free. */
+ZCP_API uint64_t zcp_mempool_manager_process_id(const zcp_mempool_manager *mgr);
+
 /* zcp_mempool_manager_detach - release every reference the process still
  * holds through this handle, leave the process table, unmap, and free the
  * handle.  The segments stay.  NULL is a no-op.  No other call on mgr may

@@ -11,9 +11,12 @@
  * of a handoff leaves shared memory in a state reclaim completes or rolls
  * back (see lib/freelist.c and lib/reclaim.c for why).
  *
- * A process is taken for dead only when it certainly is: no such pid, a
- * zombie, or a pid now used by a process started at another time.  A
- * stopped (SIGSTOP) or busy process keeps everything it holds.
+ * A process is taken for dead only when it certainly is: the kernel has
+ * released the lock it took on its slot when it attached, which happens
+ * when its last thread exits (or it execs).  This holds whatever PID
+ * namespaces the process and the checker are in.  A stopped (SIGSTOP) or
+ * busy process, or one whose main thread exited while others run, keeps
+ * everything it holds; a forked child does not keep its parent alive.
  */
 #ifndef ZEROCP_RECLAIM_H
 #define ZEROCP_RECLAIM_H
@@ -48,13 +51,18 @@ ZCP_API int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_re
 
 /* One slot of the process table, as seen by zcp_mempool_manager_process(). */
 typedef struct zcp_process_info {
-	int64_t pid;        /* 0 for a free slot */
+	int64_t pid;        /* 0 for a free slot; the pid in the process's own
+			     * PID namespace (informative: see `id`) */
 	int alive;          /* 1 alive (or cannot tell), 0 dead */
 	int self;           /* 1 for the calling process's own slot */
 	int reclaiming;     /* 1 while a reclaimer works on it */
 	int reserved0;
 	uint64_t chunks;    /* chunks this slot holds a reference on now */
-	uint64_t reserved[4];
+	uint64_t id;        /* its zcp_mempool_manager_process_id() */
+	uint64_t lent_unsettled; /* lent references whose tickets were taken or
+				  * cancelled, waiting for the process's next
+				  * get, send or zcp_mempool_manager_settle() */
+	uint64_t reserved[2];
 } zcp_process_info;
 
 /* zcp_mempool_manager_process_slots - size of the process table, or a
