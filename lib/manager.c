@@ -572,3 +572,15 @@ long zcp_mempool_manager_settle(zcp_mempool_manager *mgr)
 	zcp__escrow_collect(mgr);
 	return 0;
 }
+
+int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr)
+{
+	/* Placeholder until identity-checked unlink lands. */
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if (zcp_segment_backend(mgr->mgmt_seg) != ZCP_BACKEND_SHM)
+		return 0;
+	err = zcp_mempool_manager_unlink(mgr->name);
+	return err == ZCP_ENOENT ? 0 : err;
+}

@@ -135,8 +135,9 @@ ZCP_API int zcp_mempool_manager_create(const char *name, const zcp_mempool_confi
  * sees a half-initialised manager.
  *
  * Returns 0 and *out, or: ZCP_EINVAL (bad name, NULL out), ZCP_ENOENT (no
- * such manager), ZCP_EAGAIN (its creator is still initialising it after a
- * short wait, or died doing so), ZCP_EFOREIGN (not a zerocp manager),
+ * such manager), ZCP_EAGAIN (its creator, alive, is still initialising it
+ * after a short wait), ZCP_ESRCH (its creator died while initialising it:
+ * the segments are leftovers), ZCP_EFOREIGN (not a zerocp manager),
  * ZCP_EVERSION (another layout version), ZCP_ECORRUPT (descriptors fail
  * validation), ZCP_ETRUNCATED (a segment is smaller than its header says),
  * ZCP_EACCES, ZCP_EUSERS (process table full even after reclaiming dead
@@ -222,6 +223,16 @@ ZCP_API int zcp_mempool_manager_destroy(zcp_mempool_manager *mgr);
  * segment was removed, ZCP_ENOENT if none existed, ZCP_EINVAL, ZCP_EACCES.
  */
 ZCP_API int zcp_mempool_manager_unlink(const char *name);
+
+/* zcp_mempool_manager_remove - unlink the segments this handle mapped
+ * (attached, read-only or created), each only if its name still refers to
+ * that very object (same device and inode): a manager created since under
+ * the same name, by a server replacing this one, is left alone.  For a
+ * server replacing the leftovers of a dead one, and for tools.  Processes
+ * still attached keep their mappings.  The memfd backend has no names:
+ * a no-op.  Returns 0 (what was ours is gone), ZCP_EINVAL, ZCP_ECHILD,
+ * ZCP_EACCES. */
+ZCP_API int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr);
 
 /* zcp_mempool_manager_fds - the descriptors of the management and data
  * segments (owned by mgr: do not close; dup() to keep).  For passing a
