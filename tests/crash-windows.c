@@ -159,19 +159,29 @@ static void receiver_dies(void)
 	int pipefd[2];
 	if (pipe(pipefd))
 		bail("pipe");
+	int idpipe[2];
+	if (pipe(idpipe))
+		bail("pipe");
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
-		uint64_t t;
-		if (zcp_mempool_manager_attach(name, &cm) != 0 ||
+		uint64_t t, id;
+		if (zcp_mempool_manager_attach(name, &cm) != 0)
+			_exit(1);
+		id = zcp_mempool_manager_process_id(cm);
+		if (write(idpipe[1], &id, sizeof id) != sizeof id ||
 		    read(pipefd[0], &t, sizeof t) != sizeof t)
 			_exit(1);
 		zcp__crash_arm("receive.bit", 0);
 		zcp_chunk_receive(cm, t);
 		_exit(0);
 	}
-	uint64_t ticket;
-	is_int(zcp_chunk_send(m, c, pid, &ticket), 0, "send a reference to the child");
+	uint64_t ticket, child_id = 0;
+	ok(read(idpipe[0], &child_id, sizeof child_id) == sizeof child_id && child_id != 0,
+	   "the receiver tells its process id");
+	close(idpipe[0]);
+	close(idpipe[1]);
+	is_int(zcp_chunk_send(m, c, child_id, &ticket), 0, "send a reference to the child");
 	is_int(zcp_chunk_release(m, c), 0, "sender releases its own reference at once");
 	ok(write(pipefd[1], &ticket, sizeof ticket) == sizeof ticket, "ticket written to the pipe");
 	ok(killed(pid), "receiver killed between its reference and the ticket");
