@@ -2,3 +2,5 @@
 # Add C tests with "ZCP_C_TESTS += tests/NAME", shell tests with
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).
 ZCP_C_TESTS += tests/live-pidns
+ZCP_C_TESTS += tests/live-mainexit
+ZCP_C_TESTS += tests/live-rules
