@@ -6,3 +6,4 @@ ZCP_C_TESTS += tests/live-mainexit
 ZCP_C_TESTS += tests/live-rules
 ZCP_C_TESTS += tests/live-slotrace
 ZCP_C_TESTS += tests/live-deadserver
+ZCP_C_TESTS += tests/live-reclaimrace
