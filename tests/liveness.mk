@@ -8,3 +8,4 @@ ZCP_C_TESTS += tests/live-slotrace
 ZCP_C_TESTS += tests/live-deadserver
 ZCP_C_TESTS += tests/live-reclaimrace
 ZCP_C_TESTS += tests/live-churn
+ZCP_C_TESTS += tests/live-fds
