@@ -22,11 +22,6 @@
 #define RLX memory_order_relaxed
 
 
-static void *fail_null(int err)
-{
-	errno = -err;
-	return NULL;
-}
 
 /* Point the view at its chunk (same values whoever writes them). */
 static inline void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
@@ -128,20 +123,20 @@ static ZCP_COLD zcp_chunk *get_slow(zcp_mempool_manager *mgr, uint64_t size)
 {
 	int err = zcp__mgr_check_rw(mgr);
 	if (err)
-		return fail_null(err);
+		return zcp__fail_null(err);
 	if (size == 0)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	if (atomic_load_explicit(&mgr->lent, RLX))
 		zcp__escrow_collect(mgr);
 	unsigned i = pool_for(mgr, size);
 	if (i == mgr->geo.pool_count)
-		return fail_null(ZCP_E2BIG);
+		return zcp__fail_null(ZCP_E2BIG);
 	struct zcp__pool_view *p = &mgr->pools[i];
 	uint32_t idx;
 	uint64_t gen;
 	if (!zcp__freelist_pop_fast(p, mgr->claim_bits, &idx, &gen) &&
 	    (err = zcp__freelist_pop(p, mgr->slot, &idx, &gen)))
-		return fail_null(err);
+		return zcp__fail_null(err);
 	return took(mgr, p, idx, gen, size);
 }
 
@@ -449,10 +444,10 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 	atomic_thread_fence(memory_order_acquire);
 	int err = zcp__mgr_check_rw(mgr);
 	if (err)
-		return fail_null(err);
+		return zcp__fail_null(err);
 	uint64_t g1 = handle >> ZCP__HANDLE_GEN_BITS, gen = handle & ZCP__HANDLE_GEN_MASK;
 	if (g1 == 0 || g1 > mgr->geo.total_chunks)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	uint64_t gidx = g1 - 1;
 	struct zcp__record *r = &mgr->records[gidx];
 	/* The coming zcp_chunk_ref() writes this line: ask for it writable
@@ -464,14 +459,14 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 	uint64_t seq = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_acquire), w);
 	if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK) ||
 	    (seq & ZCP__HANDLE_GEN_MASK) != gen)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
 	uint32_t n = atomic_load_explicit(&c->refs, memory_order_acquire);
 	if (n != 0 && n != PENDING) {
 		/* We hold it: the same chunk only in the generation we hold
 		 * (never roll our view back to another one). */
 		if ((atomic_load_explicit(&c->seq, RLX) & ZCP__HANDLE_GEN_MASK) != gen)
-			return fail_null(ZCP_EINVAL);
+			return zcp__fail_null(ZCP_EINVAL);
 		return c;
 	}
 	/* Not held: bind the generation the handle names, which the coming

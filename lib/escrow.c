@@ -150,44 +150,39 @@ static struct zcp__outbox_entry *entry_of(struct zcp_mempool_manager *m, uint64_
 	return &zcp__proc_at(m, s)->outbox[e];
 }
 
-static void *fail_null(int err)
-{
-	errno = -err;
-	return NULL;
-}
 
 zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 {
 	unsigned slot;
 	int err = zcp__mgr_check_rw(mgr);
 	if (err)
-		return fail_null(err);
+		return zcp__fail_null(err);
 	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
 	if (!o)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	/* Acquire: pairs with the sender's release store of LIVE. */
 	uint64_t w = atomic_load_explicit(&o->word, ACQ);
 	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
-		return fail_null(ZCP_ESTALE);
+		return zcp__fail_null(ZCP_ESTALE);
 	uint64_t gidx = atomic_load_explicit(&o->chunk, RLX);
 	uint64_t seq = atomic_load_explicit(&o->seq, RLX);
 	uint64_t to = atomic_load_explicit(&o->receiver, RLX);
 	/* The fields belong to this (LIVE, nonce) only if it is still there. */
 	if (atomic_load_explicit(&o->word, ACQ) != w || gidx >= mgr->geo.total_chunks)
-		return fail_null(ZCP_ESTALE);
+		return zcp__fail_null(ZCP_ESTALE);
 	if (to != 0 && to != mgr->process_id)
-		return fail_null(ZCP_EACCES);
+		return zcp__fail_null(ZCP_EACCES);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
 	/* A reference to the generation the ticket names, and no other. */
 	err = zcp__ref_gen(mgr, c, gidx, 1, seq);
 	if (err)
-		return fail_null(err);
+		return zcp__fail_null(err);
 	ZCP__CRASH_POINT("receive.bit");
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 						     zcp__out_word(ZCP__OUT_DONE, w),
 						     memory_order_acq_rel, ACQ)) {
 		zcp_chunk_release(mgr, c); /* taken, cancelled, or its sender is gone */
-		return fail_null(ZCP_ESTALE);
+		return zcp__fail_null(ZCP_ESTALE);
 	}
 	atomic_fetch_add_explicit(&zcp__proc_at(mgr, slot)->outbox_taken, 1, memory_order_release);
 	return c;

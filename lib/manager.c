@@ -101,6 +101,8 @@ static void free_manager(struct zcp_mempool_manager *m)
 	free(m);
 }
 
+static uint64_t make_nonce(void);
+
 static struct zcp_mempool_manager *new_manager(const char *name)
 {
 	struct zcp_mempool_manager *m = calloc(1, sizeof *m);
@@ -108,6 +110,8 @@ static struct zcp_mempool_manager *new_manager(const char *name)
 		strcpy(m->name, name);
 		m->lock_fd = -1;
 		m->forks = zcp__fork_count();
+		/* Ticket nonces start somewhere a peer cannot predict. */
+		atomic_store_explicit(&m->next_nonce, make_nonce(), memory_order_relaxed);
 	}
 	return m;
 }

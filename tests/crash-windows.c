@@ -343,6 +343,41 @@ static void receiver_dies(void)
 	zcp_mempool_manager_destroy(m);
 }
 
+/* A chunk whose holder died in the middle of giving it back (RELEASING,
+ * not pushed) cannot be taken until reclaim finishes it: the pool's stats
+ * count it as used, and a reclaim frees exactly what `used` then drops. */
+static void unfinished_release_counts_used(void)
+{
+	const char *name;
+	zcp_mempool_manager *m = new_manager(&name);
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm;
+		if (zcp_mempool_manager_attach(name, &cm) != 0)
+			_exit(1);
+		zcp_chunk *a = zcp_chunk_get(cm, 100), *b = zcp_chunk_get(cm, 100);
+		if (!a || !b)
+			_exit(2);
+		/* a is below the head now: its release goes the long way. */
+		zcp__crash_arm("release.releasing", 0);
+		zcp_chunk_release(cm, a);
+		_exit(0);
+	}
+	ok(killed(pid), "unfinished release: the holder died giving a chunk back");
+	zcp_pool_stats s;
+	zcp_mempool_manager_pool_stats(m, 0, &s);
+	is_int((long long)s.used, 2, "unfinished release: both of its chunks count as used");
+	uint64_t before = s.used;
+	zcp_reclaim_report rep;
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0, "unfinished release: reclaim");
+	zcp_mempool_manager_pool_stats(m, 0, &s);
+	ok(s.used == 0 && rep.chunks == before - s.used,
+	   "unfinished release: reclaim freed %llu chunks, exactly what used dropped (%llu -> %llu)",
+	   (unsigned long long)rep.chunks, (unsigned long long)before,
+	   (unsigned long long)s.used);
+	zcp_mempool_manager_destroy(m);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -363,6 +398,7 @@ int main(void)
 	receiver_dies();
 	delayed_reclaimer();
 	unrecorded_generation();
+	unfinished_release_counts_used();
 	zt_done();
 	return done_testing();
 }
