@@ -137,9 +137,10 @@ static inline unsigned zcp__out_state(uint64_t w)
  * rest is informative or owned by the slot's process. */
 struct zcp__proc {
 	_Atomic uint64_t id;
-	_Atomic int64_t pid;           /* informative: in the process's own PID namespace */
+	_Atomic int64_t pid;           /* in the process's own PID namespace */
 	_Atomic uint64_t outbox_taken; /* bumped by receivers, read by the owner */
-	uint64_t reserved[5];
+	_Atomic uint64_t pidns;        /* that namespace's inode, 0 if unknown */
+	uint64_t reserved[4];
 	struct zcp__outbox_entry outbox[ZCP__OUTBOX_SLOTS];
 };
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -184,4 +185,17 @@ int zcp__live_held(int query_fd, unsigned byte)
 	if (r != 0)
 		return 1; /* cannot tell: alive */
 	return fl.l_type != F_UNLCK;
+}
+
+uint64_t zcp__self_pidns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+int zcp__pid_gone(int64_t pid, uint64_t pidns)
+{
+	if (pid <= 0 || pid > INT32_MAX || pidns == 0 || pidns != zcp__self_pidns())
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }

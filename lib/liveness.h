@@ -51,6 +51,18 @@ void zcp__live_unlock(int lock_fd, unsigned byte);
  * `byte`: 1 yes (or cannot tell), 0 no.  query_fd may be read-only. */
 int zcp__live_held(int query_fd, unsigned byte);
 
+/* The inode of the calling process's PID namespace (/proc/self/ns/pid),
+ * or 0 if it cannot be read. */
+uint64_t zcp__self_pidns(void);
+
+/* Whether process `pid` of PID namespace `pidns` is certainly gone: the
+ * namespace is ours (so the number means the same to us) and no process
+ * has that pid.  A zombie is not gone (it may have a live thread), and a
+ * reused pid is not either: only ever a proof of death, never of life.
+ * It catches a holder whose lock outlives it in a child that skipped the
+ * atfork handlers (_Fork(), a raw clone()). */
+int zcp__pid_gone(int64_t pid, uint64_t pidns);
+
 /* A counter bumped in the child at every fork() (pthread_atfork), so a
  * handle can tell it was inherited.  zcp__fork_watch() installs the
  * handlers once; call it before creating a handle. */

@@ -65,13 +65,17 @@ int zcp__slot_claim(struct zcp_mempool_manager *m, unsigned i, uint64_t expect, 
 	if (err)
 		return err;
 	ZCP__CRASH_POINT("slot.locked");
+	/* Who we are, before the claim publishes it (release): only the
+	 * holder of the lock byte writes these, so they are the claimer's
+	 * whenever the word names an occupant whose lock is held. */
+	atomic_store_explicit(&p->pid, (int64_t)getpid(), memory_order_relaxed);
+	atomic_store_explicit(&p->pidns, zcp__self_pidns(), memory_order_relaxed);
 	uint64_t mine = zcp__sid_make(state, zcp__sid_inc(expect) + 1);
 	if (!cas_id(p, expect, mine)) {
 		zcp__live_unlock(m->lock_fd, i);
 		return ZCP_EBUSY;
 	}
 	ZCP__CRASH_POINT(state == ZCP__SLOT_TAKEOVER ? "takeover.claimed" : "slot.claimed");
-	atomic_store_explicit(&p->pid, (int64_t)getpid(), memory_order_relaxed);
 	m->slot = i;
 	m->sid = mine;
 	m->process_id = zcp__process_id(i, zcp__sid_inc(mine));
@@ -97,11 +101,23 @@ void zcp__slot_leave(struct zcp_mempool_manager *m)
 	zcp__live_unlock(m->lock_fd, m->slot);
 }
 
+/* The occupant of slot i lives: its lock byte is held, and its pid is not
+ * provably gone (a child that skipped the atfork handlers can hold the
+ * lock of a dead parent; see zcp__pid_gone()). */
+static int occupant_alive(const struct zcp_mempool_manager *m, unsigned i)
+{
+	if (!zcp__live_held(query_fd(m), i))
+		return 0;
+	const struct zcp__proc *p = zcp__proc_at(m, i);
+	return !zcp__pid_gone(atomic_load_explicit(&p->pid, memory_order_relaxed),
+			      atomic_load_explicit(&p->pidns, memory_order_relaxed));
+}
+
 int zcp__slot_alive(const struct zcp_mempool_manager *m, unsigned i, uint64_t w)
 {
 	if (!zcp__sid_occupied(w))
 		return 0;
-	return zcp__live_held(query_fd(m), i);
+	return occupant_alive(m, i);
 }
 
 int zcp__process_id_alive(const struct zcp_mempool_manager *m, uint64_t pid)
@@ -113,7 +129,7 @@ int zcp__process_id_alive(const struct zcp_mempool_manager *m, uint64_t pid)
 	uint64_t w = atomic_load_explicit(&zcp__proc_at(m, s)->id, memory_order_acquire);
 	if (!zcp__sid_occupied(w) || zcp__sid_inc(w) != inc)
 		return 0;
-	return zcp__live_held(query_fd(m), s);
+	return occupant_alive(m, s);
 }
 
 /* Whether the reclaimer named by RECLAIMING word w is alive. */
@@ -125,7 +141,7 @@ static int reclaimer_alive(const struct zcp_mempool_manager *m, uint64_t w)
 	uint64_t rw = atomic_load_explicit(&zcp__proc_at(m, r)->id, memory_order_acquire);
 	if (!zcp__sid_occupied(rw) || (zcp__sid_inc(rw) & ZCP__SLOT_RINC_MASK) != zcp__sid_rinc(w))
 		return 0;
-	return zcp__live_held(query_fd(m), r);
+	return occupant_alive(m, r);
 }
 
 int zcp__slot_orphaned(const struct zcp_mempool_manager *m, unsigned i, uint64_t w)
@@ -133,7 +149,7 @@ int zcp__slot_orphaned(const struct zcp_mempool_manager *m, unsigned i, uint64_t
 	switch (zcp__sid_state(w)) {
 	case ZCP__SLOT_LIVE:
 	case ZCP__SLOT_TAKEOVER:
-		return !zcp__live_held(query_fd(m), i);
+		return !occupant_alive(m, i);
 	case ZCP__SLOT_RECLAIMING:
 		return !reclaimer_alive(m, w);
 	default:
