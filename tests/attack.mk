@@ -2,3 +2,5 @@
 # Add C tests with "ZCP_C_TESTS += tests/NAME", shell tests with
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).
 ZCP_C_TESTS += tests/attack-escrow-threads
+ZCP_C_TESTS += tests/attack-dead-sender
+tests_attack_dead_sender_SOURCES = tests/attack-dead-sender.c tests/attack-agent.h
