@@ -270,7 +270,8 @@ static __attribute__((unused)) void agent_kill(struct agent *a)
 		return;
 	kill(a->pid, SIGKILL);
 	int st;
-	zt_wait(a->pid, &st);
+	while (waitpid(a->pid, &st, 0) < 0 && errno == EINTR)
+		;
 	a->pid = 0;
 }
 

@@ -282,7 +282,8 @@ static void scenario_f(long rounds)
 		if (i % 3 == 1)
 			atomic_store(&r->cmd_seq, sq);
 		int st;
-		zt_wait(s->pid, &st);
+		while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+			;
 		s->pid = 0;
 		zcp_mempool_manager_reclaim(m, NULL);
 		if (i % 3 == 2)

@@ -6,3 +6,4 @@ ZCP_C_TESTS += tests/attack-dead-sender
 tests_attack_dead_sender_SOURCES = tests/attack-dead-sender.c tests/attack-agent.h
 ZCP_C_TESTS += tests/attack-idle-sender
 tests_attack_idle_sender_SOURCES = tests/attack-idle-sender.c tests/attack-agent.h
+ZCP_C_TESTS += tests/attack-soak
