@@ -11,6 +11,7 @@
 #include "zt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -41,6 +42,8 @@ enum {
 	OP_ATTACH,      /* attach again */
 	OP_RO_CYCLE,    /* read-only attach + detach of the same manager */
 	OP_SEG_CYCLE,   /* zcp_segment_open + close of <name>_mgmt */
+	OP_ATT2_CYCLE,  /* a second attach of the same manager, then its detach */
+	OP_STOP_MAIN,   /* a thread keeps the process alive; the main thread exits */
 	OP_EXIT,
 };
 
@@ -73,6 +76,14 @@ static struct agent *agent_alloc(void)
 		bail("mmap");
 	memset(a, 0, sizeof *a);
 	return a;
+}
+
+static void *agent_sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
 }
 
 static void agent_body(struct agent *a)
@@ -195,6 +206,21 @@ static void agent_body(struct agent *a)
 			if (ret == 0)
 				zcp_segment_close(sg);
 			break;
+		}
+		case OP_ATT2_CYCLE: {
+			zcp_mempool_manager *m2;
+			ret = zcp_mempool_manager_attach(a->name, &m2);
+			if (ret == 0)
+				zcp_mempool_manager_detach(m2);
+			break;
+		}
+		case OP_STOP_MAIN: {
+			pthread_t th;
+			a->ret = 0;
+			atomic_store(&a->done_seq, s);
+			if (pthread_create(&th, NULL, agent_sleeper, NULL) == 0)
+				pthread_exit(NULL);
+			_exit(0);
 		}
 		case OP_EXIT:
 			if (m)

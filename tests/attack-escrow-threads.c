@@ -9,7 +9,9 @@
  * A fresh ticket must never be ESTALE, a received chunk must carry the
  * sender's stamp, escrow records must not run out for good, and at the end
  * (every thread released, every process settled) every pool's used is 0 and
- * zcp_mempool_manager_check() is 0. */
+ * zcp_mempool_manager_check() is 0.  Three runs: receiver 0; receiver 0
+ * with tickets posted to either process (so threads of the sender's own
+ * process take them) and settle called beside; named receivers. */
 #include "tap.h"
 #include "zt.h"
 
@@ -111,6 +113,7 @@ static const char *mgr_name;
 static long per_thread;
 static double deadline_s;
 static int named; /* 1: send to the peer's process id (every 4th to 0); 0: always to 0 */
+static int mixed; /* 1: receiver 0, tickets go to either process's inbox (own too), settle beside */
 
 static double now(void)
 {
@@ -162,9 +165,9 @@ static int receive_one(struct thr *t)
 		uint64_t seq;
 		if (stamp_check(zcp_chunk_data(ch), zcp_chunk_capacity(ch), &w, &seq) != 0) {
 			atomic_fetch_add(&c->bad_stamp, 1);
-		} else if (w / THREADS != (uint32_t)(1 - t->proc)) {
+		} else if (!mixed && w / THREADS != (uint32_t)(1 - t->proc)) {
 			atomic_fetch_add(&c->wrong_writer, 1);
-		} else if (seq < (1u << 16)) {
+		} else if (!mixed && seq < (1u << 16)) {
 			uint64_t bit = UINT64_C(1) << (seq % 64);
 			if (atomic_fetch_or(&box->seen[w][seq / 64], bit) & bit)
 				atomic_fetch_add(&c->dup_seq, 1);
@@ -202,8 +205,12 @@ static void *thread_main(void *arg)
 			continue;
 		}
 		stamp_write(zcp_chunk_data(ch), size & ~UINT64_C(7), writer, (uint64_t)seq);
-		uint64_t tk = 0;
+		uint64_t tk = 0, tk2 = 0;
 		int r = zcp_chunk_send(t->m, ch, (named && (seq & 3) != 3) ? peer_id : 0, &tk);
+		/* mixed: now and then lend the same chunk twice (the stamp's
+		 * sequence then arrives twice: not counted as a duplicate) */
+		if (mixed && r == 0 && (seq & 3) == 1 && zcp_chunk_send(t->m, ch, 0, &tk2) != 0)
+			tk2 = 0;
 		if (zcp_chunk_release(t->m, ch) != 0)
 			atomic_fetch_add(&c->release_fail, 1);
 		if (r == ZCP_ENOSPC) {
@@ -225,18 +232,34 @@ static void *thread_main(void *arg)
 			continue;
 		}
 		atomic_fetch_add(&c->sent, 1);
-		/* post it into the peer's inbox */
+		/* post it into the peer's inbox (mixed: either inbox) */
+		int dest = mixed && (rnd(&t->rng) & 1) ? t->proc : peer;
+		if (mixed && (seq & 7) == 0)
+			zcp_mempool_manager_settle(t->m);
 		for (;;) {
 			int posted = 0;
 			for (int i = 0; i < INBOX && !posted; i++) {
 				uint64_t z = 0;
-				if (atomic_compare_exchange_strong(&box->inbox[peer][i], &z, tk))
+				if (atomic_compare_exchange_strong(&box->inbox[dest][i], &z, tk))
 					posted = 1;
 			}
 			if (posted)
 				break;
 			if (!receive_one(t))
 				sched_yield();
+		}
+		if (tk2) {
+			atomic_fetch_add(&c->sent, 1);
+			for (int posted = 0; !posted;) {
+				for (int i = 0; i < INBOX && !posted; i++) {
+					uint64_t z = 0;
+					if (atomic_compare_exchange_strong(&box->inbox[dest][INBOX - 1 - i],
+									   &z, tk2))
+						posted = 1;
+				}
+				if (!posted && !receive_one(t))
+					sched_yield();
+			}
 		}
 		receive_one(t);
 	}
@@ -246,7 +269,8 @@ static void *thread_main(void *arg)
 	for (;;) {
 		if (receive_one(t))
 			continue;
-		if (atomic_load(&box->senders_done[peer]) == THREADS) {
+		if (atomic_load(&box->senders_done[peer]) == THREADS &&
+		    (!mixed || atomic_load(&box->senders_done[t->proc]) == THREADS)) {
 			int empty = 1;
 			for (int i = 0; i < INBOX; i++)
 				if (atomic_load(&box->inbox[t->proc][i]))
@@ -403,6 +427,9 @@ int main(void)
 		bail("mmap");
 	named = 0;
 	run("receiver 0");
+	mixed = 1;
+	run("receiver 0, own and peer inboxes");
+	mixed = 0;
 	named = 1;
 	run("named receivers");
 	munmap(box, sizeof *box);
