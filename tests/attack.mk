@@ -9,3 +9,4 @@ tests_attack_idle_sender_SOURCES = tests/attack-idle-sender.c tests/attack-agent
 ZCP_C_TESTS += tests/attack-soak
 ZCP_C_TESTS += tests/attack-liveness
 tests_attack_liveness_SOURCES = tests/attack-liveness.c tests/attack-agent.h
+ZCP_C_TESTS += tests/attack-threads
