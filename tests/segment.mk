@@ -3,4 +3,5 @@
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).
 
 ZCP_C_TESTS += \
-	tests/seg-space
+	tests/seg-space \
+	tests/seg-identity
