@@ -313,9 +313,9 @@ static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
  * object described by *mine right now?  Returns 1 if so, 0 if the name
  * names nothing or something else, or a negative error.
  *
- * The probe opens the name read-only with O_NONBLOCK, so that a FIFO put in
- * its place cannot block us (O_NOFOLLOW is added by the C library, so a
- * symbolic link fails with ELOOP: not ours either).  On Linux, when the
+ * The probe opens the name read-only with O_NONBLOCK and O_NOCTTY, so
+ * that a FIFO put in its place cannot block us (O_NOFOLLOW is added by the
+ * C library, so a symbolic link fails with ELOOP: not ours either).  On Linux, when the
  * probe cannot be opened for want of read permission or of a free
  * descriptor, lstat() of the file under /dev/shm answers instead.
  */
@@ -324,7 +324,7 @@ static int name_is(const char *path, const struct stat *mine)
 	struct stat st;
 	int fd, e;
 
-	fd = shm_open(path, O_RDONLY | O_NONBLOCK, 0);
+	fd = shm_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd >= 0) {
 		e = fstat(fd, &st) < 0 ? errno : 0;
 		close(fd);
@@ -471,8 +471,9 @@ int zcp_segment_open(const char *name, int writable, zcp_segment **out)
 	if ((err = zcp__shm_path(path, sizeof(path), name, NULL)) < 0)
 		return err;
 	/* O_NONBLOCK: opening a FIFO that someone put under the name must not
-	 * block (fd_size() then rejects it); no effect on a regular file. */
-	fd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK, 0);
+	 * block (fd_size() then rejects it), O_NOCTTY: nor may a terminal
+	 * device become ours; neither has an effect on a regular file. */
+	fd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return neg_errno();
 	err = set_cloexec(fd);

@@ -256,7 +256,7 @@ static void emfile_child(int unused)
 	const char *name = zt_name(), *other = zt_name();
 	zcp_segment_options o;
 	zcp_segment *a = NULL, *s = NULL;
-	struct rlimit rl = { 64, 64 };
+	struct rlimit rl = {64, 64};
 	int err;
 
 	(void)unused;

@@ -42,7 +42,7 @@
 
 #include "zt.h"
 
-#define MiB ((size_t)1 << 20)
+#define MiB	    ((size_t)1 << 20)
 #define SKIP_STATUS 77
 
 /* ---------------------------------------------------------------------
@@ -52,16 +52,16 @@
 static int check_no;
 
 /* In a child: count a check; on failure say which and exit with its number. */
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		check_no++;                                                     \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "# child check %d failed (line %d): ",  \
-				check_no, __LINE__);                            \
-			fprintf(stderr, __VA_ARGS__);                           \
-			fputc('\n', stderr);                                    \
-			_exit(check_no < SKIP_STATUS ? check_no : 76);          \
-		}                                                               \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		check_no++;                                                                        \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "# child check %d failed (line %d): ", check_no,           \
+				__LINE__);                                                         \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			_exit(check_no < SKIP_STATUS ? check_no : 76);                             \
+		}                                                                                  \
 	} while (0)
 
 static void on_fault(int sig)
@@ -213,8 +213,7 @@ static void small_tmpfs_child(int unused)
 	err = zcp_segment_create(b, 4 * MiB, NULL, &s);
 	CHECK(err == 0, "4 MiB on an 8 MiB tmpfs: %s", zcp_err_name(err));
 	after = shm_free();
-	CHECK(before - after >= 4 * MiB,
-	      "the 4 MiB are reserved at create (free %llu -> %llu)",
+	CHECK(before - after >= 4 * MiB, "the 4 MiB are reserved at create (free %llu -> %llu)",
 	      (unsigned long long)before, (unsigned long long)after);
 
 	/* What fitted only "sparsely" before is refused now: 4 MiB are
@@ -317,8 +316,8 @@ static void test_small_tmpfs(void)
  * fallocate() and fstatvfs() taken away with seccomp
  * --------------------------------------------------------------------- */
 
-#if defined(__linux__) && defined(SECCOMP_MODE_FILTER) && \
-	(defined(__x86_64__) || defined(__aarch64__)) && defined(__NR_fallocate) && \
+#if defined(__linux__) && defined(SECCOMP_MODE_FILTER) &&                                          \
+	(defined(__x86_64__) || defined(__aarch64__)) && defined(__NR_fallocate) &&                \
 	defined(__NR_fstatfs)
 #define HAVE_TEST_SECCOMP 1
 #if defined(__x86_64__)
@@ -327,12 +326,12 @@ static void test_small_tmpfs(void)
 #define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-#define F_NO_FSTATFS 1      /* fstatfs() fails with ENOSYS */
-#define F_NO_FALLOCATE 2    /* fallocate() fails with EOPNOTSUPP */
-#define F_EINTR_BIG 4       /* fallocate() of 32 MiB or more fails with EINTR */
+#define F_NO_FSTATFS   1 /* fstatfs() fails with ENOSYS */
+#define F_NO_FALLOCATE 2 /* fallocate() fails with EOPNOTSUPP */
+#define F_EINTR_BIG    4 /* fallocate() of 32 MiB or more fails with EINTR */
 
-#define ALLOW ((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW))
-#define FAIL(e) ((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (e)))
+#define ALLOW	  ((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW))
+#define FAIL(e)	  ((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (e)))
 #define LOAD(off) ((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off)))
 
 /* Install a seccomp filter doing what flags say.  0 or -1. */
@@ -349,7 +348,8 @@ static int filter_syscalls(int flags)
 	f[n++] = ALLOW;
 	f[n++] = LOAD(offsetof(struct seccomp_data, nr));
 	if (flags & F_NO_FSTATFS) {
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fstatfs, 0, 1);
+		f[n++] =
+			(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fstatfs, 0, 1);
 		f[n++] = FAIL(ENOSYS);
 	}
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fallocate, 1, 0);
@@ -388,8 +388,7 @@ static void seccomp_child(int no_fallocate)
 	private_shm("8m");
 	if (filter_syscalls(F_NO_FSTATFS | (no_fallocate ? F_NO_FALLOCATE : 0)) < 0)
 		_exit(SKIP_STATUS);
-	CHECK(fstatvfs(0, &(struct statvfs){ 0 }) < 0 && errno == ENOSYS,
-	      "the filter works");
+	CHECK(fstatvfs(0, &(struct statvfs){0}) < 0 && errno == ENOSYS, "the filter works");
 	before = shm_free();
 	err = zcp_segment_create(a, 16 * MiB, NULL, &s);
 	CHECK(err == ZCP_ENOSPC, "16 MiB on 8 MiB, no fstatvfs: %s", zcp_err_name(err));
@@ -461,7 +460,7 @@ static void test_seccomp(void)
 static void fsize_child(int unused)
 {
 	zcp_segment_options mo = backend_opts(ZCP_BACKEND_MEMFD);
-	struct rlimit rl = { 1 * MiB, 1 * MiB };
+	struct rlimit rl = {1 * MiB, 1 * MiB};
 	const char *a = zt_name(), *b = zt_name();
 	zcp_segment *s = NULL;
 	int err;
@@ -470,8 +469,7 @@ static void fsize_child(int unused)
 	catch_faults();
 	CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0, "setrlimit");
 	err = zcp_segment_create(a, 4 * MiB, NULL, &s);
-	CHECK(err == ZCP_ENOSPC, "shm of 4 MiB over a 1 MiB RLIMIT_FSIZE: %s",
-	      zcp_err_name(err));
+	CHECK(err == ZCP_ENOSPC, "shm of 4 MiB over a 1 MiB RLIMIT_FSIZE: %s", zcp_err_name(err));
 	CHECK(s == NULL && !shm_exists(a), "nothing left");
 	err = zcp_segment_create(a, 1 * MiB + 1, NULL, &s);
 	CHECK(err == ZCP_ENOSPC, "one byte over the limit: %s", zcp_err_name(err));
@@ -546,8 +544,7 @@ static void test_huge(void)
 	child_result(spawn(huge_child, ZCP_BACKEND_SHM),
 		     "1 TiB shm segment: ENOSPC at once, nothing left");
 #ifdef HAVE_MEMFD
-	child_result(spawn(huge_child, ZCP_BACKEND_MEMFD),
-		     "1 TiB memfd segment: ENOSPC at once");
+	child_result(spawn(huge_child, ZCP_BACKEND_MEMFD), "1 TiB memfd segment: ENOSPC at once");
 #else
 	skip("memfd backend not built");
 #endif
@@ -574,7 +571,7 @@ static void on_tick(int sig)
 static void eintr_child(int b)
 {
 	zcp_segment_options o = backend_opts((zcp_backend)b);
-	struct itimerspec its = { { 0, 200000 }, { 0, 200000 } };
+	struct itimerspec its = {{0, 200000}, {0, 200000}};
 	const char *name = zt_name();
 	zcp_segment *s = NULL;
 	struct sigaction sa;
@@ -593,8 +590,7 @@ static void eintr_child(int b)
 	CHECK(timer_settime(timer, 0, &its, NULL) == 0, "timer_settime");
 	for (i = 0; i < 3; i++) {
 		err = zcp_segment_create(name, 64 * MiB, &o, &s);
-		CHECK(err == 0, "64 MiB under a 200 us timer, round %d: %s", i,
-		      zcp_err_name(err));
+		CHECK(err == 0, "64 MiB under a 200 us timer, round %d: %s", i, zcp_err_name(err));
 		((volatile char *)zcp_segment_base(s))[64 * MiB - 1] = 1;
 		zcp_segment_close(s);
 		if (b == ZCP_BACKEND_SHM)

@@ -92,9 +92,9 @@ ZCP_API void zcp_segment_options_init(zcp_segment_options *opts);
  * otherwise raise SIGXFSZ), on Linux a size over all RAM and swap together,
  * and for the shm backend a size over the free space that fstatvfs()
  * reports for /dev/shm (not checked for a tmpfs without a size limit).
- * Reserving costs time: about what first touching every page would (on
- * the order of 0.1 s per GiB); a signal arriving meanwhile does not make
- * the call fail (EINTR is retried).  Where the filesystem cannot
+ * Reserving costs time, a few tenths of a second per GiB, which the
+ * first touches of the pages then no longer pay; a signal arriving
+ * meanwhile does not make the call fail (EINTR is retried).  Where the filesystem cannot
  * fallocate() (EOPNOTSUPP, ENOSYS: not tmpfs or memfd on Linux), one byte
  * of every page is written with pwrite() instead, which reserves the same
  * way; a peer must then not write the segment before this call returns.
@@ -263,8 +263,11 @@ ZCP_API int zcp_segment_unlink(const char *name);
  * replacement's name is removed.  That needs an unlink and a create by
  * others inside a window of a few microseconds; a replacement that exists
  * before the call, the case this function is for, is always left alone.
- * (Inode numbers are not reused while seg holds its object open, so an
- * equal pair means the same object.)
+ * An equal pair means the same object: seg holds its object open, so its
+ * inode number cannot be given to another one (save on a tmpfs mounted
+ * with inode32 after 2^32 objects were created, where numbers wrap).
+ * The file is looked up under /dev/shm, where glibc and musl keep POSIX
+ * shared memory.
  *
  * Returns:
  *   0               seg's object is no longer reachable by its name: the
