@@ -665,12 +665,12 @@ uint64_t zcp_mempool_manager_process_id(const zcp_mempool_manager *mgr)
 
 int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr)
 {
-	/* Placeholder until identity-checked unlink lands. */
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	if (zcp_segment_backend(mgr->mgmt_seg) != ZCP_BACKEND_SHM)
-		return 0;
-	err = zcp_mempool_manager_unlink(mgr->name);
-	return err == ZCP_ENOENT ? 0 : err;
+	/* Each segment only if its name still refers to it (memfd: no name,
+	 * nothing to do). */
+	int a = zcp_segment_unlink_same(mgr->mgmt_seg);
+	int b = zcp_segment_unlink_same(mgr->data_seg);
+	return a ? a : b;
 }

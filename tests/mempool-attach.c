@@ -229,6 +229,43 @@ static void bounded_under_a_flipper(void)
 	zcp_mempool_manager_destroy(m);
 }
 
+static int exists(const char *name, const char *suffix)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/zerocp_%s%s", name, suffix);
+	return access(path, F_OK) == 0;
+}
+
+/* A server that stops removes only the segments it created: not those of
+ * a server that replaced it under the same name (after a clean, a
+ * takeover or a replace). */
+static void destroy_only_its_own(void)
+{
+	const char *name = zt_name();
+	zcp_mempool_manager *old = make(name, 4), *new = NULL, *c = NULL;
+	is_int(zcp_mempool_manager_unlink(name), 0, "own segments: the names are cleaned away");
+	new = make(name, 4);
+	is_int(zcp_mempool_manager_destroy(old), 0, "own segments: the old server stops");
+	ok(exists(name, "_mgmt") && exists(name, "_data"),
+	   "own segments: the new server's segments are still there");
+	is_int(zcp_mempool_manager_attach(name, &c), 0, "own segments: and a client attaches to it");
+	zcp_mempool_manager_detach(c);
+	/* remove() on a read-only handle of the new one, after a third
+	 * replaced it: the third stays. */
+	int err;
+	zcp_mempool_manager *ro = attach_ro(name, &err);
+	zcp_mempool_manager_unlink(name);
+	zcp_mempool_manager *third = make(name, 4);
+	is_int(ro ? zcp_mempool_manager_remove(ro) : err, 0,
+	       "own segments: remove() through a stale handle succeeds");
+	ok(exists(name, "_mgmt") && exists(name, "_data"), "own segments: and leaves the third alone");
+	if (ro)
+		zcp_mempool_manager_detach(ro);
+	zcp_mempool_manager_destroy(new);
+	is_int(zcp_mempool_manager_destroy(third), 0, "own segments: the third stops");
+	ok(!exists(name, "_mgmt") && !exists(name, "_data"), "own segments: and removes its own");
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -237,6 +274,7 @@ int main(void)
 	no_descriptor_for_the_lock();
 	creator_died_building();
 	bounded_under_a_flipper();
+	destroy_only_its_own();
 	zt_done();
 	return done_testing();
 }
