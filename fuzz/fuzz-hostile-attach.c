@@ -124,7 +124,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(name, sizeof name, "fuzzhostile%ld", (long)getpid());
 	if (!cfg || zcp_mempool_config_add_entry(cfg, 64, 6) ||
 	    zcp_mempool_config_add_entry(cfg, 256, 4) || zcp_mempool_config_add_entry(cfg, 1024, 2) ||
-	    zcp_mempool_config_set_max_processes(cfg, 4) ||
+	    zcp_mempool_config_set_max_processes(cfg, 3) ||
 	    zcp_mempool_manager_create(name, cfg, &h[0]))
 		abort();
 	zcp_mempool_config_free(cfg);
@@ -186,6 +186,17 @@ static uint64_t some_process_id(uint64_t v)
 	default:
 		return zcp__process_id((unsigned)(v >> 2) % 8, (v >> 5) % 4);
 	}
+}
+
+/* A well-formed slot word (slot.h), mostly of an occupied or reclaimed
+ * slot: state, incarnation and reclaimer taken from v. */
+static uint64_t some_sid(uint64_t v)
+{
+	unsigned st = (unsigned)v & 3;
+	uint64_t inc = some_inc(v >> 2);
+	return st == ZCP__SLOT_RECLAIMING
+		       ? zcp__sid_reclaiming(inc, (unsigned)(v >> 8) % 6, some_inc(v >> 16))
+		       : zcp__sid_make(st, inc);
 }
 
 static void poke(struct input *in)
@@ -256,15 +267,12 @@ static void poke(struct input *in)
 		atomic_store(&p->id, v);
 		break;
 	case 10: /* a well-formed slot word naming real slots and incarnations */
-	case 11: {
-		unsigned st = (unsigned)v & 3;
-		uint64_t inc = some_inc(v >> 2);
-		uint64_t w = st == ZCP__SLOT_RECLAIMING
-				     ? zcp__sid_reclaiming(inc, (unsigned)(v >> 8) % 6, some_inc(v >> 16))
-				     : zcp__sid_make(st, inc);
-		atomic_store(&p->id, w);
+		atomic_store(&p->id, some_sid(v));
 		break;
-	}
+	case 11: /* all of them but the creator's: a full table, takeovers */
+		for (unsigned k = 1; k < g->max_processes; k++)
+			atomic_store(&zcp__proc_at(m, k)->id, some_sid(v | (which & 3) << (8 * k)));
+		break;
 	case 12:
 		atomic_store(&p->pid, (int64_t)v);
 		break;
