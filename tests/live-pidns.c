@@ -93,6 +93,9 @@ static void on_alarm(int sig)
  * 1 of the new namespace; it dies with the direct child (PDEATHSIG) and
  * after 20 s (a handled SIGALRM: a namespace's init ignores default ones).
  */
+/* Where spawn() stores a host pid nobody reads. */
+static _Atomic long unused_hostpid;
+
 static pid_t spawn(enum place p, void (*fn)(void), _Atomic long *hostpid)
 {
 	pid_t pid = zt_fork();
@@ -308,7 +311,7 @@ static void holder_checker(enum place hp, enum place cp)
 		zcp_mempool_manager_destroy(m);
 		return;
 	}
-	pid_t cpid = spawn(cp, checker, &(_Atomic long){0});
+	pid_t cpid = spawn(cp, checker, &unused_hostpid);
 	wait_for(&box->c_phase, 1, 10000);
 	/* Let the holder check its chunks twice after the churn. */
 	long v = atomic_load(&box->h_verified);
@@ -425,7 +428,7 @@ static void creator_case(enum place sp, enum place cp)
 		zcp_mempool_manager_unlink(cur_name);
 		return;
 	}
-	pid_t cpid = spawn(cp, creator_watcher, &(_Atomic long){0});
+	pid_t cpid = spawn(cp, creator_watcher, &unused_hostpid);
 	wait_for(&box->c_phase, 1, 10000);
 	kill((pid_t)atomic_load(&box->s_hostpid), SIGKILL);
 	zt_wait(spid, NULL);
