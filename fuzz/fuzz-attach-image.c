@@ -11,7 +11,7 @@
  * Every image is copied into a buffer of exactly its size, 8-aligned, so
  * AddressSanitizer sees any read past its end.
  */
-#include "manager.h"
+#include "handle.h"
 
 #include <stdint.h>
 #include <stdlib.h>

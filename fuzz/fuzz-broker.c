@@ -42,7 +42,7 @@
  * descriptor count is compared before and after each input.
  */
 #define _GNU_SOURCE
-#include "manager.h"
+#include "handle.h"
 
 #include <zerocp/broker.h>
 

@@ -17,7 +17,7 @@
  * zcp_chunk_get() hang on a chunk a peer had put back on the free list
  * while this process held it.)
  */
-#include "manager.h"
+#include "handle.h"
 
 #include <stdint.h>
 #include <stdio.h>

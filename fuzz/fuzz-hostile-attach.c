@@ -41,7 +41,7 @@
  * segment is restored from the saved copy and H0's process-local state
  * (chunk views, escrow bookkeeping) is reset.
  */
-#include "manager.h"
+#include "handle.h"
 
 #include <dirent.h>
 #include <stddef.h>

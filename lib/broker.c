@@ -15,7 +15,7 @@
  * descriptor count, message shape; the segment contents are validated by
  * zcp_mempool_manager_attach_fds() as for any attach.
  */
-#include "manager.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The pool configuration object (process-local). */
-#include "manager.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <stdlib.h>

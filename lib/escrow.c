@@ -30,28 +30,22 @@
  * Receivers are named by process id (slot and incarnation), which means
  * the same in every PID namespace; a pid would not.
  */
-#include "manager.h"
+#include "escrow.h"
+
+#include "view.h"
 
 #include "crashpoint.h"
 
 #include <errno.h>
 
-#define RLX memory_order_relaxed
-#define ACQ memory_order_acquire
-#define NONCE54 ((UINT64_C(1) << 54) - 1)
-
-/* Tickets: bits 63..58 slot, 57..54 entry, 53..0 low nonce bits. */
-static uint64_t make_ticket(unsigned slot, unsigned entry, uint64_t nonce)
-{
-	return ((uint64_t)slot << 58) | ((uint64_t)entry << 54) | (nonce & NONCE54);
-}
+#define NONCE54 ZCP__TICKET_NONCE_MASK
 
 static uint64_t fresh_nonce(struct zcp_mempool_manager *m)
 {
 	/* A per-manager random start (the header nonce mixed with our slot
 	 * id) plus a counter: unique per entry use, unguessable by peers
 	 * that do not read our slot. */
-	uint64_t n = atomic_fetch_add_explicit(&m->next_nonce, 1, RLX);
+	uint64_t n = atomic_fetch_add_explicit(&m->next_nonce, 1, memory_order_relaxed);
 	uint64_t x = (n + m->process_id) * UINT64_C(0x9E3779B97F4A7C15);
 	x ^= x >> 29;
 	x *= UINT64_C(0xBF58476D1CE4E5B9);
@@ -67,18 +61,18 @@ unsigned zcp__escrow_collect(struct zcp_mempool_manager *m)
 		struct zcp__outbox_entry *o = &self->outbox[e];
 		/* Acquire: pairs with the receiver's or canceller's acq_rel
 		 * CAS to DONE. */
-		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 		if (zcp__out_state(w) != ZCP__OUT_DONE)
 			continue;
 		/* Which chunk this use of the entry lent: read before the CAS
 		 * that lets another thread's send reuse the entry. */
-		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], RLX);
+		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], memory_order_relaxed);
 		if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 							     zcp__out_word(ZCP__OUT_EMPTY, 0),
-							     memory_order_acq_rel, ACQ))
+							     memory_order_acq_rel, memory_order_acquire))
 			continue;
 		zcp_chunk_release(m, &m->chunks[gidx]);
-		atomic_fetch_sub_explicit(&m->lent, 1, RLX);
+		atomic_fetch_sub_explicit(&m->lent, 1, memory_order_relaxed);
 		dropped++;
 	}
 	return dropped;
@@ -100,7 +94,7 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 	uint64_t gidx;
 	if (!ticket || zcp__chunk_index(mgr, chunk, &gidx))
 		return ZCP_EINVAL;
-	uint32_t n = atomic_load_explicit(&chunk->refs, ACQ);
+	uint32_t n = atomic_load_explicit(&chunk->refs, memory_order_acquire);
 	if (n == 0 || n == UINT32_MAX)
 		return ZCP_EALREADY;
 	zcp__escrow_collect(mgr);
@@ -109,11 +103,11 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 	uint64_t nonce = fresh_nonce(mgr);
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 		struct zcp__outbox_entry *o = &self->outbox[e];
-		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 		if (zcp__out_state(w) != ZCP__OUT_EMPTY ||
 		    !atomic_compare_exchange_strong_explicit(&o->word, &w,
 							     zcp__out_word(ZCP__OUT_FILLING, nonce),
-							     memory_order_acq_rel, ACQ))
+							     memory_order_acq_rel, memory_order_acquire))
 			continue;
 		/* The lent reference: counted like any other of ours. */
 		err = zcp__ref_gen(mgr, chunk, gidx, 0, 0);
@@ -123,17 +117,17 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 					      memory_order_release);
 			return err;
 		}
-		atomic_store_explicit(&mgr->lent_gidx[e], gidx, RLX);
-		atomic_fetch_add_explicit(&mgr->lent, 1, RLX);
-		atomic_store_explicit(&o->chunk, gidx, RLX);
-		atomic_store_explicit(&o->seq, atomic_load_explicit(&chunk->seq, RLX), RLX);
-		atomic_store_explicit(&o->receiver, receiver, RLX);
+		atomic_store_explicit(&mgr->lent_gidx[e], gidx, memory_order_relaxed);
+		atomic_fetch_add_explicit(&mgr->lent, 1, memory_order_relaxed);
+		atomic_store_explicit(&o->chunk, gidx, memory_order_relaxed);
+		atomic_store_explicit(&o->seq, atomic_load_explicit(&chunk->seq, memory_order_relaxed), memory_order_relaxed);
+		atomic_store_explicit(&o->receiver, receiver, memory_order_relaxed);
 		ZCP__CRASH_POINT("send.entry");
 		/* Release: the fields above, and the caller's payload writes,
 		 * before LIVE; pairs with the receiver's acquire load. */
 		atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_LIVE, nonce),
 				      memory_order_release);
-		*ticket = make_ticket(mgr->slot, e, nonce);
+		*ticket = zcp__ticket_make(mgr->slot, e, nonce);
 		return 0;
 	}
 	return ZCP_ENOSPC;
@@ -143,7 +137,7 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 static struct zcp__outbox_entry *entry_of(struct zcp_mempool_manager *m, uint64_t ticket,
 					  unsigned *slot)
 {
-	unsigned s = (unsigned)(ticket >> 58), e = (unsigned)((ticket >> 54) & 0xf);
+	unsigned s = zcp__ticket_slot(ticket), e = zcp__ticket_entry(ticket);
 	if (s >= m->geo.max_processes || (ticket & NONCE54) == 0)
 		return NULL;
 	*slot = s;
@@ -161,14 +155,14 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	if (!o)
 		return zcp__fail_null(ZCP_EINVAL);
 	/* Acquire: pairs with the sender's release store of LIVE. */
-	uint64_t w = atomic_load_explicit(&o->word, ACQ);
+	uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
 		return zcp__fail_null(ZCP_ESTALE);
-	uint64_t gidx = atomic_load_explicit(&o->chunk, RLX);
-	uint64_t seq = atomic_load_explicit(&o->seq, RLX);
-	uint64_t to = atomic_load_explicit(&o->receiver, RLX);
+	uint64_t gidx = atomic_load_explicit(&o->chunk, memory_order_relaxed);
+	uint64_t seq = atomic_load_explicit(&o->seq, memory_order_relaxed);
+	uint64_t to = atomic_load_explicit(&o->receiver, memory_order_relaxed);
 	/* The fields belong to this (LIVE, nonce) only if it is still there. */
-	if (atomic_load_explicit(&o->word, ACQ) != w || gidx >= mgr->geo.total_chunks)
+	if (atomic_load_explicit(&o->word, memory_order_acquire) != w || gidx >= mgr->geo.total_chunks)
 		return zcp__fail_null(ZCP_ESTALE);
 	if (to != 0 && to != mgr->process_id)
 		return zcp__fail_null(ZCP_EACCES);
@@ -180,7 +174,7 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	ZCP__CRASH_POINT("receive.bit");
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 						     zcp__out_word(ZCP__OUT_DONE, w),
-						     memory_order_acq_rel, ACQ)) {
+						     memory_order_acq_rel, memory_order_acquire)) {
 		zcp_chunk_release(mgr, c); /* taken, cancelled, or its sender is gone */
 		return zcp__fail_null(ZCP_ESTALE);
 	}
@@ -197,11 +191,11 @@ int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket)
 	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
 	if (!o || slot != mgr->slot)
 		return ZCP_EINVAL;
-	uint64_t w = atomic_load_explicit(&o->word, ACQ);
+	uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
 		return ZCP_ESTALE;
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
-						     memory_order_acq_rel, ACQ))
+						     memory_order_acq_rel, memory_order_acquire))
 		return ZCP_ESTALE;
 	zcp__escrow_collect(mgr);
 	return 0;
@@ -212,20 +206,20 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 	unsigned cancelled = 0;
 	for (unsigned s = 0; s < m->geo.max_processes; s++) {
 		struct zcp__proc *p = zcp__proc_at(m, s);
-		if (!zcp__sid_occupied(atomic_load_explicit(&p->id, ACQ)))
+		if (!zcp__sid_occupied(atomic_load_explicit(&p->id, memory_order_acquire)))
 			continue;
 		unsigned here = 0;
 		for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 			struct zcp__outbox_entry *o = &p->outbox[e];
-			uint64_t w = atomic_load_explicit(&o->word, ACQ);
+			uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 			if (zcp__out_state(w) != ZCP__OUT_LIVE)
 				continue;
-			uint64_t to = atomic_load_explicit(&o->receiver, RLX);
+			uint64_t to = atomic_load_explicit(&o->receiver, memory_order_relaxed);
 			if (to == 0 || zcp__process_id_alive(m, to))
 				continue;
 			if (atomic_compare_exchange_strong_explicit(
 				    &o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
-				    memory_order_acq_rel, ACQ))
+				    memory_order_acq_rel, memory_order_acquire))
 				here++;
 		}
 		/* Wake the owner's collect (also for entries a dead receiver
@@ -234,7 +228,7 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 			atomic_fetch_add_explicit(&p->outbox_taken, 1, memory_order_release);
 		cancelled += here;
 	}
-	if (atomic_load_explicit(&m->lent, RLX))
+	if (atomic_load_explicit(&m->lent, memory_order_relaxed))
 		zcp__escrow_collect(m);
 	return cancelled;
 }
@@ -245,13 +239,13 @@ unsigned zcp__escrow_clear_slot(struct zcp_mempool_manager *m, unsigned i)
 	unsigned n = 0;
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 		struct zcp__outbox_entry *o = &p->outbox[e];
-		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 		/* Only receivers and cancellers move a dead slot's entries,
 		 * each once (LIVE -> DONE): a few tries always suffice. */
 		for (int k = 0; k < 8 && zcp__out_state(w) != ZCP__OUT_EMPTY; k++) {
 			if (atomic_compare_exchange_strong_explicit(
 				    &o->word, &w, zcp__out_word(ZCP__OUT_EMPTY, 0),
-				    memory_order_acq_rel, ACQ)) {
+				    memory_order_acq_rel, memory_order_acquire)) {
 				n++;
 				break;
 			}
@@ -265,6 +259,6 @@ uint64_t zcp__escrow_unsettled(const struct zcp_mempool_manager *m, unsigned i)
 	const struct zcp__proc *p = zcp__proc_at(m, i);
 	uint64_t n = 0;
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++)
-		n += zcp__out_state(atomic_load_explicit(&p->outbox[e].word, RLX)) == ZCP__OUT_DONE;
+		n += zcp__out_state(atomic_load_explicit(&p->outbox[e].word, memory_order_relaxed)) == ZCP__OUT_DONE;
 	return n;
 }

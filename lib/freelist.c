@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The free list of a pool: a Treiber stack of record indexes whose head
  * says what its last transition did, so that no kill at any instruction
  * can lose a chunk.
@@ -79,45 +80,52 @@
 
 #include <errno.h>
 
-#define ACQ memory_order_acquire
-#define RLX memory_order_relaxed
-#define ACQ_REL memory_order_acq_rel
-
 static inline int slot_valid(unsigned op)
 {
 	return op >= 1 && op <= ZCP_MAX_PROCESSES;
 }
 
-/* The HELD word for a single holder, keeping generation gen. */
-static inline uint64_t held_by(unsigned slot, uint64_t gen)
-{
-	return zcp__w_held(UINT64_C(1) << slot, gen);
-}
-
+/* acq_rel: the release half publishes a pusher's `next` store (and
+ * everything before it); the acquire half pairs with the previous mover's
+ * release, so the words we read next are at least as new as the head. */
 static inline int head_cas(struct zcp__pool_view *p, uint64_t expect, uint64_t desired)
 {
-	return atomic_compare_exchange_strong_explicit(&p->desc->head, &expect, desired, ACQ_REL,
-						       ACQ);
+	return atomic_compare_exchange_strong_explicit(&p->desc->head, &expect, desired,
+						       memory_order_acq_rel, memory_order_acquire);
 }
 
-static inline int word_cas(struct zcp__record *r, uint64_t expect, uint64_t desired)
+/* Acquire: pairs with the release CAS of the head's last mover. */
+static inline uint64_t head_load(struct zcp__pool_view *p)
 {
-	return atomic_compare_exchange_strong_explicit(&r->word, &expect, desired, ACQ_REL, ACQ);
+	return atomic_load_explicit(&p->desc->head, memory_order_acquire);
 }
 
 static inline int head_still(struct zcp__pool_view *p, uint64_t h)
 {
-	return atomic_load_explicit(&p->desc->head, ACQ) == h;
+	return head_load(p) == h;
+}
+
+/* Acquire: pairs with the release CAS of the word's last writer
+ * (record.h). */
+static inline uint64_t word_load(const struct zcp__record *r)
+{
+	return atomic_load_explicit(&((struct zcp__record *)r)->word, memory_order_acquire);
+}
+
+/* Acquire: pairs with the release store of next by its pusher. */
+static inline uint32_t next_load(const struct zcp__record *r)
+{
+	return atomic_load_explicit(&((struct zcp__record *)r)->next, memory_order_acquire);
 }
 
 /* One consistent look at the head and its top's word: 1 when *w was read
  * while the head was still *h, 0 to look again, -1 for a top out of range. */
 static inline int snapshot(struct zcp__pool_view *p, uint64_t *h, uint64_t *w)
 {
-	*h = atomic_load_explicit(&p->desc->head, ACQ);
+	*h = head_load(p);
 	if (zcp__h_top(*h) >= p->count)
 		return -1;
-	*w = atomic_load_explicit(&p->records[zcp__h_top(*h)].word, ACQ);
+	*w = word_load(&p->records[zcp__h_top(*h)]);
 	return head_still(p, *h);
 }
 
@@ -125,12 +133,15 @@ void zcp__freelist_init(struct zcp__pool_view *p)
 {
 	for (uint32_t i = 0; i < p->count; i++) {
 		struct zcp__record *r = &p->records[i];
-		atomic_store_explicit(&r->word, zcp__w_free(0), RLX);
-		atomic_store_explicit(&r->seq, 0, RLX);
-		atomic_store_explicit(&r->next, i + 1 < p->count ? i + 1 : ZCP__H_NIL, RLX);
+		/* Relaxed: nobody else sees the segment before the creator's
+		 * release store of READY. */
+		atomic_store_explicit(&r->word, zcp__w_free(0), memory_order_relaxed);
+		atomic_store_explicit(&r->seq, 0, memory_order_relaxed);
+		atomic_store_explicit(&r->next, i + 1 < p->count ? i + 1 : ZCP__H_NIL,
+				      memory_order_relaxed);
 	}
-	atomic_store_explicit(&p->desc->used_max, 0, RLX);
-	atomic_store_explicit(&p->desc->head, zcp__h_make(0, ZCP__H_OP_NONE, 0), RLX);
+	atomic_store_explicit(&p->desc->used_max, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->desc->head, zcp__h_make(0, ZCP__H_OP_NONE, 0), memory_order_relaxed);
 }
 
 /* If head h (top's word w) is POP(s) with the record still FREE, write
@@ -138,7 +149,7 @@ void zcp__freelist_init(struct zcp__pool_view *p)
 static void help_mark(struct zcp__pool_view *p, uint32_t top, unsigned op, uint64_t w)
 {
 	if (slot_valid(op) && zcp__w_is_free(w))
-		word_cas(&p->records[top], w, held_by(op - 1, zcp__w_gen(w)));
+		zcp__rec_mark(&p->records[top], w, op - 1);
 }
 
 /* The head or a link is out of range, or the words contradict the head:
@@ -155,7 +166,7 @@ static int unlisted(struct zcp__record *r, uint64_t w)
 {
 	if (!zcp__w_ontop(w))
 		return 1;
-	if (word_cas(r, w, w & ~ZCP__W_ONTOP))
+	if (zcp__rec_unlist(r, w))
 		ZCP__CRASH_POINT("list.unlisted");
 	return 0;
 }
@@ -194,7 +205,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 			/* FREE top: flip the head first, then write the owner down. */
 			if (head_cas(p, h, zcp__h_make(top, me, tag + 1))) {
 				ZCP__CRASH_POINT("pop.flipped");
-				word_cas(r, w, held_by(slot, zcp__w_gen(w)));
+				zcp__rec_mark(r, w, slot);
 				*idx = top;
 				*gen = zcp__w_gen(w);
 				return 0;
@@ -205,8 +216,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		}
 
 		/* top is taken; take the record below it. */
-		/* Acquire: pairs with the release store of next by its pusher. */
-		uint32_t n = atomic_load_explicit(&r->next, ACQ);
+		uint32_t n = next_load(r);
 		if (n == ZCP__H_NIL) {
 			if (head_still(p, h))
 				return ZCP_ENOBUFS;
@@ -215,14 +225,14 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		if (n >= p->count)
 			goto bad;
 		struct zcp__record *nr = &p->records[n];
-		uint64_t nw = atomic_load_explicit(&nr->word, ACQ);
+		uint64_t nw = word_load(nr);
 		if (!head_still(p, h))
 			continue;
 		if (!zcp__w_is_free(nw))
 			goto bad; /* below the top every record is FREE */
 		if (head_cas(p, h, zcp__h_make(n, me, tag + 1))) {
 			ZCP__CRASH_POINT("pop.flipped");
-			word_cas(nr, nw, held_by(slot, zcp__w_gen(nw)));
+			zcp__rec_mark(nr, nw, slot);
 			*idx = n;
 			*gen = zcp__w_gen(nw);
 			return 0;
@@ -241,7 +251,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, un
 	for (; *budget > 0; --*budget) {
 		/* Only a peer breaking the protocol moves a RELEASING word
 		 * that is not on the list; then it is theirs to push. */
-		if (atomic_load_explicit(&p->records[idx].word, ACQ) != mine)
+		if (word_load(&p->records[idx]) != mine)
 			return 0;
 		uint64_t h, w;
 		int seen = snapshot(p, &h, &w), err;
@@ -262,7 +272,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, un
 			 * ours and help_mark leaves it alone). */
 			if (top != idx)
 				help_mark(p, top, op, w);
-			below = atomic_load_explicit(&r->next, ACQ);
+			below = next_load(r);
 		} else if (op == ZCP__H_OP_PUSH || op == ZCP__H_OP_NONE) {
 			/* Our record is not on the list (we unlisted it before
 			 * marking it), so it cannot be a listed top. */
@@ -270,7 +280,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, un
 				goto bad;
 			if (zcp__w_is_releasing(w) && op == ZCP__H_OP_PUSH) {
 				/* Finalise the previous push before burying it. */
-				word_cas(r, w, zcp__w_free(zcp__w_gen(w)));
+				zcp__rec_finalise(r, w);
 				ZCP__CRASH_POINT("push.finalized");
 				continue;
 			}
@@ -279,7 +289,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, un
 					goto bad;
 				if (!unlisted(r, w))
 					continue;
-				below = atomic_load_explicit(&r->next, ACQ);
+				below = next_load(r);
 			} else if (zcp__w_is_free(w)) {
 				below = top;
 			} else {
@@ -309,7 +319,7 @@ bad:
 int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot, unsigned *budget)
 {
 	for (; *budget > 0; --*budget) {
-		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		uint64_t h = head_load(p);
 		if (zcp__h_top(h) != idx || zcp__h_op(h) != ZCP__H_OP_PUSH)
 			return 0;
 		if (head_cas(p, h, zcp__h_make(idx, slot + 1, zcp__h_tag(h) + 1)))
@@ -337,15 +347,15 @@ int zcp__freelist_pushed(struct zcp__pool_view *p, uint32_t idx, uint64_t w)
 	/* Completing a push (finalise or claim) changes the word before the
 	 * head may leave (idx, PUSH): so if the word still reads w after we
 	 * saw the head elsewhere, the push never happened. */
-	uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+	uint64_t h = head_load(p);
 	if (zcp__h_top(h) == idx && zcp__h_op(h) == ZCP__H_OP_PUSH)
 		return 1;
-	return atomic_load_explicit(&p->records[idx].word, ACQ) == w ? 0 : -1;
+	return word_load(&p->records[idx]) == w ? 0 : -1;
 }
 
 long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 {
-	uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+	uint64_t h = head_load(p);
 	uint32_t top = zcp__h_top(h);
 	unsigned op = zcp__h_op(h);
 	long n = 0;
@@ -356,19 +366,18 @@ long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 		return ZCP_ENOTRECOVERABLE;
 	/* A popped top is taken, and so is a claimed one (HELD under a PUSH
 	 * head): the list proper then starts below it. */
-	int taken = slot_valid(op) ||
-		    zcp__w_held_valid(atomic_load_explicit(&p->records[top].word, ACQ));
-	uint32_t i = taken ? atomic_load_explicit(&p->records[top].next, RLX) : top;
+	int taken = slot_valid(op) || zcp__w_held_valid(word_load(&p->records[top]));
+	uint32_t i = taken ? next_load(&p->records[top]) : top;
 	while (i != ZCP__H_NIL) {
 		if (i >= p->count || seen[i] || n >= (long)p->count)
 			return ZCP_ENOTRECOVERABLE;
-		uint64_t w = atomic_load_explicit(&p->records[i].word, ACQ);
+		uint64_t w = word_load(&p->records[i]);
 		/* Only the top of a PUSH head may still say RELEASING. */
 		if (!zcp__w_is_free(w) && !(i == top && op == ZCP__H_OP_PUSH && zcp__w_is_releasing(w)))
 			return ZCP_ENOTRECOVERABLE;
 		seen[i] = 1;
 		n++;
-		i = atomic_load_explicit(&p->records[i].next, RLX);
+		i = next_load(&p->records[i]);
 	}
 	return n;
 }

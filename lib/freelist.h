@@ -1,10 +1,43 @@
+/* SPDX-License-Identifier: MIT */
 /* The lock-free free list of one pool (see freelist.c for the algorithm). */
 #ifndef ZCP_FREELIST_H
 #define ZCP_FREELIST_H
 
-#include "layout.h"
-
 #include "crashpoint.h"
+#include "record.h"
+
+/* --- the free-list head of a pool -----------------------------------------
+ *
+ * bits 63..44: top  — pool-local index of the top record, NIL if none
+ * bits 43..38: op   — what the last transition did to `top`:
+ *                     0 none (initial), 1..56 popped by slot op-1, 63 pushed
+ * bits 37..0:  tag  — +1 at every transition (ABA guard, see freelist.c)
+ */
+#define ZCP__H_TOP_SHIFT 44
+#define ZCP__H_OP_SHIFT 38
+#define ZCP__H_NIL UINT32_C(0xFFFFF)
+#define ZCP__H_OP_NONE 0u
+#define ZCP__H_OP_PUSH 63u
+#define ZCP__H_TAG_MASK ((UINT64_C(1) << ZCP__H_OP_SHIFT) - 1)
+_Static_assert(ZCP_MAX_CHUNKS_PER_POOL < ZCP__H_NIL + 1, "the head's top field holds every index");
+_Static_assert(ZCP_MAX_PROCESSES + 1 < ZCP__H_OP_PUSH, "the head's op field names every slot");
+
+static inline uint64_t zcp__h_make(uint32_t top, unsigned op, uint64_t tag)
+{
+	return ((uint64_t)top << ZCP__H_TOP_SHIFT) | ((uint64_t)op << ZCP__H_OP_SHIFT) | (tag & ZCP__H_TAG_MASK);
+}
+static inline uint32_t zcp__h_top(uint64_t h)
+{
+	return (uint32_t)(h >> ZCP__H_TOP_SHIFT);
+}
+static inline unsigned zcp__h_op(uint64_t h)
+{
+	return (unsigned)((h >> ZCP__H_OP_SHIFT) & 0x3f);
+}
+static inline uint64_t zcp__h_tag(uint64_t h)
+{
+	return h & ZCP__H_TAG_MASK;
+}
 
 /* A process's validated view of one pool: shared words through pointers,
  * geometry copied into process memory at attach and trusted from then on. */
@@ -46,10 +79,7 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 static inline int zcp__freelist_claim(struct zcp__record *r, uint32_t top, uint64_t w,
 				      uint64_t claim_bits, uint32_t *idx, uint64_t *gen)
 {
-	uint64_t expect = w;
-	if (!atomic_compare_exchange_strong_explicit(&r->word, &expect,
-						     zcp__w_claimed(claim_bits, zcp__w_gen(w)),
-						     memory_order_acq_rel, memory_order_acquire))
+	if (!zcp__rec_claim(r, w, claim_bits))
 		return 0;
 	ZCP__CRASH_POINT("pop.claimed");
 	*idx = top;
@@ -63,11 +93,14 @@ static inline int zcp__freelist_claim(struct zcp__record *r, uint32_t top, uint6
 static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, uint64_t claim_bits,
 					 uint32_t *idx, uint64_t *gen)
 {
+	/* Acquire: pairs with the release CAS of the head's last mover. */
 	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
 	uint32_t top = zcp__h_top(h);
 	if (top >= p->count || zcp__h_op(h) != ZCP__H_OP_PUSH)
 		return 0;
 	struct zcp__record *r = &p->records[top];
+	/* Acquire: pairs with the releaser's release CAS to RELEASING; the
+	 * head re-read (acquire, same pairing) ties the word to that head. */
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 	if (!zcp__w_is_releasing(w) || atomic_load_explicit(&p->desc->head, memory_order_acquire) != h)
 		return 0;

@@ -6,7 +6,7 @@
  * 4096-byte boundary; a chunk is a 64-byte header plus the payload rounded
  * up to 64 bytes, so every payload is 64-byte aligned.
  */
-#include "manager.h"
+#include "handle.h"
 
 #include <stdint.h>
 

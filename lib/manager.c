@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Creating, attaching, describing and leaving a manager. */
-#include "manager.h"
+#include "handle.h"
+
+#include "escrow.h"
+#include "reclaim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -425,7 +428,7 @@ static int finish_attach(struct zcp_mempool_manager *m, int err, zcp_mempool_man
 }
 
 /* Attach by name, with the owner checks of uid (or none). */
-static int attach_named(const char *name, long uid, int read_only, zcp_mempool_manager **out)
+int zcp__attach_named(const char *name, long uid, int read_only, zcp_mempool_manager **out)
 {
 	char mname[ZCP_SEGMENT_NAME_MAX + 1], dname[ZCP_SEGMENT_NAME_MAX + 1];
 	struct zcp_mempool_manager *m;
@@ -454,35 +457,7 @@ static int attach_named(const char *name, long uid, int read_only, zcp_mempool_m
 
 int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
 {
-	return attach_named(name, (long)geteuid(), 0, out);
-}
-
-void zcp_attach_options_init(zcp_attach_options *opts)
-{
-	if (!opts)
-		return;
-	memset(opts, 0, sizeof *opts);
-	opts->owner_uid = ZCP_OWNER_SELF;
-}
-
-int zcp_mempool_manager_attach_opts(const char *name, const zcp_attach_options *opts,
-				    zcp_mempool_manager **out)
-{
-	zcp_attach_options def;
-	if (!opts) {
-		zcp_attach_options_init(&def);
-		opts = &def;
-	}
-	if (!out || opts->owner_uid < ZCP_OWNER_ANY || opts->owner_uid > INT32_MAX ||
-	    opts->reserved0 || (opts->read_only & ~1))
-		return ZCP_EINVAL;
-	for (size_t i = 0; i < ZCP_ARRAY_SIZE(opts->reserved); i++)
-		if (opts->reserved[i])
-			return ZCP_EINVAL;
-	if (opts->socket_path)
-		return zcp__broker_attach(opts->socket_path, opts, out);
-	long uid = opts->owner_uid == ZCP_OWNER_SELF ? (long)geteuid() : opts->owner_uid;
-	return attach_named(name, uid, opts->read_only, out);
+	return zcp__attach_named(name, (long)geteuid(), 0, out);
 }
 
 /* A memfd must carry both seals that keep a peer from resizing it under

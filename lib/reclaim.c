@@ -31,7 +31,9 @@
  * give-backs.  A slot is given back (or taken over into use) only after
  * all of this, so its holder bits never leak to its next process.
  */
-#include "manager.h"
+#include "reclaim.h"
+
+#include "escrow.h"
 
 #include "crashpoint.h"
 
@@ -39,36 +41,6 @@
 #include <string.h>
 #include <stdlib.h>
 
-#define ACQ memory_order_acquire
-
-/* Take over record gidx, RELEASING(slot, gen) by a dead slot, if its push
- * never happened.  Returns 1 if we pushed it, 0 if nothing to do, or an
- * error. */
-static int finish_release(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t w, unsigned me,
-			  unsigned *budget)
-{
-	struct zcp__pool_view *p = zcp__pool_of(m, gidx);
-	uint32_t idx = (uint32_t)(gidx - p->first);
-	struct zcp__record *r = &p->records[idx];
-
-	for (int i = 0; i < 16; i++) {
-		int pushed = zcp__freelist_pushed(p, idx, w);
-		if (pushed == 1)
-			return 0;
-		if (pushed == 0) {
-			uint64_t mine = zcp__w_releasing(me, zcp__w_gen(w));
-			if (!atomic_compare_exchange_strong_explicit(&r->word, &w, mine,
-								     memory_order_acq_rel, ACQ))
-				return 0; /* someone else took it over */
-			int err = zcp__freelist_push(p, idx, mine, budget);
-			return err ? err : 1;
-		}
-		w = atomic_load_explicit(&r->word, ACQ);
-		if (!zcp__w_is_releasing(w))
-			return 0;
-	}
-	return 0;
-}
 
 long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned me,
 			uint64_t *refs_dropped)
@@ -83,16 +55,16 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 	for (unsigned i = 0; i < m->geo.pool_count; i++)
 		zcp__freelist_settle(&m->pools[i]);
 	for (uint64_t g = 0; g < m->geo.total_chunks; g++) {
-		uint64_t w = atomic_load_explicit(&m->records[g].word, ACQ);
+		uint64_t w = atomic_load_explicit(&m->records[g].word, memory_order_acquire);
 		int rc = 0;
 		if (zcp__w_held_valid(w) && (w & bit)) {
-			rc = zcp__drop_holder(m, g, slot, me, &budget);
+			rc = zcp__record_drop_holder(zcp__pool_of(m, g), g, slot, me, &budget);
 			if (rc >= 0)
 				(*refs_dropped)++;
 			else if (rc == ZCP_EALREADY)
 				rc = 0;
 		} else if (zcp__w_is_releasing(w) && zcp__w_releaser(w) == slot) {
-			rc = finish_release(m, g, w, me, &budget);
+			rc = zcp__record_finish_release(zcp__pool_of(m, g), g, w, me, &budget);
 		}
 		if (rc > 0)
 			returned++;
@@ -132,7 +104,7 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 			continue;
 		/* Acquire: pairs with the release CAS of the slot's last
 		 * transition.  Read before judging: see slot.c. */
-		uint64_t w = atomic_load_explicit(&zcp__proc_at(mgr, i)->id, ACQ), mine;
+		uint64_t w = atomic_load_explicit(&zcp__proc_at(mgr, i)->id, memory_order_acquire), mine;
 		if (reclaiming_by_us(mgr, w)) {
 			mine = w;
 		} else if (zcp__slot_orphaned(mgr, i, w)) {
@@ -165,7 +137,7 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 int zcp__slot_takeover(struct zcp_mempool_manager *m)
 {
 	for (unsigned i = 0; i < m->geo.max_processes; i++) {
-		uint64_t w = atomic_load_explicit(&zcp__proc_at(m, i)->id, ACQ);
+		uint64_t w = atomic_load_explicit(&zcp__proc_at(m, i)->id, memory_order_acquire);
 		if (!zcp__slot_orphaned(m, i, w))
 			continue;
 		int err = zcp__slot_claim(m, i, w, ZCP__SLOT_TAKEOVER);
@@ -197,7 +169,7 @@ int zcp_mempool_manager_process(const zcp_mempool_manager *mgr, int slot, zcp_pr
 	if (!out || slot < 0 || (unsigned)slot >= mgr->geo.max_processes)
 		return ZCP_EINVAL;
 	struct zcp__proc *p = zcp__proc_at(mgr, (unsigned)slot);
-	uint64_t w = atomic_load_explicit(&p->id, ACQ);
+	uint64_t w = atomic_load_explicit(&p->id, memory_order_acquire);
 	memset(out, 0, sizeof *out);
 	if (zcp__sid_state(w) == ZCP__SLOT_FREE)
 		return 0;
@@ -255,11 +227,11 @@ int zcp_mempool_manager_check(const zcp_mempool_manager *mgr)
 		/* Every record not on the list must be held: no chunk lost.
 		 * The top of a POP head is held by its popper even if the
 		 * word still says FREE. */
-		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
+		uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
 		for (uint32_t k = 0; k < p->count; k++) {
 			if (seen[k])
 				continue;
-			uint64_t w = atomic_load_explicit(&p->records[k].word, ACQ);
+			uint64_t w = atomic_load_explicit(&p->records[k].word, memory_order_acquire);
 			int popped_top = k == zcp__h_top(h) && zcp__h_op(h) >= 1 &&
 					 zcp__h_op(h) <= ZCP_MAX_PROCESSES;
 			/* ONTOP says "the top of an unmoved PUSH head": its

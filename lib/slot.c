@@ -38,7 +38,7 @@
 
 #include "crashpoint.h"
 #include "liveness.h"
-#include "manager.h"
+#include "handle.h"
 
 #include <unistd.h>
 

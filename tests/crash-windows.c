@@ -21,7 +21,7 @@
 #include <zerocp/zerocp.h>
 
 #include "crashpoint.h"
-#include "manager.h"
+#include "handle.h"
 
 #define POOL_COUNT 16
 

@@ -7,7 +7,7 @@
 #include "tap.h"
 #include "zt.h"
 
-#include "manager.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,8 @@
-/* The process-local side of a manager and of its chunks. */
-#ifndef ZCP_MANAGER_H
-#define ZCP_MANAGER_H
+/* SPDX-License-Identifier: MIT */
+/* The process-local side of a manager and of its chunks: the handle's
+ * and the views' structures and their inline accessors. */
+#ifndef ZCP_HANDLE_H
+#define ZCP_HANDLE_H
 
 #include "freelist.h"
 #include "liveness.h"
@@ -149,57 +151,13 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
 	return &m->pools[lo];
 }
 
-/* Give back the shared side of a reference: clear `slot`'s bit in record
- * gidx's word; when no holder is left, give the chunk back to its pool as
- * `me`.  Returns 1 if the chunk went back to its pool, 0 if others still
- * hold it, ZCP_EALREADY (bit not set), or a free-list error.  Retries
- * count against *budget (ZCP_EAGAIN when it runs out). */
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
-		     unsigned *budget);
-
-/* Point a chunk view at its chunk, generation gen. */
-void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,
-		    uint64_t gen);
-
-/* Take one more reference on view c (record gidx) for this process, as
- * zcp_chunk_ref() does.  With bind, the reference is to generation gen
- * only (a ticket's): if the process holds the chunk at another
- * generation, or the record moved on, ZCP_ESTALE; a view not held is
- * bound to gen first. */
-int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx, int bind,
-		 uint64_t gen);
-
-/* Drop the references lent through outbox entries that were taken or
- * cancelled (escrow.c); returns how many.  Cheap when nothing is lent. */
-unsigned zcp__escrow_collect(struct zcp_mempool_manager *m);
-
-/* Cancel live outbox entries (of any slot) whose receiver died; returns
- * how many (reclaim). */
-unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m);
-
-/* Empty every outbox entry of slot i, whose process is gone (reclaim,
- * takeover) or leaving (detach): a ticket for it then answers
- * ZCP_ESTALE.  Returns how many were not empty. */
-unsigned zcp__escrow_clear_slot(struct zcp_mempool_manager *m, unsigned i);
-
-/* The entries of slot i that were taken or cancelled and wait for their
- * owner to drop the lent reference. */
-uint64_t zcp__escrow_unsettled(const struct zcp_mempool_manager *m, unsigned i);
-
-/* Drop every trace of process slot `slot` (dead, or ourselves at detach):
- * its holder bits, its unfinished give-backs.  Run by `me`.  Returns the
- * number of chunks that went back to their pools, or a negative error. */
-long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned me,
-			uint64_t *refs_dropped);
-
-/* Make room in a full table: take over a slot whose process died (or
- * whose reclaimer did), clean it as its new owner, and make it ours.
- * Returns 0, or ZCP_EUSERS if no slot is orphaned. */
-int zcp__slot_takeover(struct zcp_mempool_manager *m);
+/* Attach by name (manager.c): the segments must belong to uid (or
+ * ZCP_OWNER_ANY); read_only maps them read-only and takes no slot. */
+int zcp__attach_named(const char *name, long uid, int read_only, zcp_mempool_manager **out);
 
 /* Attach through the broker at opts->socket_path (broker.c), with the
  * owner checks of opts (see zcp_attach_options). */
 int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 		       zcp_mempool_manager **out);
 
-#endif /* ZCP_MANAGER_H */
+#endif /* ZCP_HANDLE_H */
