@@ -492,6 +492,10 @@ int zcp_tool_attach(const char *cmd, const struct zcp_tool_target *t, zcp_mempoo
 	if (err == ZCP_ENOSYS && t->read_only) {
 		/* No read-only attach in this library (or not through a
 		 * broker): attach as a process, which needs a free slot. */
+		if (!t->quiet)
+			fprintf(stderr, "%s: %s: note: no read-only attach in this library; "
+					"attaching as a process\n",
+				zcp_tool_progname, cmd);
 		o.read_only = 0;
 		ro = 0;
 		err = zcp_mempool_manager_attach_opts(name, &o, out);
@@ -502,10 +506,6 @@ int zcp_tool_attach(const char *cmd, const struct zcp_tool_target *t, zcp_mempoo
 		ro = 0;
 		err = zcp_mempool_manager_attach_socket(t->socket, out);
 	}
-	if (err == 0 && t->read_only && !ro && !t->quiet)
-		fprintf(stderr, "%s: %s: note: no read-only attach in this library; attached as a "
-				"process\n",
-			zcp_tool_progname, cmd);
 	if (err == 0 && read_only != NULL)
 		*read_only = ro;
 	return err;
