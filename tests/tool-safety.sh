@@ -3,7 +3,9 @@
 # tests/tool-safety.sh - the zerocp command does not destroy what is in
 # use and says what it does:
 #   - two "serve" of one name started together: exactly one serves, the
-#     other refuses and leaves the winner's segments alone (5 rounds);
+#     other refuses and leaves the winner's segments alone (5 rounds, and
+#     one where the first is frozen mid-build so the second surely finds
+#     it initialising);
 #   - SIGHUP and SIGQUIT stop a server cleanly, as SIGINT does;
 #   - "clean" refuses while a live process is attached, lists it, and
 #     removes only with --force;
@@ -33,7 +35,7 @@ skip_unless_runnable
 base=tsaf$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-safety-test.XXXXXX") || exit 1
 pids=
-names="r1 r2 r3 r4 r5 h q c f s"
+names="r1 r2 r3 r4 r5 r6 h q c f s"
 
 # Kill what is still running, remove every segment of our names and the
 # temporary files; only in the main shell.
@@ -85,7 +87,7 @@ leftovers() {
 	ls /dev/shm 2> /dev/null | grep "^zerocp_$1_"
 }
 
-echo "1..25"
+echo "1..26"
 
 # --- 1-5: two servers of one name started at once ------------------------
 # A pool large enough that building it takes a while (about 100 MB), so
@@ -133,7 +135,46 @@ for r in 1 2 3 4 5; do
 	[ -z "$(leftovers "$N")" ] || echo "# left: $(leftovers "$N")"
 done
 
-# --- 6-9: SIGHUP and SIGQUIT stop a server cleanly -------------------------
+# --- 6: the same race, made certain: the first server stopped mid-build ---
+# Server A is frozen (SIGSTOP) while it initialises its segments; server B
+# then finds a manager whose live creator has not finished it (ZCP_EAGAIN
+# after attach's wait).  B must refuse and leave A's segments alone; once
+# A continues, it serves.
+N=${base}r6
+"$zerocp" serve --name "$N" --pool 64x600000 --pool 4Kx20 --interval 0.5 > "$tmp/r6.a" 2>&1 &
+apid=$!
+pids="$pids $apid"
+# A tight loop (no nap): the segment appears early in the build; bounded
+# to a few seconds of stat()s.
+i=0
+while [ ! -e "/dev/shm/zerocp_${N}_mgmt" ] && [ $i -lt 1000000 ]; do
+	i=$((i + 1))
+done
+kill -STOP "$apid" 2> /dev/null
+if grep -q '^ready$' "$tmp/r6.a"; then
+	kill -CONT "$apid" 2> /dev/null
+	n=$((n + 1))
+	echo "ok $n # SKIP server A was ready before it could be stopped mid-build"
+else
+	limit 20 "$zerocp" serve --name "$N" --pool 64x600000 --pool 4Kx20 --interval 0.5 \
+		> "$tmp/r6.b" 2>&1
+	bst=$st
+	kill -CONT "$apid" 2> /dev/null
+	wait_for '^ready$' "$tmp/r6.a"
+	ar=$?
+	ok=0
+	[ "$bst" -eq 1 ] && grep -q "another server is starting manager '$N' right now" "$tmp/r6.b" &&
+		! grep -q '^ready$' "$tmp/r6.b" && [ $ar -eq 0 ] || ok=1
+	if [ $ok -eq 0 ]; then
+		limit 20 "$zerocp" demo --name "$N" > "$tmp/r6.demo" 2>&1 || ok=1
+	fi
+	tap $ok "a serve that finds another still building the manager refuses (exit $bst), touching nothing; the first then serves" ||
+		{ show "$tmp/r6.a"; show "$tmp/r6.b"; [ -f "$tmp/r6.demo" ] && show "$tmp/r6.demo"; }
+fi
+stop "$apid" TERM
+[ -z "$(leftovers "$N")" ] || echo "# left: $(leftovers "$N")"
+
+# --- 7-10: SIGHUP and SIGQUIT stop a server cleanly ------------------------
 for sig in HUP QUIT; do
 	case $sig in HUP) N=${base}h ;; *) N=${base}q ;; esac
 	start_server "$N" "$tmp/$sig.log"
@@ -147,7 +188,7 @@ for sig in HUP QUIT; do
 	tap $? "after SIG$sig nothing of $N is left in /dev/shm" || echo "# left: $left"
 done
 
-# --- 10-14: clean refuses while a live process is attached ----------------
+# --- 11-15: clean refuses while a live process is attached ----------------
 N=${base}c
 start_server "$N" "$tmp/c.log"
 cpid=$spid
@@ -171,7 +212,7 @@ tap $? "clean --force removes them anyway and says who is still attached"
 tap $? "after clean --force nothing of $N is in /dev/shm"
 stop "$cpid" TERM
 
-# --- 15-20: stat with a full process table; reclaim names the dead ---------
+# --- 16-21: stat with a full process table; reclaim names the dead ---------
 N=${base}f
 start_server "$N" "$tmp/f.log" --max-processes 2
 fpid=$spid
@@ -217,7 +258,7 @@ printf '%s\n' "$json" | grep -q '"chunks":3,"id":[0-9]*,"lent_unsettled":0}'
 tap $? "stat --json shows id and lent_unsettled for each process"
 stop "$fpid" TERM
 
-# --- 21-25: serve --socket that cannot accept; a client without room -------
+# --- 22-26: serve --socket that cannot accept; a client without room -------
 # Under a low descriptor limit, run the binary itself: libtool's wrapper
 # script (a shell) would fail (or spin) for want of descriptors before it
 # gets to run it.
@@ -242,7 +283,7 @@ pids="$pids $spid"
 wait_for '^ready$|does not support' "$tmp/s.log"
 if grep -q 'does not support' "$tmp/s.log"; then
 	reap "$spid" 10
-	for k in 21 22 23 24 25; do
+	for k in 22 23 24 25 26; do
 		n=$((n + 1))
 		echo "ok $n # SKIP serve --socket: memfd segments not supported here"
 	done
@@ -295,5 +336,5 @@ else
 	tap $? "and says 'too many open files'"
 fi
 
-[ "$n" -eq 25 ] || echo "# ran $n tests, planned 25"
+[ "$n" -eq 26 ] || echo "# ran $n tests, planned 26"
 exit $failed

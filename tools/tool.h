@@ -117,10 +117,11 @@ struct zcp_tool_target {
 /* zcp_tool_attach - attach to t through zcp_mempool_manager_attach_opts().
  *
  * A library without read-only attach or attach through options answers
- * ZCP_ENOSYS; then the plain calls are used instead (a read-only request
- * becomes an attach that takes a process slot, with a note on stderr, and
- * *read_only is 0; a socket attach checks the owner only for our own uid),
- * so that the command works with either.  *read_only (may be NULL) says
+ * ZCP_ENOSYS; then the plain calls are used instead, so that the command
+ * works with either: a read-only request becomes an attach that takes a
+ * process slot, with a note on stderr, and *read_only is 0; a socket
+ * attach can then check only for our own uid (another --owner stays
+ * ZCP_ENOSYS).  *read_only (may be NULL) says
  * what was obtained.  Returns 0 and *out, or the library's error (print it
  * with zcp_tool_attach_error()).
  */

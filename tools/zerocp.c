@@ -500,7 +500,8 @@ int zcp_tool_attach(const char *cmd, const struct zcp_tool_target *t, zcp_mempoo
 		ro = 0;
 		err = zcp_mempool_manager_attach_opts(name, &o, out);
 	}
-	if (err == ZCP_ENOSYS && t->socket != NULL && t->owner == ZCP_OWNER_SELF) {
+	if (err == ZCP_ENOSYS && t->socket != NULL &&
+	    zcp_tool_expected_uid(t->owner) == (long)geteuid()) {
 		/* No attach through a broker by options: the plain call,
 		 * which checks for our own uid. */
 		ro = 0;
