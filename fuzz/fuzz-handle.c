@@ -6,7 +6,8 @@
  * operations, one byte of opcode then its operands:
  *   from_handle(u64) [+ ref + release], get(size) [kept], release, ref,
  *   handle + from_handle(handle ^ delta), write u64 into a chosen shared
- *   word (pool head, record word / next / seq / size, process slot id),
+ *   word (pool head, record word / next / seq / size, process slot state
+ *   word raw or well formed (slot.h), an outbox entry),
  *   pool_stats / check / reclaim / process / print_stats.
  * Nothing may crash, hang or touch memory outside the segments.  After
  * each input the segment and the process-local views are restored, so
@@ -90,7 +91,7 @@ static int is_held(zcp_chunk *const held[], uint64_t gidx)
 
 static void poke(struct input *in)
 {
-	unsigned kind = (unsigned)take(in, 1) % 7;
+	unsigned kind = (unsigned)take(in, 1) % 9;
 	uint64_t which = take(in, 1);
 	uint64_t v = take(in, 8);
 	unsigned pool = (unsigned)(which % m->geo.pool_count);
@@ -118,9 +119,28 @@ static void poke(struct input *in)
 	case 5:
 		atomic_store(&r->size, v);
 		break;
-	default:
+	case 6:
 		atomic_store(&zcp__proc_at(m, (unsigned)(which % m->geo.max_processes))->id, v);
 		break;
+	case 7: { /* a well-formed slot state word (slot.h), near our incarnation */
+		unsigned st = (unsigned)v & 3;
+		uint64_t inc = zcp__sid_inc(m->sid) + ((v >> 2) % 3) - 1;
+		uint64_t w = st == ZCP__SLOT_RECLAIMING
+				     ? zcp__sid_reclaiming(inc, (unsigned)(v >> 4) % 5,
+							   zcp__sid_inc(m->sid) + ((v >> 8) % 2))
+				     : zcp__sid_make(st, inc);
+		atomic_store(&zcp__proc_at(m, (unsigned)(which % m->geo.max_processes))->id, w);
+		break;
+	}
+	default: { /* an outbox entry: state, chunk, generation, receiver */
+		struct zcp__outbox_entry *o =
+			&zcp__proc_at(m, (unsigned)(which % m->geo.max_processes))->outbox[(which >> 2) % ZCP__OUTBOX_SLOTS];
+		atomic_store(&o->word, zcp__out_word((unsigned)v & 3, v >> 8));
+		atomic_store(&o->chunk, (v >> 2) % (m->geo.total_chunks + 1));
+		atomic_store(&o->seq, (v >> 4) % 4);
+		atomic_store(&o->receiver, v & 0x40 ? m->process_id : 0);
+		break;
+	}
 	}
 }
 

@@ -21,15 +21,7 @@
 #define MAX_REFS (PENDING - 1)
 #define RLX memory_order_relaxed
 
-/* Handles: bits 63..38 global index + 1, bits 37..0 generation. */
-#define HANDLE_GEN_BITS 38
-#define HANDLE_GEN_MASK ((UINT64_C(1) << HANDLE_GEN_BITS) - 1)
 
-static void *fail_null(int err)
-{
-	errno = -err;
-	return NULL;
-}
 
 /* Point the view at its chunk (same values whoever writes them). */
 static inline void bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c,
@@ -58,12 +50,15 @@ static uint32_t settle_local(_Atomic uint32_t *refs)
 	return n;
 }
 
-/* Raise the pool's high-water mark to want; returns c (a tail call). */
+/* Raise the pool's high-water mark to want; returns c (a tail call).  A
+ * statistic: after a bounded number of lost races it gives up (each loss
+ * means someone else raised it). */
 static ZCP_COLD zcp_chunk *raise_used_max(_Atomic uint64_t *used_max, uint64_t want, zcp_chunk *c)
 {
 	uint64_t cur = atomic_load_explicit(used_max, RLX);
-	while (cur < want && !atomic_compare_exchange_weak_explicit(used_max, &cur, want, RLX, RLX))
-		;
+	for (int i = 0; i < 64 && cur < want; i++)
+		if (atomic_compare_exchange_weak_explicit(used_max, &cur, want, RLX, RLX))
+			break;
 	return c;
 }
 
@@ -126,28 +121,28 @@ static ZCP_HOT_INLINE zcp_chunk *took(struct zcp_mempool_manager *mgr, struct zc
  * a top that is not simply given back. */
 static ZCP_COLD zcp_chunk *get_slow(zcp_mempool_manager *mgr, uint64_t size)
 {
-	int err = zcp__mgr_check(mgr);
+	int err = zcp__mgr_check_rw(mgr);
 	if (err)
-		return fail_null(err);
+		return zcp__fail_null(err);
 	if (size == 0)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	if (atomic_load_explicit(&mgr->lent, RLX))
 		zcp__escrow_collect(mgr);
 	unsigned i = pool_for(mgr, size);
 	if (i == mgr->geo.pool_count)
-		return fail_null(ZCP_E2BIG);
+		return zcp__fail_null(ZCP_E2BIG);
 	struct zcp__pool_view *p = &mgr->pools[i];
 	uint32_t idx;
 	uint64_t gen;
 	if (!zcp__freelist_pop_fast(p, mgr->claim_bits, &idx, &gen) &&
 	    (err = zcp__freelist_pop(p, mgr->slot, &idx, &gen)))
-		return fail_null(err);
+		return zcp__fail_null(err);
 	return took(mgr, p, idx, gen, size);
 }
 
 zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 {
-	if (ZCP_LIKELY(mgr && mgr->forks == zcp__fork_count() &&
+	if (ZCP_LIKELY(mgr && mgr->forks == zcp__fork_count() && !mgr->read_only &&
 		       !atomic_load_explicit(&mgr->lent, RLX))) {
 		unsigned i = pool_for(mgr, size);
 		uint32_t idx;
@@ -160,15 +155,20 @@ zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size)
 }
 
 /* The general give-back of `slot`'s share in record gidx (any holder set,
- * any head); zcp_chunk_release() inlines only its common case. */
-static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me)
+ * any head); zcp_chunk_release() inlines only its common case.  Every
+ * retry, here and in the list operations it calls, counts against
+ * *budget. */
+static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
+		       unsigned *budget)
 {
 	uint32_t idx = (uint32_t)(gidx - p->first);
 	struct zcp__record *r = &p->records[idx];
 	uint64_t bit = UINT64_C(1) << slot;
+	/* Acquire: pairs with the release CAS of whoever wrote the word last
+	 * (a claim, another holder's bit), so seq below is theirs or newer. */
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
 
-	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+	while (*budget > 0) {
 		if (!zcp__w_held_valid(w) || !(w & bit))
 			return ZCP_EALREADY;
 		uint64_t rest = w & ~bit;
@@ -179,6 +179,7 @@ static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, u
 				ZCP__CRASH_POINT("release.cleared");
 				return 0;
 			}
+			--*budget;
 			continue;
 		}
 		/* Last holder.  Claimed off a head nobody moved since
@@ -186,29 +187,33 @@ static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, u
 		 * make sure the head no longer names it, then push. */
 		int ontop = zcp__w_ontop(w);
 		if (!ontop) {
-			int err = zcp__freelist_unlist(p, idx, slot);
+			int err = zcp__freelist_unlist(p, idx, slot, budget);
 			if (err)
 				return err;
 		}
-		/* The payload writes before this release CAS are what the
-		 * next holder's acquire will see. */
-		uint64_t gen = atomic_load_explicit(&r->seq, RLX) + 1;
+		/* The generation it was taken at: the record's seq, unless
+		 * its holder died before writing it (zcp__full_gen). */
+		uint64_t gen = zcp__full_gen(atomic_load_explicit(&r->seq, RLX), w) + 1;
 		uint64_t mine = zcp__w_releasing(me, gen);
+		/* Release: the payload writes before it are what the next
+		 * holder's acquire (its claim or mark) will see. */
 		if (atomic_compare_exchange_weak_explicit(&r->word, &w, mine, memory_order_acq_rel,
 							  memory_order_acquire)) {
 			ZCP__CRASH_POINT("release.releasing");
 			if (ontop)
 				return 1;
-			int err = zcp__freelist_push(p, idx, mine);
+			int err = zcp__freelist_push(p, idx, mine, budget);
 			return err ? err : 1;
 		}
+		--*budget;
 	}
 	return ZCP_EAGAIN;
 }
 
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me)
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
+		     unsigned *budget)
 {
-	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me);
+	return drop_holder(zcp__pool_of(m, gidx), gidx, slot, me, budget);
 }
 
 static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t gidx)
@@ -218,7 +223,8 @@ static ZCP_COLD int dropped_last_slow(zcp_mempool_manager *mgr, zcp_chunk *chunk
 	unsigned pool = atomic_load_explicit(&chunk->pool, RLX);
 	struct zcp__pool_view *p = pool < mgr->geo.pool_count ? &mgr->pools[pool]
 							      : zcp__pool_of(mgr, gidx);
-	int err = drop_holder(p, gidx, mgr->slot, mgr->slot);
+	unsigned budget = ZCP__RETRY_LIMIT;
+	int err = drop_holder(p, gidx, mgr->slot, mgr->slot, &budget);
 	/* A get of this chunk by another thread of ours waits for this. */
 	atomic_store_explicit(&chunk->refs, 0, memory_order_release);
 	return err < 0 ? err : 0;
@@ -283,26 +289,33 @@ int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 }
 
 /* Add our bit to a chunk someone else keeps alive ("get unless zero"),
- * checking the generation in the same CAS. */
+ * checking the generation in the same CAS (its low bits) and then in full
+ * (the record's seq). */
 static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t gen)
 {
 	struct zcp__record *r = &m->records[gidx];
 	uint64_t bit = UINT64_C(1) << m->slot;
+	/* Acquire: pairs with the release CAS of the word's last writer. */
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+	unsigned budget = ZCP__RETRY_LIMIT;
 
-	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+	while (budget > 0) {
 		if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK))
 			return ZCP_ESTALE;
 		if (!(w & bit) &&
 		    !atomic_compare_exchange_weak_explicit(&r->word, &w, w | bit,
 							   memory_order_acq_rel,
-							   memory_order_acquire))
+							   memory_order_acquire)) {
+			budget--;
 			continue;
+		}
 		ZCP__CRASH_POINT("ref.shared");
-		if ((atomic_load_explicit(&r->seq, memory_order_acquire) & HANDLE_GEN_MASK) !=
-		    (gen & HANDLE_GEN_MASK)) {
+		/* Acquire: pairs with the holder's release CAS after its
+		 * relaxed seq store (the word we just read or replaced). */
+		if ((zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_acquire), w) &
+		     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK)) {
 			if (!(w & bit))
-				zcp__drop_holder(m, gidx, m->slot, m->slot);
+				zcp__drop_holder(m, gidx, m->slot, m->slot, &budget);
 			return ZCP_ESTALE;
 		}
 		return 0;
@@ -310,7 +323,8 @@ static int acquire_shared(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 	return ZCP_EAGAIN;
 }
 
-int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint64_t gidx)
+int zcp__ref_gen(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint64_t gidx,
+		 int bind, uint64_t gen)
 {
 	uint32_t n = settle_local(&chunk->refs);
 	for (;;) {
@@ -321,6 +335,12 @@ int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint
 		if (n >= MAX_REFS)
 			return ZCP_EOVERFLOW;
 		if (n > 0) {
+			/* We hold the chunk, so its generation is our view's
+			 * (stable while we hold it); a reference named by
+			 * another generation names a chunk that is gone. */
+			if (bind && (atomic_load_explicit(&chunk->seq, RLX) & ZCP__HANDLE_GEN_MASK) !=
+					    (gen & ZCP__HANDLE_GEN_MASK))
+				return ZCP_ESTALE;
 			if (atomic_compare_exchange_weak_explicit(&chunk->refs, &n, n + 1,
 								  memory_order_acq_rel,
 								  memory_order_acquire))
@@ -332,6 +352,9 @@ int zcp__ref_view(struct zcp_mempool_manager *mgr, struct zcp_chunk *chunk, uint
 			break;
 	}
 	ZCP__CRASH_POINT("ref.pending");
+	/* The crossing is ours: nobody else writes the view meanwhile. */
+	if (bind)
+		zcp__bind_view(mgr, chunk, gidx, gen);
 	int err = acquire_shared(mgr, gidx, atomic_load_explicit(&chunk->seq, RLX));
 	/* Nobody else writes a PENDING count (they wait), so no CAS. */
 	atomic_store_explicit(&chunk->refs, err ? 0 : 1, memory_order_release);
@@ -342,7 +365,7 @@ int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 {
 	uint64_t gidx;
 	int err = zcp__view_check(mgr, chunk, &gidx);
-	return err ? err : zcp__ref_view(mgr, chunk, gidx);
+	return err ? err : zcp__ref_gen(mgr, chunk, gidx, 0, 0);
 }
 
 uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
@@ -407,33 +430,47 @@ uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk
 	if (n == 0 || n == PENDING)
 		return 0;
 	uint64_t gen = atomic_load_explicit(&((zcp_chunk *)chunk)->seq, RLX);
-	return ((gidx + 1) << HANDLE_GEN_BITS) | (gen & HANDLE_GEN_MASK);
+	/* Release fence: pairs with the acquire fence of the receiver's
+	 * zcp_chunk_from_handle(), through whatever atomic carries the value
+	 * (C11 7.17.4): the payload writes above are then visible there. */
+	atomic_thread_fence(memory_order_release);
+	return ((gidx + 1) << ZCP__HANDLE_GEN_BITS) | (gen & ZCP__HANDLE_GEN_MASK);
 }
 
 zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 {
-	int err = zcp__mgr_check(mgr);
+	/* Acquire fence: pairs with the release fence of the sender's
+	 * zcp_chunk_handle(). */
+	atomic_thread_fence(memory_order_acquire);
+	int err = zcp__mgr_check_rw(mgr);
 	if (err)
-		return fail_null(err);
-	uint64_t g1 = handle >> HANDLE_GEN_BITS, gen = handle & HANDLE_GEN_MASK;
+		return zcp__fail_null(err);
+	uint64_t g1 = handle >> ZCP__HANDLE_GEN_BITS, gen = handle & ZCP__HANDLE_GEN_MASK;
 	if (g1 == 0 || g1 > mgr->geo.total_chunks)
-		return fail_null(ZCP_EINVAL);
+		return zcp__fail_null(ZCP_EINVAL);
 	uint64_t gidx = g1 - 1;
 	struct zcp__record *r = &mgr->records[gidx];
 	/* The coming zcp_chunk_ref() writes this line: ask for it writable
 	 * now rather than read it shared, then upgrade. */
 	__builtin_prefetch(&r->word, 1, 3);
+	/* Acquire: pairs with the release CAS of the word's last writer and
+	 * (seq) with the holder's release CAS after its seq store. */
 	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-	uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+	uint64_t seq = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_acquire), w);
 	if (!zcp__w_held_valid(w) || zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK) ||
-	    (seq & HANDLE_GEN_MASK) != gen)
-		return fail_null(ZCP_EINVAL);
-	struct zcp__pool_view *p = zcp__pool_of(mgr, gidx);
+	    (seq & ZCP__HANDLE_GEN_MASK) != gen)
+		return zcp__fail_null(ZCP_EINVAL);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
-	/* Bind the generation the handle names.  If this process holds the
-	 * chunk, it is the same one (a held chunk cannot be reused); if another
-	 * thread is just dropping our last reference (PENDING), the new
-	 * generation is the one the coming zcp_chunk_ref() must check. */
-	bind_view(mgr, c, p, (uint32_t)(gidx - p->first), seq);
+	uint32_t n = atomic_load_explicit(&c->refs, memory_order_acquire);
+	if (n != 0 && n != PENDING) {
+		/* We hold it: the same chunk only in the generation we hold
+		 * (never roll our view back to another one). */
+		if ((atomic_load_explicit(&c->seq, RLX) & ZCP__HANDLE_GEN_MASK) != gen)
+			return zcp__fail_null(ZCP_EINVAL);
+		return c;
+	}
+	/* Not held: bind the generation the handle names, which the coming
+	 * zcp_chunk_ref() checks. */
+	zcp__bind_view(mgr, c, gidx, seq);
 	return c;
 }

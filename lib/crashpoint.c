@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The crash-point test hook (see crashpoint.h). */
 #include "internal.h"
 
@@ -26,6 +27,10 @@ const char *const zcp__crash_points[] = {
 	"send.entry",       /* outbox entry written, not yet live */
 	"receive.bit",      /* receiver holds its reference, entry not yet taken */
 	"reclaim.claimed",  /* reclaimer owns a dead slot */
+	"reclaim.dropped",  /* dead slot cleaned, not yet freed */
+	"slot.locked",      /* attacher holds a slot's lock byte, slot not claimed */
+	"slot.claimed",     /* slot claimed, nothing else written */
+	"takeover.claimed", /* a dead process's slot taken over, not yet cleaned */
 	NULL,
 };
 

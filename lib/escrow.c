@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Escrow: references in flight between processes.
  *
  * The sender writes an outbox entry in its own process slot (FILLING),
@@ -9,19 +10,31 @@
  * the lent reference.
  *
  * Why a kill anywhere is safe: the lent reference is part of the sender's
- * holder bit, so a dead sender's reclaim drops it, and its entries die with
- * its slot (a ticket then names a reset entry: ESTALE).  A receiver killed
- * after taking its reference but before DONE holds a bit that its own
- * reclaim drops, and the LIVE entry naming it is cancelled by the same
- * reclaim (zcp__escrow_cancel_dead), so the sender drops the lent
- * reference.  Nothing is taken twice: DONE is reached once per nonce.
+ * holder bit, so a dead sender's reclaim drops it, and its reclaim empties
+ * its entries before it drops a single bit (zcp__escrow_clear_slot), so a
+ * ticket then names an empty entry: ESTALE.  A receiver that read the
+ * entry just before takes its reference bound to the ticket's generation
+ * (zcp__ref_gen): once the chunk went back to its pool and out again, that
+ * fails too, and if it got in first, its DONE CAS fails on the emptied
+ * entry and it gives the reference back.  A receiver killed after taking
+ * its reference but before DONE holds a bit that its own reclaim drops,
+ * and the LIVE entry naming it is cancelled by the same reclaim
+ * (zcp__escrow_cancel_dead), so the sender drops the lent reference.
+ * Nothing is taken twice: DONE is reached once per nonce.
+ *
+ * Threads.  Any thread of the owner may collect: it reads which chunk an
+ * entry lent (from process memory, lent_gidx) before its CAS DONE -> EMPTY,
+ * so a send by another thread that reuses the entry right after cannot
+ * change what it releases (that send's CAS needs EMPTY, after ours).
+ *
+ * Receivers are named by process id (slot and incarnation), which means
+ * the same in every PID namespace; a pid would not.
  */
 #include "manager.h"
 
 #include "crashpoint.h"
 
 #include <errno.h>
-#include <unistd.h>
 
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
@@ -39,34 +52,49 @@ static uint64_t fresh_nonce(struct zcp_mempool_manager *m)
 	 * id) plus a counter: unique per entry use, unguessable by peers
 	 * that do not read our slot. */
 	uint64_t n = atomic_fetch_add_explicit(&m->next_nonce, 1, RLX);
-	uint64_t x = (n + m->id) * UINT64_C(0x9E3779B97F4A7C15);
+	uint64_t x = (n + m->process_id) * UINT64_C(0x9E3779B97F4A7C15);
 	x ^= x >> 29;
 	x *= UINT64_C(0xBF58476D1CE4E5B9);
 	x ^= x >> 32;
 	return (x & NONCE54) | 1; /* never 0 */
 }
 
-void zcp__escrow_collect(struct zcp_mempool_manager *m)
+unsigned zcp__escrow_collect(struct zcp_mempool_manager *m)
 {
 	struct zcp__proc *self = zcp__proc_at(m, m->slot);
+	unsigned dropped = 0;
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 		struct zcp__outbox_entry *o = &self->outbox[e];
+		/* Acquire: pairs with the receiver's or canceller's acq_rel
+		 * CAS to DONE. */
 		uint64_t w = atomic_load_explicit(&o->word, ACQ);
 		if (zcp__out_state(w) != ZCP__OUT_DONE)
 			continue;
+		/* Which chunk this use of the entry lent: read before the CAS
+		 * that lets another thread's send reuse the entry. */
+		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], RLX);
 		if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 							     zcp__out_word(ZCP__OUT_EMPTY, 0),
 							     memory_order_acq_rel, ACQ))
 			continue;
-		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], RLX);
 		zcp_chunk_release(m, &m->chunks[gidx]);
 		atomic_fetch_sub_explicit(&m->lent, 1, RLX);
+		dropped++;
 	}
+	return dropped;
+}
+
+long zcp_mempool_manager_settle(zcp_mempool_manager *mgr)
+{
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return err;
+	return (long)zcp__escrow_collect(mgr);
 }
 
 int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver, uint64_t *ticket)
 {
-	int err = zcp__mgr_check(mgr);
+	int err = zcp__mgr_check_rw(mgr);
 	if (err)
 		return err;
 	uint64_t gidx;
@@ -88,8 +116,9 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 							     memory_order_acq_rel, ACQ))
 			continue;
 		/* The lent reference: counted like any other of ours. */
-		err = zcp__ref_view(mgr, chunk, gidx);
+		err = zcp__ref_gen(mgr, chunk, gidx, 0, 0);
 		if (err) {
+			/* FILLING is ours alone: nobody else CASes it. */
 			atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_EMPTY, 0),
 					      memory_order_release);
 			return err;
@@ -99,10 +128,9 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 		atomic_store_explicit(&o->chunk, gidx, RLX);
 		atomic_store_explicit(&o->seq, atomic_load_explicit(&chunk->seq, RLX), RLX);
 		atomic_store_explicit(&o->receiver, receiver, RLX);
-		atomic_store_explicit(&o->receiver_start,
-				      receiver ? zcp__process_start_time((pid_t)receiver) : 0, RLX);
 		ZCP__CRASH_POINT("send.entry");
-		/* Release: the fields above before LIVE. */
+		/* Release: the fields above, and the caller's payload writes,
+		 * before LIVE; pairs with the receiver's acquire load. */
 		atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_LIVE, nonce),
 				      memory_order_release);
 		*ticket = make_ticket(mgr->slot, e, nonce);
@@ -122,50 +150,39 @@ static struct zcp__outbox_entry *entry_of(struct zcp_mempool_manager *m, uint64_
 	return &zcp__proc_at(m, s)->outbox[e];
 }
 
+
 zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 {
 	unsigned slot;
-	int err = zcp__mgr_check(mgr);
-	if (err) {
-		errno = -err;
-		return NULL;
-	}
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return zcp__fail_null(err);
 	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
-	if (!o) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!o)
+		return zcp__fail_null(ZCP_EINVAL);
+	/* Acquire: pairs with the sender's release store of LIVE. */
 	uint64_t w = atomic_load_explicit(&o->word, ACQ);
-	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54)) {
-		errno = ESTALE;
-		return NULL;
-	}
+	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
+		return zcp__fail_null(ZCP_ESTALE);
 	uint64_t gidx = atomic_load_explicit(&o->chunk, RLX);
 	uint64_t seq = atomic_load_explicit(&o->seq, RLX);
-	int64_t to = atomic_load_explicit(&o->receiver, RLX);
+	uint64_t to = atomic_load_explicit(&o->receiver, RLX);
 	/* The fields belong to this (LIVE, nonce) only if it is still there. */
-	if (atomic_load_explicit(&o->word, ACQ) != w || gidx >= mgr->geo.total_chunks) {
-		errno = ESTALE;
-		return NULL;
-	}
-	if (to != 0 && to != (int64_t)getpid()) {
-		errno = EACCES;
-		return NULL;
-	}
+	if (atomic_load_explicit(&o->word, ACQ) != w || gidx >= mgr->geo.total_chunks)
+		return zcp__fail_null(ZCP_ESTALE);
+	if (to != 0 && to != mgr->process_id)
+		return zcp__fail_null(ZCP_EACCES);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
-	zcp__bind_view(mgr, c, gidx, seq);
-	err = zcp__ref_view(mgr, c, gidx);
-	if (err) {
-		errno = -err;
-		return NULL;
-	}
+	/* A reference to the generation the ticket names, and no other. */
+	err = zcp__ref_gen(mgr, c, gidx, 1, seq);
+	if (err)
+		return zcp__fail_null(err);
 	ZCP__CRASH_POINT("receive.bit");
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 						     zcp__out_word(ZCP__OUT_DONE, w),
 						     memory_order_acq_rel, ACQ)) {
-		zcp_chunk_release(mgr, c); /* someone else took it, or it was cancelled */
-		errno = ESTALE;
-		return NULL;
+		zcp_chunk_release(mgr, c); /* taken, cancelled, or its sender is gone */
+		return zcp__fail_null(ZCP_ESTALE);
 	}
 	atomic_fetch_add_explicit(&zcp__proc_at(mgr, slot)->outbox_taken, 1, memory_order_release);
 	return c;
@@ -174,7 +191,7 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket)
 {
 	unsigned slot;
-	int err = zcp__mgr_check(mgr);
+	int err = zcp__mgr_check_rw(mgr);
 	if (err)
 		return err;
 	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
@@ -195,7 +212,7 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 	unsigned cancelled = 0;
 	for (unsigned s = 0; s < m->geo.max_processes; s++) {
 		struct zcp__proc *p = zcp__proc_at(m, s);
-		if (!zcp__id_claimed(atomic_load_explicit(&p->id, ACQ)))
+		if (!zcp__sid_occupied(atomic_load_explicit(&p->id, ACQ)))
 			continue;
 		unsigned here = 0;
 		for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
@@ -203,9 +220,8 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 			uint64_t w = atomic_load_explicit(&o->word, ACQ);
 			if (zcp__out_state(w) != ZCP__OUT_LIVE)
 				continue;
-			int64_t to = atomic_load_explicit(&o->receiver, RLX);
-			if (to == 0 ||
-			    zcp__process_alive(to, atomic_load_explicit(&o->receiver_start, RLX)))
+			uint64_t to = atomic_load_explicit(&o->receiver, RLX);
+			if (to == 0 || zcp__process_id_alive(m, to))
 				continue;
 			if (atomic_compare_exchange_strong_explicit(
 				    &o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
@@ -214,10 +230,41 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 		}
 		/* Wake the owner's collect (also for entries a dead receiver
 		 * marked DONE without getting to bump the counter). */
-		atomic_fetch_add_explicit(&p->outbox_taken, 1, memory_order_release);
+		if (here)
+			atomic_fetch_add_explicit(&p->outbox_taken, 1, memory_order_release);
 		cancelled += here;
 	}
 	if (atomic_load_explicit(&m->lent, RLX))
 		zcp__escrow_collect(m);
 	return cancelled;
+}
+
+unsigned zcp__escrow_clear_slot(struct zcp_mempool_manager *m, unsigned i)
+{
+	struct zcp__proc *p = zcp__proc_at(m, i);
+	unsigned n = 0;
+	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
+		struct zcp__outbox_entry *o = &p->outbox[e];
+		uint64_t w = atomic_load_explicit(&o->word, ACQ);
+		/* Only receivers and cancellers move a dead slot's entries,
+		 * each once (LIVE -> DONE): a few tries always suffice. */
+		for (int k = 0; k < 8 && zcp__out_state(w) != ZCP__OUT_EMPTY; k++) {
+			if (atomic_compare_exchange_strong_explicit(
+				    &o->word, &w, zcp__out_word(ZCP__OUT_EMPTY, 0),
+				    memory_order_acq_rel, ACQ)) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+uint64_t zcp__escrow_unsettled(const struct zcp_mempool_manager *m, unsigned i)
+{
+	const struct zcp__proc *p = zcp__proc_at(m, i);
+	uint64_t n = 0;
+	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++)
+		n += zcp__out_state(atomic_load_explicit(&p->outbox[e].word, RLX)) == ZCP__OUT_DONE;
+	return n;
 }

@@ -205,7 +205,8 @@ int zcp__freelist_pop(struct zcp__pool_view *p, unsigned slot, uint32_t *idx, ui
 		}
 
 		/* top is taken; take the record below it. */
-		uint32_t n = atomic_load_explicit(&r->next, RLX);
+		/* Acquire: pairs with the release store of next by its pusher. */
+		uint32_t n = atomic_load_explicit(&r->next, ACQ);
 		if (n == ZCP__H_NIL) {
 			if (head_still(p, h))
 				return ZCP_ENOBUFS;
@@ -235,9 +236,9 @@ bad:
 	return ZCP_EAGAIN;
 }
 
-int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
+int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, unsigned *budget)
 {
-	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+	for (; *budget > 0; --*budget) {
 		/* Only a peer breaking the protocol moves a RELEASING word
 		 * that is not on the list; then it is theirs to push. */
 		if (atomic_load_explicit(&p->records[idx].word, ACQ) != mine)
@@ -261,7 +262,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 			 * ours and help_mark leaves it alone). */
 			if (top != idx)
 				help_mark(p, top, op, w);
-			below = atomic_load_explicit(&r->next, RLX);
+			below = atomic_load_explicit(&r->next, ACQ);
 		} else if (op == ZCP__H_OP_PUSH || op == ZCP__H_OP_NONE) {
 			/* Our record is not on the list (we unlisted it before
 			 * marking it), so it cannot be a listed top. */
@@ -278,7 +279,7 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 					goto bad;
 				if (!unlisted(r, w))
 					continue;
-				below = atomic_load_explicit(&r->next, RLX);
+				below = atomic_load_explicit(&r->next, ACQ);
 			} else if (zcp__w_is_free(w)) {
 				below = top;
 			} else {
@@ -289,7 +290,9 @@ int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine)
 		}
 		if (below != ZCP__H_NIL && below >= p->count)
 			goto bad;
-		atomic_store_explicit(&p->records[idx].next, below, RLX);
+		/* Release: pairs with the acquire load of next by a popper
+		 * (besides the head CAS below, which publishes it too). */
+		atomic_store_explicit(&p->records[idx].next, below, memory_order_release);
 		if (head_cas(p, h, zcp__h_make(idx, ZCP__H_OP_PUSH, tag + 1))) {
 			ZCP__CRASH_POINT("push.done");
 			return 0;
@@ -303,9 +306,9 @@ bad:
 	return ZCP_EAGAIN;
 }
 
-int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot)
+int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot, unsigned *budget)
 {
-	for (unsigned attempt = 0; attempt < ZCP__RETRY_LIMIT; attempt++) {
+	for (; *budget > 0; --*budget) {
 		uint64_t h = atomic_load_explicit(&p->desc->head, ACQ);
 		if (zcp__h_top(h) != idx || zcp__h_op(h) != ZCP__H_OP_PUSH)
 			return 0;

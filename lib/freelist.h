@@ -20,11 +20,13 @@ struct zcp__pool_view {
 	unsigned index;               /* pool index */
 };
 
-/* Bound on consecutive failed compare-and-swaps before giving up with
- * ZCP_EAGAIN.  Each failure means another process made progress, so honest
- * peers never come near it; it only stops a peer that rewrites the head
- * forever from hanging us. */
-#define ZCP__RETRY_LIMIT (1u << 24)
+/* Bound on the failed compare-and-swaps (and re-reads) of one public call,
+ * all its loops together, before it gives up with ZCP_EAGAIN.  Each
+ * failure means another process made progress, so honest peers never come
+ * near it; it only stops a peer that rewrites shared words forever from
+ * hanging us.  At the 150-570 ns a contended attempt costs, 2^20 attempts
+ * take 0.16-0.6 s. */
+#define ZCP__RETRY_LIMIT ZCP_RETRY_BOUND
 
 /* Initialise a new pool: every record FREE at generation 0, linked in index
  * order, head at record 0.  Only while nobody else can see the segment. */
@@ -76,14 +78,14 @@ static inline int zcp__freelist_pop_fast(struct zcp__pool_view *p, uint64_t clai
  * word is HELD without ONTOP): if the head still reads (idx, PUSH) — an
  * unlister cleared ONTOP and has not moved the head yet — flip it to
  * POP(slot), so that nobody moves the head on what the word says now.
- * Returns 0, or ZCP_EAGAIN (retry bound). */
-int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot);
+ * Returns 0, or ZCP_EAGAIN (*budget ran out; each attempt takes one). */
+int zcp__freelist_unlist(struct zcp__pool_view *p, uint32_t idx, unsigned slot, unsigned *budget);
 
 /* Put record idx, whose word the caller set to `mine` = RELEASING(slot,
  * gen) after zcp__freelist_unlist(), back on the list.  Returns 0,
- * ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (the record then stays RELEASING and
- * reclaim can finish it once its releaser is gone). */
-int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine);
+ * ZCP_ENOTRECOVERABLE or ZCP_EAGAIN (*budget ran out: the record then stays
+ * RELEASING and reclaim can finish it once its releaser is gone). */
+int zcp__freelist_push(struct zcp__pool_view *p, uint32_t idx, uint64_t mine, unsigned *budget);
 
 /* Complete the head's pending transition, if any (mark a popped record for
  * its popper).  Reclaim calls it before scanning for a dead slot's bits. */

@@ -11,6 +11,7 @@
 /* First: it defines _GNU_SOURCE and friends for the system headers. */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,14 @@
 #define ZCP_CACHELINE 64
 
 #define ZCP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The failure of a call that returns a pointer: errno from a negative
+ * zerocp code, and NULL. */
+static inline void *zcp__fail_null(int err)
+{
+	errno = -err;
+	return NULL;
+}
 
 /*
  * zcp__die - report an impossible state of this process's own memory and

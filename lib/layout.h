@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define ZCP__MAGIC UINT64_C(0x5a45524f43504d47) /* "ZEROCPMG" */
-#define ZCP__LAYOUT_VERSION 2u
+#define ZCP__LAYOUT_VERSION 3u
 #define ZCP__HEADER_SIZE 512u
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u
@@ -39,7 +39,7 @@ enum {
 };
 
 struct zcp__header {
-	uint64_t magic;
+	_Atomic uint64_t magic; /* written first, after the creator's lock */
 	uint32_t layout_version;
 	uint32_t header_size;
 	_Atomic uint32_t state;
@@ -53,10 +53,12 @@ struct zcp__header {
 	uint64_t proc_size;     /* bytes per process slot */
 	uint64_t records_off;   /* offset of the record array in mgmt */
 	uint64_t total_chunks;
-	int64_t creator_pid;
-	uint64_t creator_start; /* process start time, see process.c */
+	_Atomic int64_t creator_pid; /* informative: in the creator's PID namespace */
+	_Atomic uint64_t creator_id; /* the creator's process id (slot.h) */
 	uint64_t nonce;         /* random per creation: tells managers apart */
-	uint64_t reserved[50];
+	uint32_t mode;          /* the segments' declared mode (attach checks) */
+	uint32_t reserved32;
+	uint64_t reserved[49];
 };
 
 /* A pool descriptor.  The first line is static; head and used_max live on
@@ -104,13 +106,14 @@ struct zcp__chunk_header {
 };
 
 /* An outbox entry: a reference a process lent to another (see
- * zcp_chunk_send()).  word = state (bits 63..62) | nonce (bits 61..0). */
+ * zcp_chunk_send() and escrow.c).  word = state (bits 63..62) | nonce
+ * (bits 61..0). */
 struct zcp__outbox_entry {
 	_Atomic uint64_t word;
-	_Atomic uint64_t chunk;          /* global record index */
-	_Atomic uint64_t seq;            /* chunk generation */
-	_Atomic int64_t receiver;        /* pid, or 0 for any */
-	_Atomic uint64_t receiver_start; /* its start time, 0 if unknown */
+	_Atomic uint64_t chunk;    /* global record index */
+	_Atomic uint64_t seq;      /* chunk generation */
+	_Atomic uint64_t receiver; /* process id (slot.h), or 0 for any */
+	uint64_t reserved;
 };
 
 enum {
@@ -129,23 +132,16 @@ static inline unsigned zcp__out_state(uint64_t w)
 	return (unsigned)(w >> 62);
 }
 
-/* A slot of the process table.  `id` is the claim word: 0 when free, else
- * (pid << 32 | incarnation << 1 | 1) — claimed with one CAS, so a slot can
- * never be half claimed.  `stage` tracks the slot's end of life. */
+/* A slot of the process table.  `id` is the slot's state word, changed
+ * only by compare-and-swap (see slot.h for its encoding and states); the
+ * rest is informative or owned by the slot's process. */
 struct zcp__proc {
 	_Atomic uint64_t id;
-	_Atomic uint64_t start;    /* start time of pid; 0 until written */
-	_Atomic uint64_t stage;    /* ZCP__PROC_* */
-	_Atomic uint64_t reclaimer; /* id word of the process reclaiming this slot */
+	_Atomic int64_t pid;           /* in the process's own PID namespace */
 	_Atomic uint64_t outbox_taken; /* bumped by receivers, read by the owner */
-	uint64_t reserved[3];
+	_Atomic uint64_t pidns;        /* that namespace's inode, 0 if unknown */
+	uint64_t reserved[4];
 	struct zcp__outbox_entry outbox[ZCP__OUTBOX_SLOTS];
-};
-
-enum {
-	ZCP__PROC_FREE = 0,
-	ZCP__PROC_ACTIVE = 1,
-	ZCP__PROC_RECLAIMING = 2, /* dead; a reclaimer is dropping its references */
 };
 
 /* --- the holder word of a record ------------------------------------------
@@ -237,6 +233,21 @@ static inline int zcp__w_ontop(uint64_t w)
 {
 	return zcp__w_is_held(w) && (w & ZCP__W_ONTOP);
 }
+
+/* The full generation of a record whose HELD word is w and whose seq
+ * reads `seq`.  A new holder writes seq just after its claim, so a holder
+ * killed in between leaves the previous generation there (one less);
+ * the word's low 6 bits tell.  Every give-back then advances from the
+ * generation actually taken, so no word a record is given back with
+ * equals one it had before. */
+static inline uint64_t zcp__full_gen(uint64_t seq, uint64_t w)
+{
+	return seq + ((zcp__w_held_gen(w) - seq) & ZCP__W_HELD_GEN_MASK);
+}
+
+/* Handles: bits 63..38 global record index + 1, bits 37..0 generation. */
+#define ZCP__HANDLE_GEN_BITS 38
+#define ZCP__HANDLE_GEN_MASK ((UINT64_C(1) << ZCP__HANDLE_GEN_BITS) - 1)
 
 /* --- the free-list head of a pool -----------------------------------------
  *

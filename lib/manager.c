@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* Creating, attaching, describing and leaving a manager. */
 #include "manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,18 +35,31 @@ static void sleep_ms(long ms)
 		;
 }
 
-static struct zcp__proc *proc_at(void *ctx, unsigned i)
+/* Open our liveness lock descriptor on the management segment. */
+static int open_lock(struct zcp_mempool_manager *m)
 {
-	return zcp__proc_at(ctx, i);
+	char path[ZCP_SEGMENT_NAME_MAX + 16];
+	const char *shm = NULL;
+	if (zcp_segment_backend(m->mgmt_seg) == ZCP_BACKEND_SHM &&
+	    zcp__shm_path(path, sizeof path, zcp_segment_name(m->mgmt_seg), NULL) == 0)
+		shm = path;
+	return zcp__live_open(zcp_segment_fd(m->mgmt_seg), shm, &m->lock_fd);
 }
 
-/* Claim a process slot; the words of the hot paths follow from it. */
+/* Claim a process slot: a free one, else take over one whose process
+ * died (slot.c).  The words of the hot paths follow from it. */
 static int claim_slot(struct zcp_mempool_manager *m)
 {
-	int err = zcp__proc_claim(proc_at, m, m->geo.max_processes, &m->slot, &m->id);
-	m->claim_bits = zcp__w_claim_bits(m->slot);
-	m->give_bits = zcp__w_releasing(m->slot, 0);
-	return err;
+	for (unsigned i = 0; i < m->geo.max_processes; i++) {
+		/* Acquire: pairs with the release CAS that freed it. */
+		uint64_t w = atomic_load_explicit(&zcp__proc_at(m, i)->id, memory_order_acquire);
+		if (zcp__sid_state(w) != ZCP__SLOT_FREE)
+			continue;
+		int err = zcp__slot_claim(m, i, w, ZCP__SLOT_LIVE);
+		if (err != ZCP_EBUSY)
+			return err;
+	}
+	return zcp__slot_takeover(m);
 }
 
 /* Build the process-local views from a validated geometry. */
@@ -72,14 +87,13 @@ static int build_views(struct zcp_mempool_manager *m)
 	if (v == MAP_FAILED)
 		return ZCP_ENOMEM;
 	m->chunks = v;
-	m->mgmt_id = zcp_segment_id(m->mgmt_seg);
-	m->data_id = zcp_segment_id(m->data_seg);
 	m->forks = zcp__fork_count();
 	return 0;
 }
 
 static void free_manager(struct zcp_mempool_manager *m)
 {
+	zcp__live_close(m->lock_fd, m->forks != zcp__fork_count());
 	if (m->chunks)
 		munmap(m->chunks, m->chunks_bytes);
 	zcp_segment_close(m->data_seg);
@@ -87,20 +101,26 @@ static void free_manager(struct zcp_mempool_manager *m)
 	free(m);
 }
 
+static uint64_t make_nonce(void);
+
 static struct zcp_mempool_manager *new_manager(const char *name)
 {
 	struct zcp_mempool_manager *m = calloc(1, sizeof *m);
-	if (m)
+	if (m) {
 		strcpy(m->name, name);
+		m->lock_fd = -1;
+		m->forks = zcp__fork_count();
+		/* Ticket nonces start somewhere a peer cannot predict. */
+		atomic_store_explicit(&m->next_nonce, make_nonce(), memory_order_relaxed);
+	}
 	return m;
 }
 
-/* Write a new manager's shared structures (nobody else can see them). */
-static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce)
+/* Write a new manager's shared structures (attach waits for READY). */
+static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned mode)
 {
 	const struct zcp__geometry *g = &m->geo;
 	struct zcp__header *h = m->hdr;
-	h->magic = ZCP__MAGIC;
 	h->layout_version = ZCP__LAYOUT_VERSION;
 	h->header_size = ZCP__HEADER_SIZE;
 	h->pool_count = g->pool_count;
@@ -113,9 +133,9 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce)
 	h->proc_size = g->proc_size;
 	h->records_off = g->records_off;
 	h->total_chunks = g->total_chunks;
-	h->creator_pid = (int64_t)getpid();
-	h->creator_start = zcp__self_start_time(getpid());
+	atomic_store_explicit(&h->creator_pid, (int64_t)getpid(), memory_order_relaxed);
 	h->nonce = nonce;
+	h->mode = mode;
 	zcp_relptr recpool = zcp_relptr_from(m->mgmt_seg, m->records);
 	for (unsigned i = 0; i < g->pool_count; i++) {
 		struct zcp__pool_view *p = &m->pools[i];
@@ -179,21 +199,37 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 	err = zcp_segment_create(mname, m->geo.mgmt_size, &opts, &m->mgmt_seg);
 	if (err)
 		goto fail;
-	err = zcp_segment_create(dname, m->geo.data_size, &opts, &m->data_seg);
-	if (err) {
-		if (cfg->backend == ZCP_BACKEND_SHM)
-			zcp_segment_unlink(mname);
+	m->mgmt = zcp_segment_base(m->mgmt_seg);
+	m->hdr = (struct zcp__header *)m->mgmt;
+	/* A memfd has no name, so its mode guards nothing but a reopen
+	 * through /proc/self/fd by a holder of the descriptor: every process
+	 * the broker hands it to must reopen it for its liveness lock. */
+	if (cfg->backend == ZCP_BACKEND_MEMFD && fchmod(zcp_segment_fd(m->mgmt_seg), 0666) != 0) {
+		err = -errno;
 		goto fail;
 	}
-	m->mgmt = zcp_segment_base(m->mgmt_seg);
+	/* Our liveness lock on slot 0's byte before anything else, then
+	 * the magic: an attacher that finds the magic and no lock knows we
+	 * died (manager.c open_ready_mgmt). */
+	err = open_lock(m);
+	if (!err)
+		err = zcp__live_lock(m->lock_fd, 0);
+	if (err)
+		goto fail_unlink_mgmt;
+	atomic_store_explicit(&m->hdr->magic, ZCP__MAGIC, memory_order_release);
+	err = zcp_segment_create(dname, m->geo.data_size, &opts, &m->data_seg);
+	if (err)
+		goto fail_unlink_mgmt;
 	m->data = zcp_segment_base(m->data_seg);
 	err = build_views(m);
 	if (err)
 		goto fail_unlink;
-	init_shared(m, make_nonce());
-	err = claim_slot(m);
+	init_shared(m, make_nonce(), cfg->mode);
+	/* Slot 0, whose lock byte we hold already. */
+	err = zcp__slot_claim(m, 0, zcp__sid_make(ZCP__SLOT_FREE, 0), ZCP__SLOT_LIVE);
 	if (err)
 		goto fail_unlink;
+	atomic_store_explicit(&m->hdr->creator_id, m->process_id, memory_order_relaxed);
 	m->creator = 1;
 	/* Publish: everything above happens-before an attach that reads
 	 * READY with acquire. */
@@ -202,10 +238,11 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 	return 0;
 
 fail_unlink:
-	if (cfg->backend == ZCP_BACKEND_SHM) {
+	if (cfg->backend == ZCP_BACKEND_SHM)
 		zcp_segment_unlink(dname);
+fail_unlink_mgmt:
+	if (cfg->backend == ZCP_BACKEND_SHM)
 		zcp_segment_unlink(mname);
-	}
 fail:
 	free_manager(m);
 	return err;
@@ -224,14 +261,14 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 	if (real < ZCP__HEADER_SIZE)
 		return ZCP_ETRUNCATED;
 	memcpy(&h, mgmt, sizeof h);
-	if (h.magic != ZCP__MAGIC)
+	if (atomic_load_explicit(&h.magic, memory_order_relaxed) != ZCP__MAGIC)
 		return ZCP_EFOREIGN;
 	if (h.layout_version != ZCP__LAYOUT_VERSION)
 		return ZCP_EVERSION;
 	if (h.header_size != ZCP__HEADER_SIZE || h.pool_count == 0 ||
 	    h.pool_count > ZCP_MAX_POOLS || h.max_processes == 0 ||
 	    h.max_processes > ZCP_MAX_PROCESSES || h.outbox_slots != ZCP__OUTBOX_SLOTS ||
-	    h.pools_off != ZCP__HEADER_SIZE)
+	    h.pools_off != ZCP__HEADER_SIZE || (h.mode & ~0660u) != 0)
 		return ZCP_ECORRUPT;
 	if (real < ZCP__HEADER_SIZE + (uint64_t)h.pool_count * ZCP__POOL_DESC_SIZE)
 		return ZCP_ETRUNCATED;
@@ -262,66 +299,100 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 
 static int validate_mgmt(struct zcp_mempool_manager *m, size_t real)
 {
+	m->hdr = (struct zcp__header *)m->mgmt;
 	return zcp__mgmt_validate(m->mgmt, real, &m->geo);
 }
 
-/* Open the management segment once it is READY. */
-static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname)
+/* What the header of an unfinished manager says about its creator: 1 it
+ * may still finish (building), 0 it died (its lock is gone, and it took
+ * the lock before writing the magic). */
+static int creator_building(const zcp_segment *seg)
 {
-	int err = 0;
+	const struct zcp__header *h = zcp_segment_base(seg);
+	int held = zcp__live_held(zcp_segment_fd(seg), 0);
+	if (atomic_load_explicit(&((struct zcp__header *)h)->magic, memory_order_acquire) == 0)
+		return 1; /* before its lock, or it died there: waited out below */
+	return held;
+}
+
+/* Open the management segment once it is READY.  A creator still at work
+ * is waited for (ATTACH_WAIT_MS); one that died is reported as ZCP_ESRCH,
+ * and so is one that left no trace of a lock or magic for the whole wait. */
+static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int writable)
+{
+	int err = 0, unlocked_blank = 0;
 	for (long waited = 0; waited <= ATTACH_WAIT_MS; waited++) {
-		err = zcp_segment_open(mname, 1, &m->mgmt_seg);
-		if (err == 0) {
-			size_t size = zcp_segment_size(m->mgmt_seg);
-			const struct zcp__header *h = zcp_segment_base(m->mgmt_seg);
-			if (size >= ZCP__HEADER_SIZE) {
-				uint32_t st = atomic_load_explicit(
-					&((struct zcp__header *)h)->state, memory_order_acquire);
-				/* A creator writes the magic before READY; anything
-				 * else there is not ours, whatever the state says. */
-				if (h->magic != 0 && h->magic != ZCP__MAGIC) {
-					zcp_segment_close(m->mgmt_seg);
-					m->mgmt_seg = NULL;
-					return ZCP_EFOREIGN;
-				}
-				if (st == ZCP__STATE_READY) {
-					m->mgmt = zcp_segment_base(m->mgmt_seg);
-					return validate_mgmt(m, size);
-				}
-				if (st == ZCP__STATE_GONE) {
-					err = ZCP_ENOENT;
-				} else if (st != ZCP__STATE_INIT) {
-					err = ZCP_ECORRUPT;
-				} else {
-					err = ZCP_EAGAIN;
-					/* A dead creator never finishes. */
-					if (h->creator_pid != 0 &&
-					    !zcp__process_alive(h->creator_pid, h->creator_start))
-						waited = ATTACH_WAIT_MS;
-				}
-				if (err != ZCP_EAGAIN) {
-					zcp_segment_close(m->mgmt_seg);
-					m->mgmt_seg = NULL;
-					return err;
-				}
-			} else {
-				err = ZCP_EAGAIN; /* not sized yet */
-			}
-			zcp_segment_close(m->mgmt_seg);
-			m->mgmt_seg = NULL;
-		} else if (err != ZCP_ETRUNCATED) {
+		err = zcp_segment_open(mname, writable, &m->mgmt_seg);
+		if (err == ZCP_ETRUNCATED) {
+			err = ZCP_EAGAIN; /* not sized yet */
+		} else if (err) {
 			return err;
-		} else {
+		} else if (zcp_segment_size(m->mgmt_seg) < ZCP__HEADER_SIZE) {
 			err = ZCP_EAGAIN;
+		} else {
+			struct zcp__header *h = zcp_segment_base(m->mgmt_seg);
+			uint64_t magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+			uint32_t st = atomic_load_explicit(&h->state, memory_order_acquire);
+			/* A creator writes the magic before READY; anything
+			 * else there is not ours, whatever the state says. */
+			if (magic != 0 && magic != ZCP__MAGIC)
+				err = ZCP_EFOREIGN;
+			else if (st == ZCP__STATE_READY && magic == ZCP__MAGIC)
+				return 0;
+			else if (st == ZCP__STATE_GONE)
+				err = ZCP_ENOENT;
+			else if (st != ZCP__STATE_INIT)
+				err = ZCP_ECORRUPT;
+			else if (!creator_building(m->mgmt_seg))
+				err = ZCP_ESRCH;
+			else
+				err = ZCP_EAGAIN;
+			if (err == ZCP_EAGAIN && magic == 0 &&
+			    !zcp__live_held(zcp_segment_fd(m->mgmt_seg), 0))
+				unlocked_blank++;
+			else
+				unlocked_blank = 0;
+			if (err != ZCP_EAGAIN) {
+				zcp_segment_close(m->mgmt_seg);
+				m->mgmt_seg = NULL;
+				return err;
+			}
 		}
+		zcp_segment_close(m->mgmt_seg);
+		m->mgmt_seg = NULL;
 		if (waited < ATTACH_WAIT_MS)
 			sleep_ms(1);
 	}
-	return err;
+	/* No magic and no lock all along: a creator that died between
+	 * creating the segment and taking its lock. */
+	return err == ZCP_EAGAIN && unlocked_blank > ATTACH_WAIT_MS ? ZCP_ESRCH : err;
+}
+
+/* The owner and mode checks of attach (see zcp_attach_options): the
+ * segment behind fd belongs to `uid` (unless ZCP_OWNER_ANY) and its mode
+ * grants nothing beyond `mode`. */
+static int owner_ok(int fd, long uid, unsigned mode)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (uid != ZCP_OWNER_ANY && (long)st.st_uid != uid)
+		return ZCP_EOWNER;
+	if ((st.st_mode & 0777u) & ~mode)
+		return ZCP_EOWNER;
+	return 0;
+}
+
+static int owners_ok(struct zcp_mempool_manager *m, long uid)
+{
+	unsigned mode = m->hdr->mode & 0660u;
+	int err = owner_ok(zcp_segment_fd(m->mgmt_seg), uid, mode);
+	return err ? err : owner_ok(zcp_segment_fd(m->data_seg), uid, mode);
 }
 
 /* Finish an attach whose management segment is open and validated and
- * whose data segment is open: sizes, views, a process slot. */
+ * whose data segment is open: sizes, views, a process slot (not for a
+ * read-only handle). */
 static int attach_rest(struct zcp_mempool_manager *m)
 {
 	size_t real = zcp_segment_size(m->data_seg);
@@ -331,15 +402,12 @@ static int attach_rest(struct zcp_mempool_manager *m)
 		return ZCP_ECORRUPT;
 	m->data = zcp_segment_base(m->data_seg);
 	int err = build_views(m);
-	if (err)
+	if (err || m->read_only)
 		return err;
-	err = claim_slot(m);
-	if (err == ZCP_EUSERS) {
-		/* Make room from processes that died without detaching. */
-		zcp_mempool_manager_reclaim(m, NULL);
-		err = claim_slot(m);
-	}
-	return err;
+	/* Who we are must be readable by others before we take a slot: no
+	 * lock, no registration. */
+	err = open_lock(m);
+	return err ? err : claim_slot(m);
 }
 
 /* The common end of both attaches: err from opening the segments, then the
@@ -356,7 +424,8 @@ static int finish_attach(struct zcp_mempool_manager *m, int err, zcp_mempool_man
 	return 0;
 }
 
-int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
+/* Attach by name, with the owner checks of uid (or none). */
+static int attach_named(const char *name, long uid, int read_only, zcp_mempool_manager **out)
 {
 	char mname[ZCP_SEGMENT_NAME_MAX + 1], dname[ZCP_SEGMENT_NAME_MAX + 1];
 	struct zcp_mempool_manager *m;
@@ -368,12 +437,52 @@ int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
 	zcp__fork_watch();
 	if (!(m = new_manager(name)))
 		return ZCP_ENOMEM;
+	m->read_only = read_only;
 	seg_name(mname, sizeof mname, name, "_mgmt");
 	seg_name(dname, sizeof dname, name, "_data");
-	err = open_ready_mgmt(m, mname);
+	err = open_ready_mgmt(m, mname, !read_only);
+	if (!err) {
+		m->mgmt = zcp_segment_base(m->mgmt_seg);
+		err = validate_mgmt(m, zcp_segment_size(m->mgmt_seg));
+	}
 	if (!err)
-		err = zcp_segment_open(dname, 1, &m->data_seg);
+		err = zcp_segment_open(dname, !read_only, &m->data_seg);
+	if (!err)
+		err = owners_ok(m, uid);
 	return finish_attach(m, err, out);
+}
+
+int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out)
+{
+	return attach_named(name, (long)geteuid(), 0, out);
+}
+
+void zcp_attach_options_init(zcp_attach_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof *opts);
+	opts->owner_uid = ZCP_OWNER_SELF;
+}
+
+int zcp_mempool_manager_attach_opts(const char *name, const zcp_attach_options *opts,
+				    zcp_mempool_manager **out)
+{
+	zcp_attach_options def;
+	if (!opts) {
+		zcp_attach_options_init(&def);
+		opts = &def;
+	}
+	if (!out || opts->owner_uid < ZCP_OWNER_ANY || opts->owner_uid > INT32_MAX ||
+	    opts->reserved0 || (opts->read_only & ~1))
+		return ZCP_EINVAL;
+	for (size_t i = 0; i < ZCP_ARRAY_SIZE(opts->reserved); i++)
+		if (opts->reserved[i])
+			return ZCP_EINVAL;
+	if (opts->socket_path)
+		return zcp__broker_attach(opts->socket_path, opts, out);
+	long uid = opts->owner_uid == ZCP_OWNER_SELF ? (long)geteuid() : opts->owner_uid;
+	return attach_named(name, uid, opts->read_only, out);
 }
 
 /* A memfd must carry both seals that keep a peer from resizing it under
@@ -421,6 +530,8 @@ int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 	}
 	if (!err)
 		err = zcp_segment_open_fd(data_fd, 1, &m->data_seg);
+	/* No owner check: the caller vouches for descriptors it holds (the
+	 * broker's client checks the broker's uid before calling us). */
 	return finish_attach(m, err, out);
 }
 
@@ -436,12 +547,17 @@ int zcp_mempool_manager_fds(const zcp_mempool_manager *mgr, int *mgmt_fd, int *d
 	return 0;
 }
 
-/* Leave: drop every reference of our slot, then free the slot. */
+/* Leave: settle what we lent, empty our outbox (its tickets turn stale),
+ * drop every reference of our slot, then free the slot. */
 static void leave(struct zcp_mempool_manager *m)
 {
 	uint64_t refs;
+	if (m->read_only)
+		return;
+	zcp__escrow_collect(m);
+	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
-	zcp__proc_free(zcp__proc_at(m, m->slot), m->id);
+	zcp__slot_leave(m);
 }
 
 void zcp_mempool_manager_detach(zcp_mempool_manager *mgr)
@@ -457,19 +573,14 @@ void zcp_mempool_manager_detach(zcp_mempool_manager *mgr)
 
 int zcp_mempool_manager_destroy(zcp_mempool_manager *mgr)
 {
-	char buf[ZCP_SEGMENT_NAME_MAX + 1];
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
 	if (!mgr->creator)
 		return ZCP_EPERM;
 	atomic_store_explicit(&mgr->hdr->state, ZCP__STATE_GONE, memory_order_release);
-	if (zcp_segment_backend(mgr->mgmt_seg) == ZCP_BACKEND_SHM) {
-		seg_name(buf, sizeof buf, mgr->name, "_mgmt");
-		zcp_segment_unlink(buf);
-		seg_name(buf, sizeof buf, mgr->name, "_data");
-		zcp_segment_unlink(buf);
-	}
+	/* Only what we created: a replacement under our name stays. */
+	zcp_mempool_manager_remove(mgr);
 	leave(mgr);
 	free_manager(mgr);
 	return 0;
@@ -510,9 +621,14 @@ int zcp_mempool_manager_pool_stats(const zcp_mempool_manager *mgr, int index, zc
 		return ZCP_EINVAL;
 	const struct zcp__pool_view *p = &mgr->pools[index];
 	uint64_t used = 0;
+	/* Held, or given back by a process that died before its push: in
+	 * use until reclaim finishes it (only a RELEASING top of a PUSH head
+	 * is on the list).  A snapshot while others work. */
+	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
 	for (uint32_t i = 0; i < p->count; i++) {
 		uint64_t w = atomic_load_explicit(&p->records[i].word, memory_order_relaxed);
-		used += zcp__w_is_held(w);
+		int listed_top = i == zcp__h_top(h) && zcp__h_op(h) == ZCP__H_OP_PUSH;
+		used += zcp__w_is_held(w) || (zcp__w_is_releasing(w) && !listed_top);
 	}
 	uint64_t max = atomic_load_explicit(&p->desc->used_max, memory_order_relaxed);
 	memset(out, 0, sizeof *out);
@@ -542,45 +658,19 @@ int zcp_mempool_manager_print_stats(const zcp_mempool_manager *mgr, FILE *fp)
 	return 0;
 }
 
-void zcp_attach_options_init(zcp_attach_options *opts)
-{
-	if (!opts)
-		return;
-	memset(opts, 0, sizeof *opts);
-	opts->owner_uid = ZCP_OWNER_SELF;
-}
-
-int zcp_mempool_manager_attach_opts(const char *name, const zcp_attach_options *opts,
-				    zcp_mempool_manager **out)
-{
-	/* Placeholder until the owner checks land. */
-	if (opts && (opts->read_only || opts->socket_path))
-		return ZCP_ENOSYS;
-	return zcp_mempool_manager_attach(name, out);
-}
-
 uint64_t zcp_mempool_manager_process_id(const zcp_mempool_manager *mgr)
 {
-	return zcp__mgr_check(mgr) ? 0 : mgr->id;
-}
-
-long zcp_mempool_manager_settle(zcp_mempool_manager *mgr)
-{
-	int err = zcp__mgr_check(mgr);
-	if (err)
-		return err;
-	zcp__escrow_collect(mgr);
-	return 0;
+	return zcp__mgr_check(mgr) || mgr->read_only ? 0 : mgr->process_id;
 }
 
 int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr)
 {
-	/* Placeholder until identity-checked unlink lands. */
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	if (zcp_segment_backend(mgr->mgmt_seg) != ZCP_BACKEND_SHM)
-		return 0;
-	err = zcp_mempool_manager_unlink(mgr->name);
-	return err == ZCP_ENOENT ? 0 : err;
+	/* Each segment only if its name still refers to it (memfd: no name,
+	 * nothing to do). */
+	int a = zcp_segment_unlink_same(mgr->mgmt_seg);
+	int b = zcp_segment_unlink_same(mgr->data_seg);
+	return a ? a : b;
 }

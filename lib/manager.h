@@ -3,7 +3,8 @@
 #define ZCP_MANAGER_H
 
 #include "freelist.h"
-#include "process.h"
+#include "liveness.h"
+#include "slot.h"
 
 #include <zerocp/segment.h>
 
@@ -72,10 +73,12 @@ struct zcp_mempool_manager {
 	unsigned slot;            /* our process slot */
 	uint64_t claim_bits;      /* zcp__w_claim_bits(slot) */
 	uint64_t give_bits;       /* zcp__w_releasing(slot, 0) */
-	uint64_t id;              /* our slot id word */
+	uint64_t sid;             /* our slot's state word (slot.h) */
+	uint64_t process_id;      /* zcp__process_id(slot, incarnation) */
+	int lock_fd;              /* our liveness lock (liveness.h), -1 if none */
 	unsigned forks;           /* zcp__fork_count() when made */
 	int creator;
-	uint16_t mgmt_id, data_id; /* segment ids for relative pointers */
+	int read_only;            /* no slot, read-only mappings */
 	/* Escrow (escrow.c): our outbox entries' chunks, as we wrote them
 	 * (the shared copy is not trusted), and how many are lent. */
 	_Atomic uint64_t lent_gidx[ZCP__OUTBOX_SLOTS];
@@ -99,6 +102,15 @@ static inline int zcp__mgr_check(const struct zcp_mempool_manager *m)
 	return 0;
 }
 
+/* zcp__mgr_check(), and the handle may write (not read-only): ZCP_EPERM. */
+static inline int zcp__mgr_check_rw(const struct zcp_mempool_manager *m)
+{
+	int err = zcp__mgr_check(m);
+	if (!err && ZCP_UNLIKELY(m->read_only))
+		err = ZCP_EPERM;
+	return err;
+}
+
 /* The global index of view c of manager m: 0, or ZCP_EINVAL for NULL, a
  * pointer outside m's views, or a misaligned one (a caller's mistake). */
 static inline int zcp__chunk_index(const struct zcp_mempool_manager *m,
@@ -119,7 +131,7 @@ static inline int zcp__chunk_index(const struct zcp_mempool_manager *m,
 static inline int zcp__view_check(const struct zcp_mempool_manager *m, const struct zcp_chunk *c,
 				  uint64_t *gidx)
 {
-	int err = zcp__mgr_check(m);
+	int err = zcp__mgr_check_rw(m);
 	return err ? err : zcp__chunk_index(m, c, gidx);
 }
 
@@ -140,31 +152,50 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
 /* Give back the shared side of a reference: clear `slot`'s bit in record
  * gidx's word; when no holder is left, give the chunk back to its pool as
  * `me`.  Returns 1 if the chunk went back to its pool, 0 if others still
- * hold it, ZCP_EALREADY (bit not set), or a free-list error. */
-int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me);
+ * hold it, ZCP_EALREADY (bit not set), or a free-list error.  Retries
+ * count against *budget (ZCP_EAGAIN when it runs out). */
+int zcp__drop_holder(struct zcp_mempool_manager *m, uint64_t gidx, unsigned slot, unsigned me,
+		     unsigned *budget);
 
 /* Point a chunk view at its chunk, generation gen. */
 void zcp__bind_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx,
 		    uint64_t gen);
 
 /* Take one more reference on view c (record gidx) for this process, as
- * zcp_chunk_ref() does. */
-int zcp__ref_view(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx);
+ * zcp_chunk_ref() does.  With bind, the reference is to generation gen
+ * only (a ticket's): if the process holds the chunk at another
+ * generation, or the record moved on, ZCP_ESTALE; a view not held is
+ * bound to gen first. */
+int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx, int bind,
+		 uint64_t gen);
 
 /* Drop the references lent through outbox entries that were taken or
- * cancelled (escrow.c).  Cheap when nothing is lent. */
-void zcp__escrow_collect(struct zcp_mempool_manager *m);
+ * cancelled (escrow.c); returns how many.  Cheap when nothing is lent. */
+unsigned zcp__escrow_collect(struct zcp_mempool_manager *m);
 
 /* Cancel live outbox entries (of any slot) whose receiver died; returns
  * how many (reclaim). */
 unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m);
 
+/* Empty every outbox entry of slot i, whose process is gone (reclaim,
+ * takeover) or leaving (detach): a ticket for it then answers
+ * ZCP_ESTALE.  Returns how many were not empty. */
+unsigned zcp__escrow_clear_slot(struct zcp_mempool_manager *m, unsigned i);
+
+/* The entries of slot i that were taken or cancelled and wait for their
+ * owner to drop the lent reference. */
+uint64_t zcp__escrow_unsettled(const struct zcp_mempool_manager *m, unsigned i);
+
 /* Drop every trace of process slot `slot` (dead, or ourselves at detach):
- * its holder bits, its unfinished pushes and pops.  Run by `me`.
- * Returns the number of chunks that went back to their pools, or a
- * negative error. */
+ * its holder bits, its unfinished give-backs.  Run by `me`.  Returns the
+ * number of chunks that went back to their pools, or a negative error. */
 long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned me,
 			uint64_t *refs_dropped);
+
+/* Make room in a full table: take over a slot whose process died (or
+ * whose reclaimer did), clean it as its new owner, and make it ours.
+ * Returns 0, or ZCP_EUSERS if no slot is orphaned. */
+int zcp__slot_takeover(struct zcp_mempool_manager *m);
 
 /* Attach through the broker at opts->socket_path (broker.c), with the
  * owner checks of opts (see zcp_attach_options). */

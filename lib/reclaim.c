@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reclaiming what dead processes held.
  *
  * Why every state a kill can leave is recoverable (see freelist.c for the
@@ -21,11 +22,14 @@
  *    it over with a CAS to RELEASING(us, gen).
  *  - Killed while its bit was being set or cleared: the CAS either
  *    happened or not; both leave a consistent word.
- *  - Killed while reclaiming: its `reclaimer` mark on the dead slot is
- *    taken over by the next reclaimer, and every step above is idempotent.
+ *  - Killed while reclaiming: the dead slot's word names it as reclaimer;
+ *    the next reclaimer finds it dead and takes the slot over with one CAS
+ *    (slot.c), and every step above is idempotent.
  *
- * A slot is given back only after all of this, so its holder bits never
- * leak to the next process that claims it.
+ * The order of a slot's cleaning: its outbox first (a ticket of the dead
+ * process then answers ESTALE), then its holder bits and unfinished
+ * give-backs.  A slot is given back (or taken over into use) only after
+ * all of this, so its holder bits never leak to its next process.
  */
 #include "manager.h"
 
@@ -34,14 +38,14 @@
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define ACQ memory_order_acquire
 
 /* Take over record gidx, RELEASING(slot, gen) by a dead slot, if its push
  * never happened.  Returns 1 if we pushed it, 0 if nothing to do, or an
  * error. */
-static int finish_release(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t w, unsigned me)
+static int finish_release(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t w, unsigned me,
+			  unsigned *budget)
 {
 	struct zcp__pool_view *p = zcp__pool_of(m, gidx);
 	uint32_t idx = (uint32_t)(gidx - p->first);
@@ -56,7 +60,7 @@ static int finish_release(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t
 			if (!atomic_compare_exchange_strong_explicit(&r->word, &w, mine,
 								     memory_order_acq_rel, ACQ))
 				return 0; /* someone else took it over */
-			int err = zcp__freelist_push(p, idx, mine);
+			int err = zcp__freelist_push(p, idx, mine, budget);
 			return err ? err : 1;
 		}
 		w = atomic_load_explicit(&r->word, ACQ);
@@ -72,6 +76,8 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 	uint64_t bit = UINT64_C(1) << slot;
 	long returned = 0;
 	int err = 0;
+	/* One bound for the whole walk (see ZCP__RETRY_LIMIT). */
+	unsigned budget = ZCP__RETRY_LIMIT;
 
 	*refs_dropped = 0;
 	for (unsigned i = 0; i < m->geo.pool_count; i++)
@@ -80,13 +86,13 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 		uint64_t w = atomic_load_explicit(&m->records[g].word, ACQ);
 		int rc = 0;
 		if (zcp__w_held_valid(w) && (w & bit)) {
-			rc = zcp__drop_holder(m, g, slot, me);
+			rc = zcp__drop_holder(m, g, slot, me, &budget);
 			if (rc >= 0)
 				(*refs_dropped)++;
 			else if (rc == ZCP_EALREADY)
 				rc = 0;
 		} else if (zcp__w_is_releasing(w) && zcp__w_releaser(w) == slot) {
-			rc = finish_release(m, g, w, me);
+			rc = finish_release(m, g, w, me, &budget);
 		}
 		if (rc > 0)
 			returned++;
@@ -96,58 +102,85 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 	return err ? err : returned;
 }
 
-static int claim_reclaim(struct zcp_mempool_manager *m, struct zcp__proc *p)
+/* Clean slot i of a process that is gone, as `me`: its outbox, then its
+ * holder bits and unfinished give-backs.  Returns what
+ * zcp__slot_drop_all() returns. */
+static long clean_slot(struct zcp_mempool_manager *m, unsigned i, unsigned me, uint64_t *refs)
 {
-	uint64_t cur = atomic_load_explicit(&p->reclaimer, ACQ);
-	if (cur != 0 && cur != m->id && zcp__process_alive(zcp__id_pid(cur), 0))
-		return 0;
-	if (cur == m->id)
-		return 1;
-	if (!atomic_compare_exchange_strong_explicit(&p->reclaimer, &cur, m->id,
-						     memory_order_acq_rel, ACQ))
-		return 0;
-	atomic_store_explicit(&p->stage, ZCP__PROC_RECLAIMING, memory_order_release);
-	ZCP__CRASH_POINT("reclaim.claimed");
-	return 1;
+	zcp__escrow_clear_slot(m, i);
+	long n = zcp__slot_drop_all(m, i, me, refs);
+	ZCP__CRASH_POINT("reclaim.dropped");
+	return n;
+}
+
+/* Whether slot i, read as w, is RECLAIMING by ourselves: an earlier call
+ * of ours stopped on an error; finish it. */
+static int reclaiming_by_us(const struct zcp_mempool_manager *m, uint64_t w)
+{
+	return zcp__sid_state(w) == ZCP__SLOT_RECLAIMING && zcp__sid_rslot(w) == m->slot &&
+	       zcp__sid_rinc(w) == (zcp__sid_inc(m->sid) & ZCP__SLOT_RINC_MASK);
 }
 
 int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *out)
 {
 	zcp_reclaim_report rep = {0};
-	int err = zcp__mgr_check(mgr);
+	int err = zcp__mgr_check_rw(mgr);
 	if (err)
 		return err;
 	for (unsigned i = 0; i < mgr->geo.max_processes; i++) {
 		if (i == mgr->slot)
 			continue;
-		struct zcp__proc *p = zcp__proc_at(mgr, i);
-		uint64_t id = atomic_load_explicit(&p->id, ACQ);
-		if (!zcp__id_claimed(id))
-			continue;
-		if (zcp__process_alive(zcp__id_pid(id), atomic_load_explicit(&p->start, ACQ)))
-			continue;
-		if (!claim_reclaim(mgr, p)) {
-			rep.busy++;
+		/* Acquire: pairs with the release CAS of the slot's last
+		 * transition.  Read before judging: see slot.c. */
+		uint64_t w = atomic_load_explicit(&zcp__proc_at(mgr, i)->id, ACQ), mine;
+		if (reclaiming_by_us(mgr, w)) {
+			mine = w;
+		} else if (zcp__slot_orphaned(mgr, i, w)) {
+			if (!zcp__slot_begin_reclaim(mgr, i, w, &mine))
+				continue; /* moved on: someone else acts */
+		} else {
+			if (zcp__sid_state(w) == ZCP__SLOT_RECLAIMING)
+				rep.busy++;
 			continue;
 		}
 		uint64_t refs;
-		long n = zcp__slot_drop_all(mgr, i, mgr->slot, &refs);
+		long n = clean_slot(mgr, i, mgr->slot, &refs);
 		rep.references += refs;
 		if (n < 0) {
-			/* Leave the slot claimed: retrying later is safe. */
-			atomic_store_explicit(&p->reclaimer, 0, memory_order_release);
+			/* Stay its reclaimer: the next call goes on. */
 			err = (int)n;
 			continue;
 		}
 		rep.chunks += (uint64_t)n;
-		zcp__proc_free(p, id);
-		rep.processes++;
+		if (zcp__slot_end_reclaim(mgr, i, mine))
+			rep.processes++;
 	}
 	/* Tickets to receivers that died will never be taken. */
 	rep.cancelled = zcp__escrow_cancel_dead(mgr);
 	if (out)
 		*out = rep;
 	return err;
+}
+
+int zcp__slot_takeover(struct zcp_mempool_manager *m)
+{
+	for (unsigned i = 0; i < m->geo.max_processes; i++) {
+		uint64_t w = atomic_load_explicit(&zcp__proc_at(m, i)->id, ACQ);
+		if (!zcp__slot_orphaned(m, i, w))
+			continue;
+		int err = zcp__slot_claim(m, i, w, ZCP__SLOT_TAKEOVER);
+		if (err == ZCP_EBUSY)
+			continue;
+		if (err)
+			return err;
+		/* The slot is ours; its dead predecessor's traces are ours to
+		 * drop before we use it.  If that fails (a corrupted list),
+		 * what is left is attributed to us and goes at our detach. */
+		uint64_t refs;
+		clean_slot(m, i, i, &refs);
+		return zcp__slot_set_live(m);
+	}
+	return ZCP_EUSERS;
 }
 
 int zcp_mempool_manager_process_slots(const zcp_mempool_manager *mgr)
@@ -164,19 +197,22 @@ int zcp_mempool_manager_process(const zcp_mempool_manager *mgr, int slot, zcp_pr
 	if (!out || slot < 0 || (unsigned)slot >= mgr->geo.max_processes)
 		return ZCP_EINVAL;
 	struct zcp__proc *p = zcp__proc_at(mgr, (unsigned)slot);
-	uint64_t id = atomic_load_explicit(&p->id, ACQ);
+	uint64_t w = atomic_load_explicit(&p->id, ACQ);
 	memset(out, 0, sizeof *out);
-	if (!zcp__id_claimed(id))
+	if (zcp__sid_state(w) == ZCP__SLOT_FREE)
 		return 0;
-	out->pid = zcp__id_pid(id);
-	out->self = (unsigned)slot == mgr->slot;
-	out->alive = out->self ||
-		     zcp__process_alive(out->pid, atomic_load_explicit(&p->start, ACQ));
-	out->reclaiming = atomic_load_explicit(&p->stage, ACQ) == ZCP__PROC_RECLAIMING;
+	int64_t pid = atomic_load_explicit(&p->pid, memory_order_relaxed);
+	out->pid = pid > 0 ? pid : -1;
+	out->id = zcp__process_id((unsigned)slot, zcp__sid_inc(w));
+	out->self = !mgr->read_only && (unsigned)slot == mgr->slot;
+	out->alive = out->self || zcp__slot_alive(mgr, (unsigned)slot, w);
+	out->reclaiming = zcp__sid_state(w) == ZCP__SLOT_RECLAIMING ||
+			  zcp__sid_state(w) == ZCP__SLOT_TAKEOVER;
+	out->lent_unsettled = zcp__escrow_unsettled(mgr, (unsigned)slot);
 	uint64_t bit = UINT64_C(1) << slot;
 	for (uint64_t g = 0; g < mgr->geo.total_chunks; g++) {
-		uint64_t w = atomic_load_explicit(&mgr->records[g].word, memory_order_relaxed);
-		out->chunks += zcp__w_held_valid(w) && (w & bit);
+		uint64_t rw = atomic_load_explicit(&mgr->records[g].word, memory_order_relaxed);
+		out->chunks += zcp__w_held_valid(rw) && (rw & bit);
 	}
 	return 0;
 }
@@ -188,7 +224,8 @@ int zcp_mempool_manager_creator_alive(const zcp_mempool_manager *mgr)
 		return err;
 	if (mgr->creator)
 		return 1;
-	return zcp__process_alive(mgr->hdr->creator_pid, mgr->hdr->creator_start);
+	uint64_t id = atomic_load_explicit(&mgr->hdr->creator_id, memory_order_relaxed);
+	return zcp__process_id_alive(mgr, id);
 }
 
 long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr)
@@ -196,7 +233,7 @@ long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr)
 	int err = zcp__mgr_check(mgr);
 	if (err)
 		return err;
-	int64_t pid = mgr->hdr->creator_pid;
+	int64_t pid = atomic_load_explicit(&mgr->hdr->creator_pid, memory_order_relaxed);
 	return pid > 0 && pid <= INT32_MAX ? (long)pid : ZCP_ECORRUPT;
 }
 

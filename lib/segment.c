@@ -1,11 +1,20 @@
 /*
  * lib/segment.c - shared-memory segments: POSIX shm objects and memfds.
  *
- * Creation follows one order for both backends: get a descriptor, make it
+ * Creation follows one order for both backends: check that the size can
+ * be had at all (RLIMIT_FSIZE, RAM and swap), get a descriptor, make it
  * close-on-exec, set the exact permissions (fchmod, so the umask does not
- * matter) and the group, size it, seal it (memfd, on request), map it.
- * Every failure after the shm name exists unlinks it again, so a failed
- * create never leaves litter in /dev/shm.
+ * matter) and the group, check the free space of the filesystem (shm),
+ * reserve the memory (fallocate), size it, seal it (memfd, on request), map
+ * it.  Every failure after the shm name exists unlinks it again (if it
+ * still names our object), so a failed create never leaves litter in
+ * /dev/shm.
+ *
+ * Reserving matters because tmpfs and memfd objects are sparse: ftruncate()
+ * alone allocates nothing, and a page that cannot be allocated when it is
+ * first touched through a mapping raises SIGBUS in whichever process
+ * touches it.  With the memory reserved at create, a full /dev/shm is an
+ * error code for the creator instead of a crash for anyone.
  */
 #include "internal.h"
 
@@ -15,9 +24,14 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/sysinfo.h>
+#endif
 
 struct zcp_segment {
 	void *base;
@@ -113,10 +127,164 @@ static int segment_wrap(int fd, size_t size, int writable, zcp_backend backend, 
 	return 0;
 }
 
-/* Permissions, group, size and seals for a freshly created descriptor. */
+static size_t page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? (size_t)page : 4096;
+}
+
+/* An errno value of a failed reservation as a zerocp code: every way of
+ * running out of room is ZCP_ENOSPC. */
+static int reserve_errno(int e)
+{
+	if (e == ENOSPC || e == ENOMEM || e == EFBIG)
+		return ZCP_ENOSPC;
+	return e > 0 ? -e : ZCP_EINVAL;
+}
+
+/*
+ * Checks that need no descriptor, made before anything is created so that
+ * a hopeless request fails fast: a size over RLIMIT_FSIZE (ftruncate() or
+ * fallocate() would raise SIGXFSZ, which kills the process by default),
+ * and, on Linux, a size over all RAM and swap together (fallocate() of a
+ * memfd, or of a tmpfs mounted without a size limit, would push the system
+ * into the OOM killer before it failed).
+ */
+static int space_precheck(size_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uintmax_t)size > (uintmax_t)rl.rlim_cur)
+		return ZCP_ENOSPC;
+#ifdef __linux__
+	{
+		struct sysinfo si;
+
+		if (sysinfo(&si) == 0 && si.mem_unit > 0) {
+			uintmax_t units = (uintmax_t)si.totalram + (uintmax_t)si.totalswap;
+
+			if (units <= UINTMAX_MAX / si.mem_unit &&
+			    (uintmax_t)size > units * si.mem_unit)
+				return ZCP_ENOSPC;
+		}
+	}
+#endif
+	return 0;
+}
+
+/*
+ * The free space of the filesystem holding fd (shm backend only: a memfd
+ * lives on the kernel's internal shm mount, which has no limit of its own).
+ * A tmpfs mounted without a size limit reports 0 blocks: nothing to check.
+ * When fstatvfs() fails the check is skipped; fallocate() still decides.
+ */
+static int space_check_fs(int fd, size_t size)
+{
+	struct statvfs sv;
+	unsigned long bs;
+	uintmax_t need;
+
+	if (fstatvfs(fd, &sv) < 0 || sv.f_blocks == 0)
+		return 0;
+	bs = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+	if (bs == 0)
+		return 0;
+	need = (uintmax_t)size / bs + ((uintmax_t)size % bs != 0);
+	return need > (uintmax_t)sv.f_bavail ? ZCP_ENOSPC : 0;
+}
+
+/* The first step of reservation; halved on every EINTR (see reserve()). */
+#define RESERVE_STEP ((size_t)64 << 20)
+
+/*
+ * Reserve size bytes of memory for the still empty object fd.
+ *
+ * On Linux: fallocate(FALLOC_FL_KEEP_SIZE) in steps of up to RESERVE_STEP,
+ * so the object's size stays 0 until segment_setup() sets it (a peer
+ * opening it meanwhile sees ZCP_ETRUNCATED, never a half-reserved size).
+ * tmpfs gives up a fallocate() interrupted by a signal and frees what it
+ * had allocated in that call, so a large single call could be interrupted
+ * again and again by a frequent timer signal: each EINTR retries a step
+ * half as large (down to one page), and finished steps are kept.
+ * Elsewhere: posix_fallocate() of the whole size, retried on EINTR.
+ *
+ * Returns 0 when reserved, 1 when the filesystem cannot fallocate
+ * (EOPNOTSUPP, ENOSYS; then nothing was reserved), ZCP_ENOSPC when the
+ * memory is not there, another negative errno otherwise.
+ */
+static int reserve(int fd, size_t size)
+{
+#if defined(__linux__) && defined(FALLOC_FL_KEEP_SIZE)
+	size_t off = 0, step = RESERVE_STEP, page = page_size();
+
+	while (off < size) {
+		size_t len = size - off < step ? size - off : step;
+
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) {
+			off += len;
+			continue;
+		}
+		if (errno == EINTR) {
+			if (step > page)
+				step /= 2;
+			continue;
+		}
+		if (off == 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+			return 1;
+		return reserve_errno(errno);
+	}
+	return 0;
+#else
+	int e;
+
+	do
+		e = posix_fallocate(fd, 0, (off_t)size);
+	while (e == EINTR);
+	if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL)
+		return 1;
+	return e == 0 ? 0 : reserve_errno(e);
+#endif
+}
+
+/*
+ * The fallback for a filesystem without fallocate(): write one zero byte
+ * into every page of the sized, still zero-filled object, which allocates
+ * it (tmpfs) or fails with ENOSPC, as pwrite() reports a full filesystem
+ * instead of raising SIGBUS.  A peer must not write the segment before
+ * zcp_segment_create() has returned (it could not know its layout anyway);
+ * a byte it wrote at a page start meanwhile could be reset to zero.  If the
+ * very first write fails for another reason (a system whose shm objects
+ * cannot be written with pwrite()), the object stays sparse, as it was
+ * before reservation existed.
+ */
+static int touch_pages(int fd, size_t size)
+{
+	size_t off, page = page_size();
+
+	for (off = 0; off < size; off += page) {
+		ssize_t n;
+
+		do
+			n = pwrite(fd, "", 1, (off_t)off);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			continue;
+		if (n >= 0)
+			return ZCP_ENOSPC;
+		if (off == 0 && reserve_errno(errno) != ZCP_ENOSPC)
+			return 0;
+		return reserve_errno(errno);
+	}
+	return 0;
+}
+
+/* Permissions, group, reservation, size and seals for a freshly created
+ * descriptor. */
 static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
 {
-	int err;
+	int err, unsupported;
 
 	if ((err = set_cloexec(fd)) < 0)
 		return err;
@@ -124,12 +292,75 @@ static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
 		return neg_errno();
 	if (o->gid != -1 && fchown(fd, (uid_t)-1, (gid_t)o->gid) < 0)
 		return neg_errno();
-	if (ftruncate(fd, (off_t)size) < 0)
-		return neg_errno();
+	if (o->backend == ZCP_BACKEND_SHM && (err = space_check_fs(fd, size)) < 0)
+		return err;
+	if ((unsupported = reserve(fd, size)) < 0)
+		return unsupported;
+	while (ftruncate(fd, (off_t)size) < 0)
+		if (errno != EINTR)
+			return reserve_errno(errno);
+	if (unsupported && (err = touch_pages(fd, size)) < 0)
+		return err;
 #ifdef HAVE_MEMFD
 	if (o->seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return neg_errno();
 #endif
+	return 0;
+}
+
+/*
+ * Does the shm path (as given to shm_open(), "/zerocp_<name>") name the
+ * object described by *mine right now?  Returns 1 if so, 0 if the name
+ * names nothing or something else, or a negative error.
+ *
+ * The probe opens the name read-only with O_NONBLOCK and O_NOCTTY, so
+ * that a FIFO put in its place cannot block us (O_NOFOLLOW is added by the
+ * C library, so a symbolic link fails with ELOOP: not ours either).  On Linux, when the
+ * probe cannot be opened for want of read permission or of a free
+ * descriptor, lstat() of the file under /dev/shm answers instead.
+ */
+static int name_is(const char *path, const struct stat *mine)
+{
+	struct stat st;
+	int fd, e;
+
+	fd = shm_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	if (fd >= 0) {
+		e = fstat(fd, &st) < 0 ? errno : 0;
+		close(fd);
+		if (e)
+			return -e;
+	} else {
+		e = errno;
+		if (e == ENOENT || e == ELOOP)
+			return 0;
+#ifdef __linux__
+		if (e == EACCES || e == EMFILE || e == ENFILE) {
+			char file[sizeof("/dev/shm") + SEG_PATH_MAX];
+
+			snprintf(file, sizeof(file), "/dev/shm%s", path);
+			if (lstat(file, &st) < 0)
+				return errno == ENOENT ? 0 : neg_errno();
+		} else
+#endif
+			return e > 0 ? -e : ZCP_EINVAL;
+	}
+	return st.st_dev == mine->st_dev && st.st_ino == mine->st_ino;
+}
+
+/* shm_unlink(path) if path still names the object open as fd; 0 if it was
+ * unlinked or names something else now. */
+static int unlink_if_same(const char *path, int fd)
+{
+	struct stat mine;
+	int err;
+
+	if (fstat(fd, &mine) < 0)
+		return neg_errno();
+	if ((err = name_is(path, &mine)) <= 0)
+		return err;
+	if (shm_unlink(path) < 0 && errno != ENOENT)
+		return neg_errno();
 	return 0;
 }
 
@@ -150,7 +381,9 @@ static int create_shm(const char *name, size_t size, const zcp_segment_options *
 	if (err == 0)
 		err = segment_wrap(fd, size, 1, ZCP_BACKEND_SHM, name, out);
 	if (err < 0) {
-		shm_unlink(path);
+		/* Only our own object: its name may have been unlinked and
+		 * created again by someone else meanwhile. */
+		unlink_if_same(path, fd);
 		close(fd);
 	}
 	return err;
@@ -201,6 +434,8 @@ int zcp_segment_create(const char *name, size_t size, const zcp_segment_options 
 	}
 	if ((err = options_valid(opts)) < 0)
 		return err;
+	if ((err = space_precheck(size)) < 0)
+		return err;
 	if (opts->backend == ZCP_BACKEND_MEMFD)
 		return create_memfd(name, size, opts, out);
 	return create_shm(name, size, opts, out);
@@ -235,7 +470,10 @@ int zcp_segment_open(const char *name, int writable, zcp_segment **out)
 		return err;
 	if ((err = zcp__shm_path(path, sizeof(path), name, NULL)) < 0)
 		return err;
-	fd = shm_open(path, writable ? O_RDWR : O_RDONLY, 0);
+	/* O_NONBLOCK: opening a FIFO that someone put under the name must not
+	 * block (fd_size() then rejects it), O_NOCTTY: nor may a terminal
+	 * device become ours; neither has an effect on a regular file. */
+	fd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return neg_errno();
 	err = set_cloexec(fd);
@@ -362,6 +600,22 @@ int zcp_segment_unlink(const char *name)
 	if (shm_unlink(path) < 0)
 		return neg_errno();
 	return 0;
+}
+
+int zcp_segment_unlink_same(const zcp_segment *seg)
+{
+	char path[SEG_PATH_MAX];
+	int err;
+
+	if (seg == NULL)
+		return ZCP_EINVAL;
+	if (seg->backend == ZCP_BACKEND_MEMFD)
+		return 0;
+	if ((err = zcp__name_valid(seg->name, ZCP_SEGMENT_NAME_MAX)) < 0)
+		return err;
+	if ((err = zcp__shm_path(path, sizeof(path), seg->name, NULL)) < 0)
+		return err;
+	return unlink_if_same(path, seg->fd);
 }
 
 void zcp_segment_close(zcp_segment *seg)

@@ -1,3 +1,12 @@
 # tests/attack.mk - fragment of Makefile.am: outside attacks on escrow, threads and kills (public API only).
 # Add C tests with "ZCP_C_TESTS += tests/NAME", shell tests with
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).
+ZCP_C_TESTS += tests/attack-escrow-threads
+ZCP_C_TESTS += tests/attack-dead-sender
+tests_attack_dead_sender_SOURCES = tests/attack-dead-sender.c tests/attack-agent.h
+ZCP_C_TESTS += tests/attack-idle-sender
+tests_attack_idle_sender_SOURCES = tests/attack-idle-sender.c tests/attack-agent.h
+ZCP_C_TESTS += tests/attack-soak
+ZCP_C_TESTS += tests/attack-liveness
+tests_attack_liveness_SOURCES = tests/attack-liveness.c tests/attack-agent.h
+ZCP_C_TESTS += tests/attack-threads

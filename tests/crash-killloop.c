@@ -9,6 +9,7 @@
 #include "zt.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +20,7 @@
 #include <zerocp/zerocp.h>
 
 #include "layout.h"
+#include "slot.h"
 
 #define CHILDREN 3
 #define MAILBOX 8
@@ -263,21 +265,21 @@ static void liveness(void)
 				fseek(f, off, SEEK_SET);
 				if (fread(&p, sizeof p, 1, f) != 1)
 					break;
-				uint64_t id = atomic_load(&p.id);
-				if ((id & 1) && (pid_t)(id >> 32) == pid) {
-					/* Our own pid: alive, but not the same start. */
-					uint64_t fake = ((uint64_t)getpid() << 32) | (id & 0xffffffffu);
-					uint64_t start = 1;
-					fseek(f, off, SEEK_SET);
-					fwrite(&fake, sizeof fake, 1, f);
-					fwrite(&start, sizeof start, 1, f);
+				/* The slot that names the dead holder's pid: make
+				 * it name ours, a live pid.  Liveness is the slot's
+				 * lock, not its pid, so it stays dead. */
+				if (zcp__sid_occupied(atomic_load(&p.id)) &&
+				    (pid_t)atomic_load(&p.pid) == pid) {
+					int64_t live = getpid();
+					fseek(f, off + (long)offsetof(struct zcp__proc, pid), SEEK_SET);
+					fwrite(&live, sizeof live, 1, f);
 					poked = 1;
 				}
 			}
 		}
 		fclose(f);
 	}
-	ok(poked, "dead holder's slot rewritten to our pid with a wrong start time");
+	ok(poked, "dead holder's slot rewritten to name our (live) pid");
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
 	   "a reused pid does not make the dead holder look alive");
 	zcp_mempool_manager_destroy(m);

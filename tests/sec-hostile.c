@@ -496,18 +496,18 @@ static void scribble_once(unsigned char *base, const struct targets *t, int what
 		atomic_store(&rec->size, rng_next(r));
 		break;
 	}
-	case 8: { /* the process table: ids, stages, reclaimers, outboxes */
+	case 8: { /* the process table: state words, pids, outboxes */
 		uint64_t p = rng_below(r, t->procs);
 		unsigned char *slot = base + t->procs_off + p * t->proc_size;
 		if (rng_below(r, 2)) {
 			struct zcp__proc *pr = (struct zcp__proc *)slot;
-			uint64_t pid = rng_below(r, 3) == 0 ? (uint64_t)getppid()
-				       : rng_below(r, 2) ? rng_below(r, 1u << 22)
-							 : rng_next(r) >> 32;
-			atomic_store(&pr->id, (pid << 32) | (rng_next(r) & 0xfffffffe) |
-						      rng_below(r, 2));
-			atomic_store(&pr->stage, rng_below(r, 4));
-			atomic_store(&pr->reclaimer, rng_below(r, 2) ? 0 : rng_next(r));
+			/* Any state, incarnation and reclaimer, some naming
+			 * live slots as reclaimers. */
+			uint64_t w = rng_below(r, 2) ? rng_next(r)
+				     : zcp__sid_reclaiming(rng_below(r, 8), (unsigned)rng_below(r, t->procs),
+							   rng_below(r, 4));
+			atomic_store(&pr->id, w);
+			atomic_store(&pr->pid, rng_below(r, 3) == 0 ? (int64_t)getppid() : (int64_t)rng_next(r));
 		} else {
 			off = rng_below(r, t->proc_size);
 			len = rng_below(r, 64) + 1;
@@ -805,9 +805,13 @@ static int process_table_garbage(zcp_mempool_manager *m)
 		if (i == m->slot)
 			continue;
 		struct zcp__proc *pr = zcp__proc_at(m, i);
-		uint64_t pid = i % 3 == 0 ? UINT64_C(0xFFFFFFFF) : i % 3 == 1 ? 0 : 1;
-		atomic_store(&pr->id, (pid << 32) | 3);
-		atomic_store(&pr->reclaimer, (UINT64_C(0x7FFFFFFF) << 32) | 1);
+		/* Occupied with nobody holding the lock, reclaimed by
+		 * absurd reclaimers, or taken over by nobody. */
+		uint64_t w = i % 3 == 0 ? zcp__sid_make(ZCP__SLOT_LIVE, UINT64_C(0xFFFFFFFF))
+			     : i % 3 == 1 ? zcp__sid_reclaiming(7, 63, UINT64_C(0xFFFFFF))
+					  : zcp__sid_make(ZCP__SLOT_TAKEOVER, 1);
+		atomic_store(&pr->id, w);
+		atomic_store(&pr->pid, i % 2 ? -1 : 1);
 	}
 	zcp_reclaim_report rep;
 	(void)zcp_mempool_manager_reclaim(m, &rep);

@@ -34,8 +34,9 @@ static int stat_seg(const char *name, const char *suffix, struct stat *st)
 }
 
 /* In a child: become uid/gid (supplementary groups: just gid), then try
- * to attach.  Exit 0 if the result is `want`. */
-static void child_attach(const char *name, uid_t uid, gid_t gid, int want)
+ * to attach, expecting the segments to belong to `owner`.  Exit 0 if the
+ * result is `want`. */
+static void child_attach_owned(const char *name, uid_t uid, gid_t gid, long owner, int want)
 {
 	gid_t groups[1] = {gid};
 	if (setgroups(1, groups) || setgid(gid) || setuid(uid))
@@ -43,7 +44,10 @@ static void child_attach(const char *name, uid_t uid, gid_t gid, int want)
 	if (getuid() != uid || geteuid() != uid)
 		_exit(91);
 	zcp_mempool_manager *m = NULL;
-	int err = zcp_mempool_manager_attach(name, &m);
+	zcp_attach_options o;
+	zcp_attach_options_init(&o);
+	o.owner_uid = owner;
+	int err = zcp_mempool_manager_attach_opts(name, &o, &m);
 	if (err == 0) {
 		/* Use it a little: a chunk back and forth. */
 		zcp_chunk *c = zcp_chunk_get(m, 10);
@@ -52,6 +56,60 @@ static void child_attach(const char *name, uid_t uid, gid_t gid, int want)
 		zcp_mempool_manager_detach(m);
 	}
 	_exit(err == want ? 0 : 10 + (-err % 100));
+}
+
+/* The same, expecting the segments to be the caller's own (the default). */
+static void child_attach(const char *name, uid_t uid, gid_t gid, int want)
+{
+	child_attach_owned(name, uid, gid, ZCP_OWNER_SELF, want);
+}
+
+/* Squatting: another user creates the manager's segments before its owner
+ * does; the owner's attach must refuse them, naming the owner problem.
+ * And a segment chmod'ed wider than its header declares is refused too. */
+static void squatting(void)
+{
+	const char *name = zt_name();
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(90);
+		zcp_mempool_config *cfg = zcp_mempool_config_new();
+		zcp_mempool_manager *sq;
+		if (!cfg || zcp_mempool_config_add_entry(cfg, 256, 4) ||
+		    zcp_mempool_manager_create(name, cfg, &sq))
+			_exit(91);
+		/* Keep it alive but gone from our view: leave without destroy. */
+		_exit(0);
+	}
+	zt_ok_child(pid, "uid %d squats manager '%s'", NOBODY, name);
+	zcp_mempool_manager *m = NULL;
+	is_int(zcp_mempool_manager_attach(name, &m), ZCP_EOWNER,
+	       "root's attach refuses segments owned by uid %d: ZCP_EOWNER", NOBODY);
+	zcp_attach_options o;
+	zcp_attach_options_init(&o);
+	o.owner_uid = NOBODY;
+	o.read_only = 1;
+	int err = zcp_mempool_manager_attach_opts(name, &o, &m);
+	is_int(err, 0, "naming uid %d as the owner, a read-only attach works", NOBODY);
+	if (!err)
+		zcp_mempool_manager_detach(m);
+	zcp_mempool_manager_unlink(name);
+
+	/* The owner's own segment, made world-writable behind its back. */
+	zcp_mempool_config *cfg = zcp_mempool_config_new();
+	zcp_mempool_manager *own;
+	name = zt_name();
+	if (!cfg || zcp_mempool_config_add_entry(cfg, 256, 4) ||
+	    zcp_mempool_manager_create(name, cfg, &own))
+		bail("create");
+	zcp_mempool_config_free(cfg);
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/zerocp_%s_data", name);
+	ok(chmod(path, 0666) == 0, "the data segment chmod'ed 0666");
+	is_int(zcp_mempool_manager_attach(name, &m), ZCP_EOWNER,
+	       "attach refuses a segment writable beyond its declared mode: ZCP_EOWNER");
+	zcp_mempool_manager_destroy(own);
 }
 
 int main(void)
@@ -105,8 +163,13 @@ int main(void)
 	if (root) {
 		pid_t pid = zt_fork();
 		if (pid == 0)
-			child_attach(name, NOBODY, gid, 0);
-		zt_ok_child(pid, "uid %d in group %ld attaches and uses a chunk", NOBODY, (long)gid);
+			child_attach_owned(name, NOBODY, gid, (long)geteuid(), 0);
+		zt_ok_child(pid, "uid %d in group %ld, naming the owner, attaches and uses a chunk",
+			    NOBODY, (long)gid);
+		pid = zt_fork();
+		if (pid == 0)
+			child_attach(name, NOBODY, gid, ZCP_EOWNER);
+		zt_ok_child(pid, "without naming the owner it refuses the manager: ZCP_EOWNER");
 		pid = zt_fork();
 		if (pid == 0)
 			child_attach(name, NOBODY, NOBODY, ZCP_EACCES);
@@ -124,8 +187,13 @@ int main(void)
 		skip("not root: cannot drop to another uid");
 		skip("not root: cannot drop to another uid");
 		skip("not root: cannot drop to another uid");
+		skip("not root: cannot drop to another uid");
 	}
 	is_int(zcp_mempool_manager_destroy(m), 0, "destroy");
+	if (root)
+		squatting();
+	else
+		skip("not root: cannot squat as another uid");
 	zt_done();
 	return done_testing();
 }

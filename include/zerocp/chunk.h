@@ -60,8 +60,8 @@ typedef struct zcp_chunk zcp_chunk;
  * the fitting one is exhausted.  Returns the chunk, or NULL with errno:
  * EINVAL (NULL mgr, size 0), E2BIG (no pool is that large), ENOBUFS (every
  * chunk of the fitting pool is in use), ECHILD (mgr used after fork),
- * ENOTRECOVERABLE (the pool's free list is corrupted), EAGAIN (retry bound
- * reached under pathological contention).
+ * EPERM (a read-only handle), ENOTRECOVERABLE (the pool's free list is
+ * corrupted), EAGAIN (retry bound reached under pathological contention).
  * Pair with zcp_chunk_release().
  */
 ZCP_API zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size);
@@ -70,7 +70,8 @@ ZCP_API zcp_chunk *zcp_chunk_get(zcp_mempool_manager *mgr, uint64_t size);
  * releaseChunk).  When it was the process's last and no other process
  * holds the chunk, the chunk goes back to its pool.
  * Returns 0, or ZCP_EINVAL (NULL or foreign chunk), ZCP_EALREADY (the
- * process holds no reference: double release), ZCP_ECHILD, ZCP_EAGAIN.
+ * process holds no reference: double release), ZCP_ECHILD, ZCP_EPERM
+ * (read-only handle), ZCP_EAGAIN.
  * After an error nothing has changed.
  */
 ZCP_API int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk);
@@ -80,7 +81,7 @@ ZCP_API int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk);
  * the sender still holds its own ("get unless zero": a chunk that was
  * released meanwhile is refused with ZCP_ESTALE, never revived).
  * Returns 0, or ZCP_EINVAL, ZCP_ESTALE, ZCP_EOVERFLOW (2^32 - 1 references
- * in this process), ZCP_ECHILD, ZCP_EAGAIN.
+ * in this process), ZCP_ECHILD, ZCP_EPERM (read-only handle), ZCP_EAGAIN.
  */
 ZCP_API int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk);
 
@@ -108,7 +109,8 @@ ZCP_API int zcp_chunk_pool_index(const zcp_chunk *chunk);
  * valid in every process attached to the manager (a relative pointer with
  * a generation).  Send it over any channel; the receiver resolves it with
  * zcp_chunk_from_handle().  Returns 0 (never a valid handle) for a NULL or
- * foreign chunk or a chunk the caller does not hold.
+ * foreign chunk or a chunk the caller does not hold.  A release fence
+ * (see Ordering above).
  */
 ZCP_API uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chunk *chunk);
 
@@ -116,7 +118,9 @@ ZCP_API uint64_t zcp_chunk_handle(const zcp_mempool_manager *mgr, const zcp_chun
  * chunk, without taking a reference: follow with zcp_chunk_ref() to hold it.
  * Returns NULL with errno EINVAL for any value that is not a live chunk of
  * this manager in the generation the handle names (out of range, forged,
- * released, or released and reused), ECHILD after fork.
+ * released, or released and reused, or a chunk this process holds in
+ * another generation), ECHILD after fork, EPERM for a read-only handle.
+ * An acquire fence (see Ordering above).
  */
 ZCP_API zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle);
 
@@ -157,15 +161,18 @@ ZCP_API int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t 
 
 /* zcp_chunk_receive - take the reference behind a ticket: the caller then
  * holds the chunk (release it with zcp_chunk_release()).  Each ticket is
- * taken once.  Returns the chunk, or NULL with errno EINVAL (malformed
- * ticket), ESTALE (taken, cancelled, sender gone, or forged), EACCES (the
- * ticket names another receiver), ECHILD, EAGAIN.
+ * taken once.  The reference is to the chunk in the generation the
+ * ticket was sent with, and no other.  Returns the chunk, or NULL with
+ * errno EINVAL (malformed ticket), ESTALE (taken, cancelled, sender gone,
+ * chunk given back and taken again, or forged), EACCES (the ticket names
+ * another receiver), ECHILD, EPERM (read-only handle), EAGAIN.
  */
 ZCP_API zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket);
 
 /* zcp_chunk_unsend - cancel a ticket the caller sent and nobody took yet;
  * the lent reference is dropped.  Returns 0, ZCP_EINVAL (not one of the
- * caller's tickets), ZCP_ESTALE (already taken or cancelled), ZCP_ECHILD.
+ * caller's tickets), ZCP_ESTALE (already taken or cancelled), ZCP_ECHILD,
+ * ZCP_EPERM (read-only handle).
  */
 ZCP_API int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket);
 

@@ -140,8 +140,14 @@ ZCP_API int zcp_mempool_manager_create(const char *name, const zcp_mempool_confi
  * the segments are leftovers), ZCP_EFOREIGN (not a zerocp manager),
  * ZCP_EVERSION (another layout version), ZCP_ECORRUPT (descriptors fail
  * validation), ZCP_ETRUNCATED (a segment is smaller than its header says),
- * ZCP_EACCES, ZCP_EUSERS (process table full even after reclaiming dead
- * processes), ZCP_ENOMEM.  Pair with zcp_mempool_manager_detach().
+ * ZCP_EACCES, ZCP_EOWNER (a segment belongs to another uid, or its mode
+ * grants more than the manager declares: see zcp_attach_options),
+ * ZCP_EUSERS (process table full, and no slot of a dead process to take
+ * over), ZCP_EMFILE (no descriptor left for the liveness lock),
+ * ZCP_ENOMEM.  The caller then holds a lock on one byte of the management
+ * segment (see <zerocp/reclaim.h>) through a descriptor of its own: do not
+ * close descriptors you did not open.  Pair with
+ * zcp_mempool_manager_detach().
  */
 ZCP_API int zcp_mempool_manager_attach(const char *name, zcp_mempool_manager **out);
 

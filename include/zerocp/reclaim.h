@@ -44,8 +44,10 @@ typedef struct zcp_reclaim_report {
  * reclaimer that dies is taken over), and idempotent: a second call finds
  * nothing to do.  Cost: one pass over the chunk records per dead process.
  * out may be NULL.
- * Returns 0, ZCP_EINVAL (NULL mgr), ZCP_ECHILD, or ZCP_ENOTRECOVERABLE if a
- * free list is found corrupted (what could be reclaimed was).
+ * Returns 0, ZCP_EINVAL (NULL mgr), ZCP_ECHILD, ZCP_EPERM (a read-only
+ * handle has no identity to reclaim under), or ZCP_ENOTRECOVERABLE if a
+ * free list is found corrupted (what could be reclaimed was; the call
+ * stays the slot's reclaimer and the next one goes on).
  */
 ZCP_API int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *out);
 
@@ -77,13 +79,14 @@ ZCP_API int zcp_mempool_manager_process(const zcp_mempool_manager *mgr, int slot
 					zcp_process_info *out);
 
 /* zcp_mempool_manager_creator_alive - whether the process that created
- * the manager still runs: 1 yes (or cannot tell), 0 no, or a negative
- * error.  A server restarting after a crash uses it to decide to replace
+ * the manager still runs (by its liveness lock, as any process): 1 yes
+ * (or cannot tell), 0 no, or a negative error.  A server restarting after a crash uses it to decide to replace
  * the segments. */
 ZCP_API int zcp_mempool_manager_creator_alive(const zcp_mempool_manager *mgr);
 
 /* zcp_mempool_manager_creator_pid - the pid of the process that created
- * the manager (as recorded in its header), or a negative error. */
+ * the manager, in its own PID namespace (as recorded in its header: for
+ * display), or a negative error. */
 ZCP_API long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr);
 
 /* zcp_mempool_manager_check - validate the shared structures while no

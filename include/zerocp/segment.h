@@ -83,11 +83,33 @@ ZCP_API void zcp_segment_options_init(zcp_segment_options *opts);
  * allowing) before it is sized and see size 0 (zcp_segment_open() then
  * returns ZCP_ETRUNCATED; retry).
  *
+ * The memory is reserved, not just sized: every page of the segment is
+ * allocated (fallocate()) before the call returns, so no process touching
+ * the segment later can die of SIGBUS because /dev/shm (or, for memfd,
+ * memory) ran out.  When the memory cannot be had the call fails with
+ * ZCP_ENOSPC.  Cheap checks come first, so a hopeless request fails fast
+ * and creates nothing: a size over the RLIMIT_FSIZE limit (which would
+ * otherwise raise SIGXFSZ), on Linux a size over all RAM and swap together,
+ * and for the shm backend a size over the free space that fstatvfs()
+ * reports for /dev/shm (not checked for a tmpfs without a size limit).
+ * Reserving costs time, a few tenths of a second per GiB, which the
+ * first touches of the pages then no longer pay; a signal arriving
+ * meanwhile does not make the call fail (EINTR is retried).  Where the filesystem cannot
+ * fallocate() (EOPNOTSUPP, ENOSYS: not tmpfs or memfd on Linux), one byte
+ * of every page is written with pwrite() instead, which reserves the same
+ * way; a peer must then not write the segment before this call returns.
+ * On a system where even that is refused the segment stays sparse, as an
+ * ftruncate()d file is.  A segment that fitted may still take memory that
+ * others need: the OOM killer is no more excluded than for malloc().
+ * The reserved memory counts as used at once (df /dev/shm, the memory
+ * cgroup of the creator), not when it is first written.
+ *
  * opts may be NULL for the defaults (see zcp_segment_options_init()).
  * On success stores a new segment in *out and returns 0; the caller owns
  * it and must release it with zcp_segment_close(); the shm name stays until
  * zcp_segment_unlink().  On failure *out is left unchanged and nothing is
- * left behind (the name is unlinked again if it had been created).
+ * left behind: the descriptor is closed and the name is unlinked again if
+ * it had been created (and still names the object this call created).
  *
  * Returns:
  *   0               success
@@ -95,12 +117,18 @@ ZCP_API void zcp_segment_options_init(zcp_segment_options *opts);
  *                   PTRDIFF_MAX, mode above 0777, gid below -1, unknown
  *                   backend, seal with the shm backend, reserved[] not NULL
  *   ZCP_EEXIST      (shm) a segment of that name already exists
+ *   ZCP_ENOSPC      the memory could not be reserved: size above
+ *                   RLIMIT_FSIZE, above RAM plus swap, above the free space
+ *                   of /dev/shm, or fallocate() (or the pwrite() fallback)
+ *                   failed with ENOSPC, ENOMEM or EFBIG
  *   ZCP_EACCES      permission denied (e.g. on /dev/shm)
  *   ZCP_EPERM       fchown() to gid is not permitted
  *   ZCP_ENOSYS      memfd backend requested but not built in, or not
  *                   supported by the running kernel
- *   ZCP_ENOMEM, ZCP_ENOSPC, ZCP_EMFILE and other negative errno values
- *                   from shm_open(), memfd_create(), ftruncate(), mmap()
+ *   ZCP_ENOMEM      no memory for the process-local object, or mmap()
+ *                   failed (address space)
+ *   ZCP_EMFILE and other negative errno values from shm_open(),
+ *                   memfd_create(), fallocate(), ftruncate() or mmap()
  *
  * Pair with zcp_segment_close() and, for shm, zcp_segment_unlink().
  */
@@ -123,7 +151,9 @@ ZCP_API int zcp_segment_create(const char *name, size_t size, const zcp_segment_
  *
  * Returns:
  *   0               success
- *   ZCP_EINVAL      NULL name or out, invalid name
+ *   ZCP_EINVAL      NULL name or out, invalid name, or the name is not a
+ *                   regular shared-memory object (a FIFO, a directory:
+ *                   opened without blocking, then refused)
  *   ZCP_ENOENT      no segment of that name
  *   ZCP_EACCES      permission denied for the requested access
  *   ZCP_ETRUNCATED  the object has size 0 (its creator has not sized it yet,
@@ -210,6 +240,50 @@ ZCP_API int zcp_segment_real_size(const zcp_segment *seg, size_t *size);
  * Pair with zcp_segment_create().
  */
 ZCP_API int zcp_segment_unlink(const char *name);
+
+/*
+ * zcp_segment_unlink_same - remove seg's name, but only if that name still
+ * refers to the very object seg has open.
+ *
+ * Concurrency: may run beside anything, like zcp_segment_unlink().
+ *
+ * For a process that must remove only what it created, such as a server
+ * that stops: after its segment was unlinked by someone else and the name
+ * created again (a replacement server), zcp_segment_unlink() would remove
+ * the replacement's name; this function leaves it alone.  The check
+ * compares the device and inode numbers of seg's descriptor (fstat()) with
+ * those of the object the name opens now (shm_open() read-only and
+ * non-blocking; on Linux, lstat() of the file in /dev/shm when that open is
+ * refused for want of permission or of descriptors).  seg's mapping and
+ * descriptor stay valid either way.
+ *
+ * Residual race: the check and the unlink are two steps, and no system call
+ * unlinks a name only if it names a given inode.  If, between them, another
+ * process unlinks the name and creates a replacement under it, the
+ * replacement's name is removed.  That needs an unlink and a create by
+ * others inside a window of a few microseconds; a replacement that exists
+ * before the call, the case this function is for, is always left alone.
+ * An equal pair means the same object: seg holds its object open, so its
+ * inode number cannot be given to another one (save on a tmpfs mounted
+ * with inode32 after 2^32 objects were created, where numbers wrap).
+ * The file is looked up under /dev/shm, where glibc and musl keep POSIX
+ * shared memory.
+ *
+ * Returns:
+ *   0               seg's object is no longer reachable by its name: the
+ *                   name was unlinked now, or it names nothing, or it names
+ *                   another object (then nothing was touched); also for a
+ *                   memfd segment, which has no global name
+ *   ZCP_EINVAL      NULL seg, or an shm segment whose name is unknown ("",
+ *                   from zcp_segment_open_fd())
+ *   ZCP_EACCES      not permitted to look the name up or to unlink it
+ *   other negative errno values from fstat(), shm_open() or shm_unlink()
+ *                   (e.g. -EPERM for another user's name in the sticky
+ *                   /dev/shm)
+ *
+ * Pair with zcp_segment_create().
+ */
+ZCP_API int zcp_segment_unlink_same(const zcp_segment *seg);
 
 /*
  * zcp_segment_close - unmap the segment and close its descriptor.
