@@ -32,7 +32,7 @@ static void usage(FILE *fp)
 		"       %s --help | --version\n"
 		"\n"
 		"Commands:\n"
-		"  serve   create a memory-pool manager and keep it until SIGINT/SIGTERM\n"
+		"  serve   create a memory-pool manager and keep it until a signal stops it\n"
 		"  stat    print the pools and the attached processes of a manager\n"
 		"  demo    run the seed's client steps against a running server\n"
 		"  clean   remove a manager's shared-memory segments\n"
