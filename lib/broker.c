@@ -11,9 +11,27 @@
  *
  * What we trust: the directory (ours, writable by nobody else, so nobody
  * else can put a socket of theirs at our path) and the kernel.  The client
- * trusts the socket path it was given, and checks what it receives: seals,
- * descriptor count, message shape; the segment contents are validated by
- * zcp_mempool_manager_attach_fds() as for any attach.
+ * does not trust the path it was given: another user may have created the
+ * directory first (squatting /tmp/zerocp-<uid>) and run a broker of its
+ * own there.  So it checks, against the uid expected to run the broker
+ * (zcp_attach_options.owner_uid), the directory (owned by that uid, a real
+ * directory, writable by nobody else), the socket file (owned by that
+ * uid) and, authoritatively, the broker's uid as the kernel reports it for
+ * the connected socket (SO_PEERCRED); any mismatch is ZCP_EOWNER.  Then it
+ * checks what it receives: seals, descriptor count, message shape; the
+ * segment contents are validated by zcp_mempool_manager_attach_fds() as
+ * for any attach.
+ *
+ * Floods.  A broker that admits a group (allow_gid) has a socket anyone
+ * may connect to, so a refused user can flood it with connections.  Then:
+ * the backlog is as large as the system allows (SOMAXCONN); every
+ * zcp_broker_serve() call drains the whole backlog (up to SERVE_MAX
+ * connections) rather than a few; a refused peer costs an accept, a
+ * getsockopt and a four-byte "DENY", and once a uid has been refused
+ * DENY_PER_UID times in one call its further connections in that call are
+ * closed unanswered; and a client whose connect finds the backlog full
+ * (EAGAIN) retries with exponential backoff, 1 ms doubling to 64 ms, for
+ * at most CONNECT_RETRY_MS (2 s) in all, before giving up with ZCP_EAGAIN.
  */
 #include "handle.h"
 
@@ -39,9 +57,19 @@
 #define MAX_FDS 8
 /* How long a client waits for the answer. */
 #define ANSWER_TIMEOUT_MS 2000
-/* Most connections one zcp_broker_serve() call answers, so a flood of
- * clients cannot keep it from returning. */
-#define SERVE_BATCH 64
+/* Most connections one zcp_broker_serve() call accepts, so a flood of
+ * clients cannot keep it from returning: a few full backlogs. */
+#define SERVE_MAX 16384
+/* Refused connections one uid gets a "DENY" for in one serve call; its
+ * further ones in that call are closed without an answer (cheaper, and a
+ * refusal all the same). */
+#define DENY_PER_UID 32
+/* Distinct refused uids counted per call; more share one count. */
+#define DENY_UIDS 16
+/* How long a client retries a connect that finds the backlog full, and
+ * its backoff, from 1 ms doubling to CONNECT_BACKOFF_MAX_MS. */
+#define CONNECT_RETRY_MS 2000
+#define CONNECT_BACKOFF_MAX_MS 64
 
 struct zcp_broker {
 	zcp_mempool_manager *mgr;
@@ -236,7 +264,10 @@ int zcp_broker_listen(zcp_mempool_manager *mgr, const zcp_broker_options *opts, 
 		err = neg_errno();
 		goto fail_unlink;
 	}
-	if (listen(b->fd, 64) < 0) {
+	/* As long a queue as the system allows (the kernel caps it at
+	 * net.core.somaxconn): a flood of refused clients must not leave
+	 * allowed ones with a full backlog. */
+	if (listen(b->fd, SOMAXCONN > 4096 ? SOMAXCONN : 4096) < 0) {
 		err = neg_errno();
 		goto fail_unlink;
 	}
@@ -262,13 +293,17 @@ const char *zcp_broker_path(const zcp_broker *b)
 	return b ? b->path : NULL;
 }
 
-static int peer_allowed(const zcp_broker *b, int cfd)
+/* Whether the peer of cfd may have the descriptors; its uid in *uid
+ * ((uid_t)-1 when the kernel would not say). */
+static int peer_allowed(const zcp_broker *b, int cfd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 
+	*uid = (uid_t)-1;
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof cred)
 		return 0;
+	*uid = cred.uid;
 	if (cred.uid == 0 || cred.uid == b->uid)
 		return 1;
 	if (b->allow_uid != -1 && cred.uid == (uid_t)b->allow_uid)
@@ -278,9 +313,19 @@ static int peer_allowed(const zcp_broker *b, int cfd)
 	return 0;
 }
 
-/* Answer one connection; never blocks (a one-message answer fits in an
- * empty socket buffer; if it does not, the client loses). */
-static void answer(zcp_broker *b, int cfd)
+/* Send one answer; never blocks (a one-message answer fits in an empty
+ * socket buffer; if it does not, the client loses), never raises
+ * SIGPIPE. */
+static void send_answer(int cfd, struct msghdr *msg)
+{
+	ssize_t r;
+	do
+		r = sendmsg(cfd, msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+}
+
+/* Answer an allowed peer: "ZCP1" + name, with both descriptors. */
+static void answer_allowed(zcp_broker *b, int cfd)
 {
 	char buf[TAG_LEN + ZCP_MANAGER_NAME_MAX];
 	struct iovec iov;
@@ -291,36 +336,66 @@ static void answer(zcp_broker *b, int cfd)
 	} ctl;
 	int fds[2];
 
+	if (zcp_mempool_manager_fds(b->mgr, &fds[0], &fds[1]) != 0)
+		return;
+	size_t nlen = strlen(b->name);
+	memcpy(buf, HELLO, TAG_LEN);
+	memcpy(buf + TAG_LEN, b->name, nlen);
+	iov.iov_base = buf;
+	iov.iov_len = TAG_LEN + nlen;
 	memset(&msg, 0, sizeof msg);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (peer_allowed(b, cfd) && zcp_mempool_manager_fds(b->mgr, &fds[0], &fds[1]) == 0) {
-		size_t nlen = strlen(b->name);
-		memcpy(buf, HELLO, TAG_LEN);
-		memcpy(buf + TAG_LEN, b->name, nlen);
-		iov.iov_base = buf;
-		iov.iov_len = TAG_LEN + nlen;
-		memset(&ctl, 0, sizeof ctl);
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof ctl.buf;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, sizeof fds);
-	} else {
-		memcpy(buf, DENY, TAG_LEN);
-		iov.iov_base = buf;
-		iov.iov_len = TAG_LEN;
+	memset(&ctl, 0, sizeof ctl);
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof ctl.buf;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	send_answer(cfd, &msg);
+}
+
+/* Refused peers counted in one serve call, per uid. */
+struct deny_count {
+	unsigned n;
+	struct {
+		uid_t uid;
+		unsigned count;
+	} u[DENY_UIDS];
+	unsigned overflow;
+};
+
+/* Answer a refused peer with "DENY", unless its uid has had its share in
+ * this call: then nothing (the connection is just closed).  No other
+ * work is done for it. */
+static void answer_denied(struct deny_count *dc, uid_t uid, int cfd)
+{
+	static const char deny[TAG_LEN] = DENY;
+	unsigned *count = &dc->overflow;
+
+	for (unsigned i = 0; i < dc->n; i++)
+		if (dc->u[i].uid == uid)
+			count = &dc->u[i].count;
+	if (count == &dc->overflow && dc->n < DENY_UIDS) {
+		dc->u[dc->n].uid = uid;
+		dc->u[dc->n].count = 0;
+		count = &dc->u[dc->n++].count;
 	}
-	ssize_t r;
-	do
-		r = sendmsg(cfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
+	if (++*count > DENY_PER_UID)
+		return;
+	struct iovec iov = {.iov_base = (void *)deny, .iov_len = TAG_LEN};
+	struct msghdr msg;
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	send_answer(cfd, &msg);
 }
 
 int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 {
+	struct deny_count dc;
 	int served = 0;
 
 	if (!b)
@@ -334,7 +409,12 @@ int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 		return errno == EINTR ? 0 : neg_errno();
 	if (r == 0)
 		return 0;
-	while (served < SERVE_BATCH) {
+	dc.n = 0;
+	dc.overflow = 0;
+	/* Drain the whole backlog: under a flood, the allowed clients queue
+	 * behind the refused ones, and every connection left waiting keeps
+	 * the queue full for the next. */
+	while (served < SERVE_MAX) {
 		int cfd = accept4(b->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -342,9 +422,16 @@ int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 			/* The client went away between connect and accept. */
 			if (errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			return served ? served : neg_errno();
+			/* A real failure (EMFILE, ENFILE, ENOBUFS...): report
+			 * it, even after some clients were answered, so that
+			 * the caller knows the broker cannot accept. */
+			return neg_errno();
 		}
-		answer(b, cfd);
+		uid_t uid;
+		if (peer_allowed(b, cfd, &uid))
+			answer_allowed(b, cfd);
+		else
+			answer_denied(&dc, uid, cfd);
 		close(cfd);
 		served++;
 	}
@@ -420,14 +507,103 @@ static int recv_answer(int fd, char *buf, size_t *len, int *fds, int *nfds)
 			memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 	}
 	*len = (size_t)r;
-	/* Truncated: the kernel dropped (and closed) what did not fit. */
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (msg.msg_flags & MSG_CTRUNC) {
+		/* The kernel dropped descriptors: either they did not fit our
+		 * buffer (more than MAX_FDS: a malformed answer) or it could
+		 * not install them because our table is full.  Ask the table:
+		 * it is as full now as then, as we still hold what came. */
+		int probe = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (probe < 0 && (errno == EMFILE || errno == ENFILE))
+			return errno == EMFILE ? ZCP_EMFILE : -ENFILE;
+		if (probe >= 0)
+			close(probe);
+		return ZCP_EPROTO;
+	}
+	/* Truncated: the answer was longer than any valid one. */
+	if (msg.msg_flags & MSG_TRUNC)
 		return ZCP_EPROTO;
 	return 0;
 }
 
-int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **out)
+/* The uid to check against for owner_uid, or -1 for none (ZCP_OWNER_ANY);
+ * -2 for an invalid value. */
+static long expected_uid(long owner_uid)
 {
+	if (owner_uid == ZCP_OWNER_SELF)
+		return (long)geteuid();
+	if (owner_uid == ZCP_OWNER_ANY)
+		return -1;
+	if (owner_uid < 0 || (long)(uid_t)owner_uid != owner_uid || (uid_t)owner_uid == (uid_t)-1)
+		return -2;
+	return owner_uid;
+}
+
+/* Before connecting: the socket's directory must be a real directory
+ * owned by `uid` and writable by nobody else (else whoever can write it
+ * could have put their own socket there), and the socket file must be
+ * owned by `uid`.  Returns 0, ZCP_EOWNER, or the lstat() error (ENOENT,
+ * EACCES: not reachable for us). */
+static int check_path_owner(const char *path, uid_t uid)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (lstat(dir, &st) < 0)
+		return neg_errno();
+	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
+		return ZCP_EOWNER;
+	if (lstat(path, &st) < 0)
+		return neg_errno();
+	if (S_ISSOCK(st.st_mode) && st.st_uid != uid)
+		return ZCP_EOWNER;
+	return 0;
+}
+
+/* Connect to the broker at sa, retrying while its backlog is full
+ * (EAGAIN) with exponential backoff for at most CONNECT_RETRY_MS.
+ * Returns the connected socket, or a negative error: ZCP_EAGAIN (still
+ * full), ZCP_EPROTO (not a broker's kind of socket), or the errno. */
+static int connect_broker(const struct sockaddr_un *sa)
+{
+	struct timespec t0;
+	long backoff = 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return neg_errno();
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+			return fd;
+		int e = errno;
+		close(fd);
+		/* EPROTOTYPE: not a broker's socket. */
+		if (e == EPROTOTYPE)
+			return ZCP_EPROTO;
+		if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR)
+			return -e;
+		long left = CONNECT_RETRY_MS - ms_since(&t0);
+		if (left <= 0)
+			return ZCP_EAGAIN;
+		long ms = backoff < left ? backoff : left;
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		if (backoff < CONNECT_BACKOFF_MAX_MS)
+			backoff *= 2;
+	}
+}
+
+int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
+		       zcp_mempool_manager **out)
+{
+	zcp_attach_options defaults;
 	struct sockaddr_un sa;
 	char buf[TAG_LEN + ZCP_MANAGER_NAME_MAX + 1];
 	char name[ZCP_MANAGER_NAME_MAX + 1];
@@ -436,19 +612,45 @@ int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **ou
 
 	if (!path || !out)
 		return ZCP_EINVAL;
+	if (!opts) {
+		zcp_attach_options_init(&defaults);
+		opts = &defaults;
+	}
+	for (size_t i = 0; i < ZCP_ARRAY_SIZE(opts->reserved); i++)
+		if (opts->reserved[i])
+			return ZCP_EINVAL;
+	if (opts->reserved0)
+		return ZCP_EINVAL;
+	long uid = expected_uid(opts->owner_uid);
+	if (uid == -2)
+		return ZCP_EINVAL;
+	/* A read-only attach through descriptors needs a read-only variant
+	 * of zcp_mempool_manager_attach_fds(), which the library does not
+	 * have yet. */
+	if (opts->read_only)
+		return ZCP_ENOSYS;
 	if ((err = sun_fill(&sa, path)))
 		return err;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return neg_errno();
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		/* EAGAIN: the listener's backlog is full; EPROTOTYPE: not a
-		 * broker's socket. */
-		err = errno == EPROTOTYPE ? ZCP_EPROTO
-		      : errno == EWOULDBLOCK ? ZCP_EAGAIN
-					     : neg_errno();
-		close(fd);
+	if (uid >= 0 && (err = check_path_owner(path, (uid_t)uid)))
 		return err;
+	int fd = connect_broker(&sa);
+	if (fd < 0)
+		return fd;
+	if (uid >= 0) {
+		/* The broker's uid, as the kernel recorded it when it called
+		 * listen(): what no squatter can fake. */
+		struct ucred cred;
+		socklen_t clen = sizeof cred;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		    clen != sizeof cred) {
+			err = neg_errno();
+			close(fd);
+			return err;
+		}
+		if (cred.uid != (uid_t)uid) {
+			close(fd);
+			return ZCP_EOWNER;
+		}
 	}
 	err = recv_answer(fd, buf, &len, fds, &nfds);
 	close(fd);
@@ -480,6 +682,11 @@ out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	return err;
+}
+
+int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **out)
+{
+	return zcp__broker_attach(path, NULL, out);
 }
 
 #else /* !HAVE_MEMFD */
@@ -532,11 +739,13 @@ int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **ou
 	return ZCP_ENOSYS;
 }
 
-#endif /* HAVE_MEMFD */
-
 int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 		       zcp_mempool_manager **out)
 {
+	(void)path;
 	(void)opts;
-	return zcp_mempool_manager_attach_socket(path, out);
+	(void)out;
+	return ZCP_ENOSYS;
 }
+
+#endif /* HAVE_MEMFD */

@@ -2,7 +2,10 @@
  * socket and works with the server's chunks; it cannot resize the
  * segments; peers without the right uid or gid are refused; the socket
  * directory and path are handled safely; a hostile or absent server gives
- * an error, never a leaked descriptor or a hang. */
+ * an error, never a leaked descriptor or a hang.  The client checks whom
+ * it talks to: a socket directory, socket file or broker of another uid
+ * than the one expected (squatting) is refused with ZCP_EOWNER; a client
+ * without room for the descriptors is told ZCP_EMFILE. */
 #include "config.h"
 
 #include "tap.h"
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -52,7 +56,30 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-/* In a child: optionally become uid/gid, attach through path, expect want. */
+/* The broker's own attach (lib/broker.c), which
+ * zcp_mempool_manager_attach_opts() calls for a socket_path. */
+int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
+		       zcp_mempool_manager **out);
+
+/* Attach through the broker at path, expecting it to be run (and its
+ * socket and directory owned) by `owner` (a uid, ZCP_OWNER_SELF or
+ * ZCP_OWNER_ANY): by zcp_mempool_manager_attach_opts(), or, where that
+ * cannot go through a broker yet (ZCP_ENOSYS), by the broker's entry it
+ * would call. */
+static int attach_owned(const char *path, long owner, zcp_mempool_manager **out)
+{
+	zcp_attach_options o;
+	zcp_attach_options_init(&o);
+	o.owner_uid = owner;
+	o.socket_path = path;
+	int err = zcp_mempool_manager_attach_opts(NULL, &o, out);
+	if (err == ZCP_ENOSYS)
+		err = zcp__broker_attach(path, &o, out);
+	return err;
+}
+
+/* In a child: optionally become uid/gid, attach through path (expecting
+ * a broker of root's), expect want. */
 static void child_expect(const char *path, int drop, uid_t uid, gid_t gid, int want)
 {
 	if (drop) {
@@ -61,7 +88,7 @@ static void child_expect(const char *path, int drop, uid_t uid, gid_t gid, int w
 			_exit(90);
 	}
 	zcp_mempool_manager *m = NULL;
-	int err = zcp_mempool_manager_attach_socket(path, &m);
+	int err = attach_owned(path, 0, &m);
 	if (err == 0) {
 		zcp_chunk *c = zcp_chunk_get(m, 8);
 		if (!c || zcp_chunk_release(m, c))
@@ -71,14 +98,14 @@ static void child_expect(const char *path, int drop, uid_t uid, gid_t gid, int w
 	_exit(err == want ? 0 : 10 + (-err % 100));
 }
 
-static zcp_mempool_manager *memfd_manager(void)
+static zcp_mempool_manager *memfd_manager(const char *name)
 {
 	zcp_mempool_config *cfg = zcp_mempool_config_new();
 	zcp_mempool_manager *m = NULL;
 	if (!cfg || zcp_mempool_config_add_entry(cfg, 256, 16) ||
 	    zcp_mempool_config_add_entry(cfg, 4096, 4) ||
 	    zcp_mempool_config_set_backend(cfg, ZCP_BACKEND_MEMFD) ||
-	    zcp_mempool_manager_create(zt_name(), cfg, &m))
+	    zcp_mempool_manager_create(name ? name : zt_name(), cfg, &m))
 		m = NULL;
 	zcp_mempool_config_free(cfg);
 	return m;
@@ -427,6 +454,179 @@ static void hostile_server(zcp_mempool_manager *m)
 	unlink(path);
 }
 
+/* Become uid/gid NOBODY in a child; _exit(90) when that fails. */
+static void drop_to_nobody(void)
+{
+	gid_t g[1] = {NOBODY};
+	if (setgroups(1, g) || setgid(NOBODY) || setuid(NOBODY))
+		_exit(90);
+}
+
+/* Squatting (root only: needs another uid).  Another user creates the
+ * socket directory first and runs a broker there; or owns the socket
+ * file; or runs the listening process itself.  The owner's client must
+ * refuse each with ZCP_EOWNER, and the owner's broker must refuse the
+ * directory. */
+static void squatting(zcp_mempool_manager *m)
+{
+	char dir[256], path[512];
+	int ready[2], stop[2];
+	zcp_mempool_manager *x = NULL;
+	zcp_broker_options o;
+	zcp_broker *b = NULL;
+	pid_t pid;
+	char c;
+
+	if (geteuid() != 0) {
+		for (int i = 0; i < 9; i++)
+			skip("not root: cannot squat as another uid");
+		return;
+	}
+	/* A directory anyone may create in, like /tmp. */
+	char pub[128];
+	snprintf(pub, sizeof pub, "%s/pub", tmpdir);
+	chmod(tmpdir, 0711);
+	if (mkdir(pub, 0700) || chmod(pub, 01777))
+		bail("mkdir %s: %s", pub, strerror(errno));
+	snprintf(dir, sizeof dir, "%s/squat", pub);
+	snprintf(path, sizeof path, "%s/zerocp-%s.sock", dir, zcp_mempool_manager_name(m));
+
+	/* 1. A squatter's directory, with a broker of the squatter's in it
+	 * that admits anyone: what a victim would attach to. */
+	if (pipe(ready) || pipe(stop))
+		bail("pipe");
+	pid = zt_fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		drop_to_nobody();
+		/* Memfd segments have no name in /dev/shm: the same
+		 * manager name as the victim's, so the same socket path. */
+		zcp_mempool_manager *sm = memfd_manager(zcp_mempool_manager_name(m));
+		zcp_broker *sb = NULL;
+		zcp_broker_options so;
+		zcp_broker_options_init(&so);
+		so.dir = dir;
+		so.allow_uid = 0;
+		if (!sm || zcp_broker_listen(sm, &so, &sb))
+			_exit(91);
+		chmod(dir, 0755);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(92);
+		struct pollfd pf[2] = {{.fd = zcp_broker_fd(sb), .events = POLLIN},
+				       {.fd = stop[0], .events = POLLIN}};
+		while (poll(pf, 2, 10000) > 0 && !(pf[1].revents & (POLLIN | POLLHUP)))
+			zcp_broker_serve(sb, 0);
+		zcp_broker_close(sb);
+		zcp_mempool_manager_destroy(sm);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(stop[0]);
+	ok(read(ready[0], &c, 1) == 1, "(a squatter of uid %d runs a broker in %s)", NOBODY, dir);
+	is_int(zcp_mempool_manager_attach_socket(path, &x), ZCP_EOWNER,
+	       "attach_socket into a directory of another uid: ZCP_EOWNER");
+	is_int(attach_owned(path, ZCP_OWNER_SELF, &x), ZCP_EOWNER,
+	       "attach with owner_uid ZCP_OWNER_SELF: ZCP_EOWNER");
+	is_int(attach_owned(path, 0, &x), ZCP_EOWNER, "attach with owner_uid 0: ZCP_EOWNER");
+	ok(x == NULL, "and no manager handed out");
+	int err = attach_owned(path, NOBODY, &x);
+	is_int(err, 0, "attach expecting uid %d (the squatter) gets through: the check is what "
+		       "protects", NOBODY);
+	if (err == 0) {
+		zcp_mempool_manager_detach(x);
+		x = NULL;
+	}
+	zcp_broker_options_init(&o);
+	o.dir = dir;
+	is_int(zcp_broker_listen(m, &o, &b), ZCP_EACCES,
+	       "the owner's broker refuses the squatted directory: ZCP_EACCES");
+	zcp_broker_close(b);
+	b = NULL;
+	close(stop[1]);
+	zt_ok_child(pid, "the squatter's broker ran and stopped");
+	close(ready[0]);
+	rmdir(dir);
+
+	/* 2. Our directory, but a socket file of another uid in it. */
+	mkdir(dir, 0755);
+	int s1 = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		bail("socket path too long: %s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (s1 < 0 || bind(s1, (struct sockaddr *)&sa, sizeof sa) || listen(s1, 4) ||
+	    chown(path, NOBODY, NOBODY))
+		bail("socket of another uid: %s", strerror(errno));
+	is_int(attach_owned(path, ZCP_OWNER_SELF, &x), ZCP_EOWNER,
+	       "a socket file owned by uid %d: ZCP_EOWNER", NOBODY);
+	close(s1);
+	unlink(path);
+
+	/* 3. Directory and socket file ours, but the listening process is
+	 * another uid's (it called listen() after setuid()): SO_PEERCRED
+	 * tells. */
+	s1 = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s1 < 0 || bind(s1, (struct sockaddr *)&sa, sizeof sa) || pipe(ready) || pipe(stop))
+		bail("bind: %s", strerror(errno));
+	pid = zt_fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		drop_to_nobody();
+		if (listen(s1, 4) || write(ready[1], "r", 1) != 1)
+			_exit(91);
+		if (read(stop[0], &c, 1) < 0)
+			_exit(92);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(stop[0]);
+	ok(read(ready[0], &c, 1) == 1, "(uid %d listens on our socket)", NOBODY);
+	is_int(attach_owned(path, ZCP_OWNER_SELF, &x), ZCP_EOWNER,
+	       "a broker running as uid %d (SO_PEERCRED): ZCP_EOWNER", NOBODY);
+	close(stop[1]);
+	zt_ok_child(pid, "(the listener stops)");
+	close(ready[0]);
+	close(s1);
+	unlink(path);
+	rmdir(dir);
+	rmdir(pub);
+	chmod(tmpdir, 0700);
+
+	zcp_attach_options ao;
+	zcp_attach_options_init(&ao);
+	ao.owner_uid = -3;
+	is_int(zcp__broker_attach(path, &ao, &x), ZCP_EINVAL, "owner_uid below ZCP_OWNER_ANY: ZCP_EINVAL");
+}
+
+/* A client whose descriptor table has room for the socket and one more
+ * descriptor only: the kernel drops the second segment's (MSG_CTRUNC);
+ * that is "too many open files", not a protocol error. */
+static void no_room(zcp_mempool_manager *m, zcp_broker *b)
+{
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		/* The smallest limit leaving exactly two free descriptors. */
+		int lim, used = 0;
+		for (lim = 1; lim < 1024; lim++) {
+			if (fcntl(lim - 1, F_GETFD) != -1)
+				used++;
+			if (lim - used == 2)
+				break;
+		}
+		struct rlimit rl = {.rlim_cur = (rlim_t)lim, .rlim_max = (rlim_t)lim};
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(90);
+		zcp_mempool_manager *x = NULL;
+		int err = zcp_mempool_manager_attach_socket(zcp_broker_path(b), &x);
+		_exit(err == ZCP_EMFILE ? 0 : 10 + (-err % 100));
+	}
+	zcp_broker_serve(b, 5000);
+	zt_ok_child(pid, "no room for the descriptors: ZCP_EMFILE (not ZCP_EPROTO)");
+	(void)m;
+}
+
 #endif /* HAVE_MEMFD */
 
 int main(void)
@@ -438,7 +638,7 @@ int main(void)
 	zcp_broker_options o;
 	zcp_broker *b = NULL;
 
-	m = memfd_manager();
+	m = memfd_manager(NULL);
 	if (!m)
 		skip_all("cannot create a memfd manager here");
 	plan_lazy();
@@ -453,10 +653,12 @@ int main(void)
 	if (!b)
 		bail("no broker");
 	main_scenario(m, b);
+	no_room(m, b);
 	zcp_broker_close(b);
 	credentials(m);
 	paths(m);
 	hostile_server(m);
+	squatting(m);
 	is_int(zcp_mempool_manager_attach_socket("/nonexistent/zerocp.sock", &(zcp_mempool_manager *){NULL}),
 	       ZCP_ENOENT, "no socket: ZCP_ENOENT");
 	is_int(zcp_mempool_manager_destroy(m), 0, "destroy");

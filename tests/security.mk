@@ -10,7 +10,8 @@ ZCP_C_TESTS += \
 	tests/sec-perms \
 	tests/sec-truncate \
 	tests/sec-broker \
-	tests/sec-hostile
+	tests/sec-hostile \
+	tests/broker-flood
 
 # ---------------------------------------------------------------------
 # Fuzzing: "make fuzz" (clang only) builds one libFuzzer binary per

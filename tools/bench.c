@@ -532,23 +532,42 @@ static void usage(FILE *fp)
 		zcp_tool_progname, ZCP_BENCH_TRIALS);
 }
 
-/* Add the names in s (comma-separated) to *mask; -1 on an unknown one. */
+/* Add the names in s (comma-separated) to *mask.  Every name must be a
+ * figure's: an empty one (",,", "", a trailing comma) or an unknown one
+ * is a usage error, never "all figures"; so is a list longer than any
+ * valid one could be.  Returns 0, or -1 after a diagnostic. */
 static int parse_only(const char *s, unsigned *mask)
 {
-	char buf[256];
-	snprintf(buf, sizeof buf, "%s", s);
-	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		size_t k;
+	const char *p = s;
+
+	if (strlen(s) > 255) {
+		zcp_tool_err(CMD, "--only: a list of %zu bytes is longer than any list of figure "
+				  "names (see --help)",
+			     strlen(s));
+		return -1;
+	}
+	for (;;) {
+		size_t n = strcspn(p, ","), k;
+		if (n == 0) {
+			zcp_tool_err(CMD, "--only %s: an empty figure name (see --help)",
+				     zcp_tool_q(s));
+			return -1;
+		}
 		for (k = 0; k < NFIGURE_NAMES; k++)
-			if (strcmp(t, figure_names[k].name) == 0)
+			if (strlen(figure_names[k].name) == n &&
+			    strncmp(p, figure_names[k].name, n) == 0)
 				break;
 		if (k == NFIGURE_NAMES) {
-			zcp_tool_err(CMD, "unknown figure '%s' (see --help)", t);
+			char name[256];
+			snprintf(name, sizeof name, "%.*s", (int)n, p);
+			zcp_tool_err(CMD, "unknown figure %s (see --help)", zcp_tool_q(name));
 			return -1;
 		}
 		*mask |= figure_names[k].bit;
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
 	}
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct zcp_bench_ctx *ctx)
@@ -570,6 +589,8 @@ static int parse_args(int argc, char **argv, struct zcp_bench_ctx *ctx)
 				return -1;
 		} else if (strcmp(a, "--only") == 0) {
 			int n = 0;
+			/* The names that follow, up to the next option; an
+			 * empty argument is a (bad) name, not the end. */
 			while (i + 1 < argc && argv[i + 1][0] != '-') {
 				if (parse_only(argv[++i], &only))
 					return -1;
@@ -580,7 +601,7 @@ static int parse_args(int argc, char **argv, struct zcp_bench_ctx *ctx)
 				return -1;
 			}
 		} else {
-			zcp_tool_err(CMD, "unknown option '%s'", a);
+			zcp_tool_err(CMD, "unknown option %s", zcp_tool_q(a));
 			return -1;
 		}
 	}

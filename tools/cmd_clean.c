@@ -1,11 +1,18 @@
 /* tools/cmd_clean.c - "zerocp clean": remove leftover segments.
  *
  * The seed's remedy for a crashed server is "rm -f /dev/shm/zerocp_*";
- * this does the same through the library (zcp_mempool_manager_unlink(),
- * zcp_segment_unlink()), for one manager or, with --all, for every
- * manager segment found in /dev/shm.  Processes still attached keep their
- * mappings; only the names go.  Removing nothing is not an error: the
- * goal, no segment of that name, holds.
+ * this does the same through the library, for one manager or, with --all,
+ * for every manager segment found in /dev/shm.  Processes still attached
+ * keep their mappings; only the names go.  Removing nothing is not an
+ * error: the goal, no segment of that name, holds.
+ *
+ * With --name, the manager is first attached read-only (no process slot
+ * taken, nothing written) to see who uses it: while a live process is
+ * attached (its server, say) clean refuses and lists them, unless
+ * --force.  Then it removes exactly the segments it looked at
+ * (zcp_mempool_manager_remove()), never a manager created since under the
+ * same name.  Segments that are not a usable manager (a server that died
+ * initialising them, foreign or corrupt ones) are removed by name.
  */
 #include "tool.h"
 
@@ -23,12 +30,19 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s clean [--name N] [--all] [--dry-run]\n"
+		"Usage: %s clean [--name N] [--owner UID] [--force] [--all] [--dry-run]\n"
 		"\n"
 		"Remove the shared-memory segments of manager N (zerocp_N_mgmt and\n"
 		"zerocp_N_data), or with --all every zerocp_*_mgmt and zerocp_*_data\n"
 		"in " SHM_DIR ", live servers' included.  --dry-run only lists them.\n"
-		"Exit 0 when nothing is left (removed, or nothing existed), 1 on error.\n",
+		"  --force      remove N's segments even while live processes are\n"
+		"               attached (they keep their mappings), or while its\n"
+		"               server is still creating it, or when another user owns them\n"
+		"  --owner UID  the user (uid or name) that must own N's segments\n"
+		"               (default: ours; 'any': whoever)\n"
+		"Without --force, clean refuses (exit 1) while a live process is attached\n"
+		"to N, and lists them.  Exit 0 when nothing is left (removed, or nothing\n"
+		"existed), 1 on error or refusal.\n",
 		zcp_tool_progname);
 }
 
@@ -103,11 +117,107 @@ static int dry_run_one(const char *name)
 	return ZCP_TOOL_OK;
 }
 
+/* Remove by name whatever segments of `name` exist (leftovers no handle
+ * could be had on); `why` says what they were. */
+static int unlink_by_name(const char *name, const char *why)
+{
+	int err = zcp_mempool_manager_unlink(name);
+
+	if (err == 0) {
+		printf("removed the segments of manager %s (%s)\n", zcp_tool_q(name), why);
+		return ZCP_TOOL_OK;
+	}
+	if (err == ZCP_ENOENT) {
+		printf("no segments of manager %s to remove\n", zcp_tool_q(name));
+		return ZCP_TOOL_OK;
+	}
+	zcp_tool_err("clean", "cannot remove the segments of manager %s: %s", zcp_tool_q(name),
+		     zcp_strerror(err));
+	return ZCP_TOOL_FAIL;
+}
+
+/* --name: look (read-only) before removing; see the top of the file. */
+static int clean_one(const struct zcp_tool_target *t, int force)
+{
+	const char *name = zcp_tool_name(t->name);
+	zcp_mempool_manager *m;
+	char list[ZCP_MAX_PROCESSES * 40] = "";
+	size_t len = 0;
+	int live = 0, slots, err;
+
+	err = zcp_tool_attach("clean", t, &m, NULL);
+	switch (err) {
+	case 0:
+		break;
+	case ZCP_ENOENT:
+		/* No manager; a lone data segment may still be there. */
+		return unlink_by_name(name, "a lone segment");
+	case ZCP_ESRCH:
+		return unlink_by_name(name, "its creator died while initialising it");
+	case ZCP_EFOREIGN:
+	case ZCP_ECORRUPT:
+	case ZCP_EVERSION:
+	case ZCP_ETRUNCATED:
+		return unlink_by_name(name, zcp_strerror(err));
+	case ZCP_EAGAIN:
+		if (force)
+			return unlink_by_name(name, "forced while its server was creating it");
+		zcp_tool_err("clean",
+			     "a server is creating manager %s right now; not removing it "
+			     "(--force to remove it anyway)",
+			     zcp_tool_q(name));
+		return ZCP_TOOL_FAIL;
+	default:
+		if (force)
+			return unlink_by_name(name, "forced");
+		zcp_tool_attach_error("clean", t, err);
+		zcp_tool_err("clean", "not removing the segments of manager %s%s",
+			     zcp_tool_q(name), err == ZCP_EOWNER ? " (--force to remove them anyway)"
+							     : "");
+		return ZCP_TOOL_FAIL;
+	}
+
+	slots = zcp_mempool_manager_process_slots(m);
+	for (int s = 0; s < slots; s++) {
+		zcp_process_info pi;
+		if (zcp_mempool_manager_process(m, s, &pi) != 0 || pi.pid == 0 || !pi.alive ||
+		    pi.self)
+			continue;
+		live++;
+		if (len < sizeof list)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s slot %d: pid %lld",
+						live > 1 ? ";" : "", s, (long long)pi.pid);
+	}
+	if (live > 0 && !force) {
+		zcp_tool_err("clean",
+			     "manager %s is in use by %d live process(es):%s; not removing it "
+			     "(stop them, or use --force)",
+			     zcp_tool_q(name), live, list);
+		zcp_mempool_manager_detach(m);
+		return ZCP_TOOL_FAIL;
+	}
+	/* Exactly the segments looked at: not a manager created since. */
+	err = zcp_mempool_manager_remove(m);
+	zcp_mempool_manager_detach(m);
+	if (err != 0) {
+		zcp_tool_err("clean", "cannot remove the segments of manager %s: %s",
+			     zcp_tool_q(name), zcp_strerror(err));
+		return ZCP_TOOL_FAIL;
+	}
+	if (live > 0)
+		printf("removed the segments of manager %s, forced: still attached (they keep "
+		       "their mappings):%s\n",
+		       zcp_tool_q(name), list);
+	else
+		printf("removed the segments of manager %s\n", zcp_tool_q(name));
+	return ZCP_TOOL_OK;
+}
+
 /* Entry point of "zerocp clean". */
 int zcp_tool_clean(int argc, char **argv)
 {
-	const char *name = NULL;
-	int all = 0, dry_run = 0, err;
+	struct zcp_tool_target t = {NULL, NULL, ZCP_OWNER_SELF, 1, 0};
+	int all = 0, dry_run = 0, force = 0, owner_given = 0;
 
 	if (zcp_tool_help_requested(argc, argv)) {
 		usage(stdout);
@@ -115,41 +225,36 @@ int zcp_tool_clean(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *v;
-		int r = zcp_tool_opt("clean", argc, argv, &i, "--name", &v);
-		if (r < 0)
-			return ZCP_TOOL_USAGE;
-		if (r > 0) {
-			if (zcp_tool_check_name("clean", v) != 0)
+		int r;
+		if ((r = zcp_tool_opt("clean", argc, argv, &i, "--name", &v)) != 0) {
+			if (r < 0 || zcp_tool_check_name("clean", v) != 0)
 				return ZCP_TOOL_USAGE;
-			name = v;
+			t.name = v;
+		} else if ((r = zcp_tool_opt("clean", argc, argv, &i, "--owner", &v)) != 0) {
+			if (r < 0 || zcp_tool_parse_owner("clean", v, &t.owner) != 0)
+				return ZCP_TOOL_USAGE;
+			owner_given = 1;
 		} else if (strcmp(argv[i], "--all") == 0) {
 			all = 1;
+		} else if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+			force = 1;
 		} else if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0) {
 			dry_run = 1;
 		} else {
-			zcp_tool_err("clean", "unknown option '%s'", argv[i]);
+			zcp_tool_err("clean", "unknown option %s", zcp_tool_q(argv[i]));
 			usage(stderr);
 			return ZCP_TOOL_USAGE;
 		}
 	}
-	if (all && name != NULL) {
-		zcp_tool_err("clean", "--all and --name exclude each other");
+	if (all && (t.name != NULL || owner_given)) {
+		zcp_tool_err("clean", "--all excludes --name and --owner");
 		return ZCP_TOOL_USAGE;
 	}
 	if (all)
 		return clean_all(dry_run);
+	if (zcp_tool_check_env_name("clean", t.name) != 0)
+		return ZCP_TOOL_USAGE;
 	if (dry_run)
-		return dry_run_one(zcp_tool_name(name));
-	err = zcp_mempool_manager_unlink(name);
-	if (err == 0) {
-		printf("removed the segments of manager '%s'\n", zcp_tool_name(name));
-		return ZCP_TOOL_OK;
-	}
-	if (err == ZCP_ENOENT) {
-		printf("no segments of manager '%s' to remove\n", zcp_tool_name(name));
-		return ZCP_TOOL_OK;
-	}
-	zcp_tool_err("clean", "cannot remove the segments of manager '%s': %s",
-		     zcp_tool_name(name), zcp_strerror(err));
-	return ZCP_TOOL_FAIL;
+		return dry_run_one(zcp_tool_name(t.name));
+	return clean_one(&t, force);
 }

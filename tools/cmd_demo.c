@@ -21,12 +21,14 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s demo [--name N | --socket PATH] [--hold SECONDS]\n"
+		"Usage: %s demo [--name N | --socket PATH] [--owner UID] [--hold SECONDS]\n"
 		"\n"
 		"Attach to the running manager N and perform the seed's client steps:\n"
 		"allocate 100, 512 and 2048 bytes, write and read back data, take and\n"
 		"drop a reference, release everything.  Exit 1 if any check fails.\n"
 		"  --socket PATH   attach through the socket of a \"serve --socket\"\n"
+		"  --owner UID     the user (uid or name) that must own the manager, its\n"
+		"                  socket and the broker (default: ours)\n"
 		"  --hold SECONDS  before releasing, print \"holding\" and stay attached\n"
 		"                  with the chunks that long (to watch with stat, or to\n"
 		"                  kill and see the server reclaim them)\n",
@@ -83,7 +85,8 @@ static void run(zcp_mempool_manager *m)
 	int npools = zcp_mempool_manager_pool_count(m);
 	char msg[160];
 
-	printf("Attached to manager '%s' (%d pools)\n", zcp_mempool_manager_name(m), npools);
+	printf("Attached to manager %s (%d pools)\n", zcp_tool_q(zcp_mempool_manager_name(m)),
+	       npools);
 	if (!check(npools > 0 && npools <= ZCP_MAX_POOLS, "the manager has pools"))
 		return;
 	printf("Pool status:\n");
@@ -186,7 +189,7 @@ static void run(zcp_mempool_manager *m)
 /* Entry point of "zerocp demo". */
 int zcp_tool_demo(int argc, char **argv)
 {
-	const char *name = NULL, *sock = NULL;
+	struct zcp_tool_target t = {NULL, NULL, ZCP_OWNER_SELF, 0, 0};
 	zcp_mempool_manager *m;
 	int err;
 
@@ -196,53 +199,52 @@ int zcp_tool_demo(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *v;
-		int r = zcp_tool_opt("demo", argc, argv, &i, "--name", &v);
-		if (r < 0)
-			return ZCP_TOOL_USAGE;
-		if (r == 0 && (r = zcp_tool_opt("demo", argc, argv, &i, "--socket", &v)) != 0) {
+		int r;
+		if ((r = zcp_tool_opt("demo", argc, argv, &i, "--name", &v)) != 0) {
+			if (r < 0 || zcp_tool_check_name("demo", v) != 0)
+				return ZCP_TOOL_USAGE;
+			t.name = v;
+		} else if ((r = zcp_tool_opt("demo", argc, argv, &i, "--socket", &v)) != 0) {
 			if (r < 0)
 				return ZCP_TOOL_USAGE;
-			sock = v;
-			continue;
-		}
-		if (r == 0 && (r = zcp_tool_opt("demo", argc, argv, &i, "--hold", &v)) != 0) {
+			t.socket = v;
+		} else if ((r = zcp_tool_opt("demo", argc, argv, &i, "--owner", &v)) != 0) {
+			if (r < 0 || zcp_tool_parse_owner("demo", v, &t.owner) != 0)
+				return ZCP_TOOL_USAGE;
+		} else if ((r = zcp_tool_opt("demo", argc, argv, &i, "--hold", &v)) != 0) {
 			char *end;
 			if (r < 0)
 				return ZCP_TOOL_USAGE;
 			hold_seconds = strtod(v, &end);
 			if (end == v || *end != '\0' || !(hold_seconds >= 0) ||
 			    hold_seconds > 86400.0) {
-				zcp_tool_err("demo", "bad --hold '%s': seconds, 0 to 86400", v);
+				zcp_tool_err("demo", "bad --hold %s: seconds, 0 to 86400",
+					     zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
-			continue;
-		}
-		if (r == 0) {
-			zcp_tool_err("demo", "unknown option '%s'", argv[i]);
+		} else {
+			zcp_tool_err("demo", "unknown option %s", zcp_tool_q(argv[i]));
 			usage(stderr);
 			return ZCP_TOOL_USAGE;
 		}
-		if (zcp_tool_check_name("demo", v) != 0)
-			return ZCP_TOOL_USAGE;
-		name = v;
 	}
-	if (sock != NULL && name != NULL) {
+	if (t.socket != NULL && t.name != NULL) {
 		/* The socket decides the manager: a --name beside it would
 		 * be silently ignored. */
 		zcp_tool_err("demo", "--name and --socket exclude each other");
 		return ZCP_TOOL_USAGE;
 	}
-	if (sock != NULL) {
-		printf("Attaching through socket '%s'...\n", sock);
-		err = zcp_mempool_manager_attach_socket(sock, &m);
-	} else {
-		printf("Attaching to manager '%s'...\n", zcp_tool_name(name));
-		err = zcp_mempool_manager_attach(name, &m);
-	}
+	if (t.socket == NULL && zcp_tool_check_env_name("demo", t.name) != 0)
+		return ZCP_TOOL_USAGE;
+	if (t.socket != NULL)
+		printf("Attaching through socket %s...\n", zcp_tool_q(t.socket));
+	else
+		printf("Attaching to manager %s...\n", zcp_tool_q(zcp_tool_name(t.name)));
+	err = zcp_tool_attach("demo", &t, &m, NULL);
 	if (err != 0) {
-		zcp_tool_err("demo", "cannot attach to %s '%s': %s (is the server running?)",
-			     sock != NULL ? "the manager through socket" : "manager",
-			     sock != NULL ? sock : zcp_tool_name(name), zcp_strerror(err));
+		zcp_tool_attach_error("demo", &t, err);
+		if (err == ZCP_ENOENT || err == ZCP_ECONNREFUSED)
+			zcp_tool_err("demo", "is the server running?");
 		return ZCP_TOOL_FAIL;
 	}
 	run(m);

@@ -10,11 +10,20 @@
  * /dev/shm), handed to clients by the broker of <zerocp/broker.h> on a
  * Unix socket, whose path is printed ("socket: PATH") before "ready".
  *
- * Signals: SIGINT and SIGTERM stay blocked except inside pselect(), which
- * unblocks them atomically with the wait; so a signal that arrives at any
- * point ends the next (or the current) wait at once, never lost between a
- * check of the flag and the sleep.  The same pselect() watches the
- * broker's socket, so clients are answered while we wait.
+ * Signals: every signal whose default action would end the process
+ * (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGALRM, the real-time
+ * signals...) stops the server cleanly instead, as SIGINT does, so that no
+ * way of ending it short of SIGKILL leaves its segments behind; SIGPIPE is
+ * ignored (a closed stdout must not kill a server).  They stay blocked
+ * except inside pselect(), which unblocks them atomically with the wait;
+ * so a signal that arrives at any point ends the next (or the current)
+ * wait at once, never lost between a check of the flag and the sleep.  The
+ * same pselect() watches the broker's socket, so clients are answered
+ * while we wait.
+ *
+ * An existing manager of our name (create says ZCP_EEXIST) is examined
+ * through a read-only attach, which takes no process slot and changes
+ * nothing, and replaced only when that is safe: see handle_existing().
  */
 #include "tool.h"
 
@@ -25,12 +34,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 /* The signal that asked us to stop, 0 while running.  Written only by the
  * handler, read by the main loop. */
 static volatile sig_atomic_t stop_signal;
+
+/* The signals that stop the server, with their names for the last
+ * message.  Those a process cannot catch (SIGKILL, SIGSTOP) are not here;
+ * nor are the ones that mean a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT, SIGSYS, SIGTRAP): after one of them nothing is safe to touch. */
+static const struct {
+	int sig;
+	const char *name;
+} stop_signals[] = {
+	{SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
+	{SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
+	{SIGALRM, "SIGALRM"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+	{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+#ifdef SIGPOLL
+	{SIGPOLL, "SIGPOLL"},
+#endif
+#ifdef SIGPWR
+	{SIGPWR, "SIGPWR"},
+#endif
+#ifdef SIGSTKFLT
+	{SIGSTKFLT, "SIGSTKFLT"},
+#endif
+};
+#define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
 
 /* Options of one "serve" run. */
 struct serve_opts {
@@ -60,7 +96,10 @@ static void usage(FILE *fp)
 		"                    [--max-processes N] [--mode 0660] [--gid G] [--takeover]\n"
 		"                    [--socket [--socket-dir D] [--allow-gid G]]\n"
 		"\n"
-		"Create the memory-pool manager N and keep it until SIGINT or SIGTERM.\n"
+		"Create the memory-pool manager N and keep it until SIGINT, SIGTERM or any\n"
+		"other terminating signal (SIGHUP, SIGQUIT...; all but SIGKILL clean up).\n"
+		"An existing manager N is replaced only when its server is dead and no live\n"
+		"process is attached (see --takeover); a live or starting server's never.\n"
 		"  --pool SIZExCOUNT   a pool of COUNT chunks of SIZE bytes (256, 1K, 4K,\n"
 		"                      16K, 1M...); repeatable.  Default: the seed's pools\n"
 		"                      256x100 1Kx50 4Kx20 16Kx10\n"
@@ -69,7 +108,9 @@ static void usage(FILE *fp)
 		"  --mode MODE         segment permissions, octal, subset of 0660\n"
 		"  --gid G             group of the segments (number or name)\n"
 		"  --takeover          replace a dead server's segments even while other\n"
-		"                      processes are still attached to them\n"
+		"                      processes are still attached to them, or segments\n"
+		"                      that are not a usable manager (foreign, corrupt,\n"
+		"                      another version)\n"
 		"  --socket            anonymous memfd segments (nothing in /dev/shm), given\n"
 		"                      to clients over a Unix socket: attach with\n"
 		"                      \"stat --socket PATH\", \"demo --socket PATH\" (Linux)\n"
@@ -89,10 +130,12 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* Install the handlers and block both signals outside the waits; *waitmask
- * receives the mask to wait with (the original one, both unblocked).
- * Installed unconditionally: a background job of a non-interactive shell
- * inherits SIGINT ignored, and the scenario script stops us with SIGINT. */
+/* Install the handlers of every stopping signal and block them outside
+ * the waits; *waitmask receives the mask to wait with (the original one,
+ * all of them unblocked).  Installed unconditionally: a background job of
+ * a non-interactive shell inherits SIGINT ignored, and the scenario script
+ * stops us with SIGINT.  SIGPIPE is ignored: writes to a closed stdout or
+ * socket fail with EPIPE instead. */
 static int setup_signals(sigset_t *waitmask)
 {
 	struct sigaction sa;
@@ -103,15 +146,46 @@ static int setup_signals(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: the wait must return EINTR */
 	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
+	for (size_t k = 0; k < NSTOP; k++)
+		sigaddset(&block, stop_signals[k].sig);
+#if defined(SIGRTMIN) && defined(SIGRTMAX)
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(&block, sig);
+#endif
 	if (sigprocmask(SIG_BLOCK, &block, waitmask) != 0)
 		return -1;
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGTERM);
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+	for (size_t k = 0; k < NSTOP; k++) {
+		sigdelset(waitmask, stop_signals[k].sig);
+		if (sigaction(stop_signals[k].sig, &sa, NULL) != 0)
+			return -1;
+	}
+#if defined(SIGRTMIN) && defined(SIGRTMAX)
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
+		sigdelset(waitmask, sig);
+		/* Some are taken by the C library (threads): skip those. */
+		sigaction(sig, &sa, NULL);
+	}
+#endif
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -1;
 	return 0;
+}
+
+/* The name of a stopping signal, for the last message. */
+static const char *signal_name(int sig, char *buf, size_t len)
+{
+	for (size_t k = 0; k < NSTOP; k++)
+		if (stop_signals[k].sig == sig)
+			return stop_signals[k].name;
+#if defined(SIGRTMIN)
+	if (sig >= SIGRTMIN) {
+		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+		return buf;
+	}
+#endif
+	snprintf(buf, len, "signal %d", sig);
+	return buf;
 }
 
 /* Wait `seconds` or until a stop signal, whichever comes first, answering
@@ -154,7 +228,8 @@ static int wait_interval(double seconds, const sigset_t *waitmask, zcp_broker *b
 			 * reported. */
 			int n = zcp_broker_serve(br, 0);
 			if (n < 0 && n != ZCP_EAGAIN) {
-				printf("broker: %s\n", zcp_strerror(n));
+				zcp_tool_err("serve", "the broker cannot accept clients: %s (%s)",
+					     zcp_strerror(n), zcp_err_name(n));
 				/* A lasting error (EMFILE) would keep the socket
 				 * readable: leave it until the next interval
 				 * rather than spin. */
@@ -172,13 +247,30 @@ static long creator_pid(const zcp_mempool_manager *m)
 	return pid > 0 ? pid : 0;
 }
 
-/* Remove the segments of manager o->name (named `name` in messages) so
- * that create can be tried again: 0, or an exit code after saying why. */
-static int remove_segments(const struct serve_opts *o, const char *name)
+/* Remove the segments of manager o->name by name, for leftovers no
+ * handle could be had on, so that create can be tried again: 0, or an
+ * exit code after saying why. */
+static int unlink_segments(const struct serve_opts *o, const char *name)
 {
 	int err = zcp_mempool_manager_unlink(o->name);
 	if (err != 0 && err != ZCP_ENOENT) {
-		zcp_tool_err("serve", "cannot remove the segments of '%s': %s", name,
+		zcp_tool_err("serve", "cannot remove the segments of %s: %s", zcp_tool_q(name),
+			     zcp_strerror(err));
+		return ZCP_TOOL_FAIL;
+	}
+	return 0;
+}
+
+/* Remove exactly the segments `old` mapped (not a manager a racing server
+ * may have created since under the same name), then let go of old.
+ * Returns 0 so that create is tried again, or an exit code. */
+static int remove_mapped(zcp_mempool_manager *old, const char *name)
+{
+	int err = zcp_mempool_manager_remove(old);
+
+	zcp_mempool_manager_detach(old);
+	if (err != 0) {
+		zcp_tool_err("serve", "cannot remove the segments of %s: %s", zcp_tool_q(name),
 			     zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
@@ -186,25 +278,69 @@ static int remove_segments(const struct serve_opts *o, const char *name)
 }
 
 /* Decide what to do about an existing manager of our name (create said
- * EEXIST).  Returns 0 when its segments were removed and create should be
- * tried again, or an exit code after printing why we refuse. */
+ * EEXIST).  It is examined through a read-only attach: no process slot
+ * taken, nothing written.  Returns 0 when its segments were removed (or
+ * vanished) and create should be tried again, or an exit code after
+ * printing why we refuse:
+ *
+ *   ZCP_EAGAIN  its creator, alive, is still initialising it: another
+ *               server is starting; refuse and touch nothing.
+ *   ZCP_ESRCH   its creator died initialising it: leftovers, removed.
+ *   attached, creator alive: a server runs; refuse.
+ *   attached, creator dead: replaced if no live process is attached
+ *               (or --takeover), removing only the segments mapped.
+ *   ZCP_EOWNER  another user's segments: refuse, naming file and owner.
+ *   ZCP_EFOREIGN, ZCP_ECORRUPT, ZCP_EVERSION, ZCP_ETRUNCATED: not a
+ *               manager we can judge; refuse unless --takeover.
+ */
 static int handle_existing(const struct serve_opts *o, const char *name)
 {
+	struct zcp_tool_target t = {o->name, NULL, ZCP_OWNER_SELF, 1, 1};
 	zcp_mempool_manager *old;
-	int err = zcp_mempool_manager_attach(o->name, &old);
+	int err = zcp_tool_attach("serve", &t, &old, NULL);
 
-	if (err == ZCP_EAGAIN || err == ZCP_ECORRUPT || err == ZCP_EFOREIGN ||
-	    err == ZCP_EVERSION || err == ZCP_ETRUNCATED || err == ZCP_ENOENT) {
-		/* Leftover garbage (or a lone segment, or a manager being
-		 * destroyed right now): no server can be using it as a
-		 * manager, and its creator cannot be asked.  Replace it. */
-		printf("replacing leftover segments of '%s' (%s: %s)\n", name, zcp_err_name(err),
-		       zcp_strerror(err));
-		return remove_segments(o, name);
-	}
-	if (err != 0) {
-		zcp_tool_err("serve", "a manager named '%s' exists but cannot be attached: %s", name,
-			     zcp_strerror(err));
+	switch (err) {
+	case 0:
+		break;
+	case ZCP_ENOENT:
+		/* Gone since create looked (its server stopped, or it
+		 * failed): just try again. */
+		return 0;
+	case ZCP_EAGAIN:
+		zcp_tool_err("serve",
+			     "another server is starting manager %s right now (its segments are "
+			     "still being initialised); not touching them",
+			     zcp_tool_q(name));
+		return ZCP_TOOL_FAIL;
+	case ZCP_ESRCH:
+		printf("replacing leftover segments of %s: their creator died while "
+		       "initialising them\n",
+		       zcp_tool_q(name));
+		return unlink_segments(o, name);
+	case ZCP_EOWNER:
+		zcp_tool_attach_error("serve", &t, err);
+		zcp_tool_err("serve", "not replacing the segments of %s: they are not ours",
+			     zcp_tool_q(name));
+		return ZCP_TOOL_FAIL;
+	case ZCP_EFOREIGN:
+	case ZCP_ECORRUPT:
+	case ZCP_EVERSION:
+	case ZCP_ETRUNCATED:
+		if (!o->takeover) {
+			zcp_tool_err("serve",
+				     "segments named %s exist but are not a usable manager (%s: %s); "
+				     "remove them with 'zerocp clean --name %s', or use --takeover",
+				     zcp_tool_q(name), zcp_err_name(err), zcp_strerror(err),
+				     zcp_tool_q(name));
+			return ZCP_TOOL_FAIL;
+		}
+		printf("taking over: replacing segments of %s that are not a usable manager "
+		       "(%s: %s)\n",
+		       zcp_tool_q(name), zcp_err_name(err), zcp_strerror(err));
+		return unlink_segments(o, name);
+	default:
+		zcp_tool_err("serve", "a manager named %s exists but cannot be attached: %s",
+			     zcp_tool_q(name), zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
 
@@ -213,8 +349,8 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 	if (alive != 0) {
 		/* 1, or an error: never remove what may be a live server's. */
 		if (alive < 0)
-			zcp_tool_err("serve", "cannot tell whether the server of '%s' runs: %s", name,
-				     zcp_strerror(alive));
+			zcp_tool_err("serve", "cannot tell whether the server of %s runs: %s",
+				     zcp_tool_q(name), zcp_strerror(alive));
 		else
 			zcp_tool_err("serve", "a server is already running for %s (pid %ld)", name,
 				     creator);
@@ -237,13 +373,13 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 			len += (size_t)snprintf(pids + len, sizeof pids - len, " %lld",
 						(long long)pi.pid);
 	}
-	zcp_mempool_manager_detach(old);
 
 	if (others > 0 && !o->takeover) {
 		zcp_tool_err("serve",
-			     "the server of '%s' (pid %ld) died, but %d process(es) are still "
+			     "the server of %s (pid %ld) died, but %d process(es) are still "
 			     "attached:%s; stop them, or use --takeover",
-			     name, creator, others, pids);
+			     zcp_tool_q(name), creator, others, pids);
+		zcp_mempool_manager_detach(old);
 		return ZCP_TOOL_FAIL;
 	}
 	/* Slot 0 is free when a client reclaimed the dead server's slot. */
@@ -256,7 +392,7 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 		       who, pids);
 	else
 		printf("replacing segments of dead server %s\n", who);
-	return remove_segments(o, name);
+	return remove_mapped(old, name);
 }
 
 /* Print the sizes of the two segments, the seed's first verification
@@ -276,12 +412,85 @@ static void print_layout(const zcp_mempool_manager *m, const char *name, int mem
 	       (unsigned long long)lay.total_chunks, (unsigned long long)lay.record_size);
 }
 
+/* The directory the broker uses when --socket-dir is not given (the rule
+ * of <zerocp/broker.h>), for messages. */
+static const char *default_socket_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (xdg != NULL && xdg[0] == '/')
+		return xdg;
+	snprintf(buf, len, "/tmp/zerocp-%lu", (unsigned long)geteuid());
+	return buf;
+}
+
+/* Say why the broker could not listen in `dir`: its owner when it is not
+ * ours, a missing parent, or the library's error. */
+static void listen_error(const char *dir, const char *name, int err)
+{
+	char parent[4096];
+	struct stat st;
+
+	if (err == ZCP_EACCES &&
+	    zcp_tool_explain_owner("serve", "the socket directory", dir, (long)geteuid(), 1))
+		return;
+	if (err == ZCP_ENOENT) {
+		const char *slash = strrchr(dir, '/');
+		snprintf(parent, sizeof parent, "%.*s", slash != NULL && slash != dir ?
+								(int)(slash - dir) : 1, dir);
+		if (stat(parent, &st) != 0) {
+			zcp_tool_err("serve",
+				     "cannot create the socket directory %s: its parent %s does not "
+				     "exist",
+				     zcp_tool_q(dir), zcp_tool_q(parent));
+			return;
+		}
+	}
+	zcp_tool_err("serve", "cannot listen on a socket for %s in directory %s: %s",
+		     zcp_tool_q(name), zcp_tool_q(dir),
+		     err > -4096 ? strerror(-err) : zcp_strerror(err));
+}
+
+/* Check that the broker can really hand out the manager before we say
+ * "ready": connect to our own socket and have it answered.  A server that
+ * cannot accept (no descriptor left, say) must fail now, not look ready
+ * and turn every client away.  Returns 0 or the error. */
+static int broker_self_check(zcp_broker *br)
+{
+	const char *path = zcp_broker_path(br);
+	struct sockaddr_un sa;
+	int fd, n, err = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (path == NULL || strlen(path) >= sizeof sa.sun_path)
+		return ZCP_ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		err = -errno;
+	} else {
+		n = zcp_broker_serve(br, 1000);
+		if (n < 0)
+			err = n;
+		else if (n == 0)
+			err = ZCP_EAGAIN;
+	}
+	/* Whatever it sent goes with the connection. */
+	close(fd);
+	return err;
+}
+
 /* Start the broker of a --socket server.  Returns 0 and *out, or an exit
  * code after printing why. */
 static int start_broker(const struct serve_opts *o, zcp_mempool_manager *m, const char *name,
 			zcp_broker **out)
 {
 	zcp_broker_options bo;
+	char dbuf[64];
+	const char *dir = o->socket_dir != NULL ? o->socket_dir : default_socket_dir(dbuf, sizeof dbuf);
 	int err, fd;
 
 	zcp_broker_options_init(&bo);
@@ -295,15 +504,21 @@ static int start_broker(const struct serve_opts *o, zcp_mempool_manager *m, cons
 		return ZCP_TOOL_FAIL;
 	}
 	if (err != 0) {
-		zcp_tool_err("serve", "cannot listen on a socket for '%s'%s%s: %s", name,
-			     o->socket_dir != NULL ? " in " : "",
-			     o->socket_dir != NULL ? o->socket_dir : "", zcp_strerror(err));
+		listen_error(dir, name, err);
 		return ZCP_TOOL_FAIL;
 	}
 	/* pselect() can only watch descriptors below FD_SETSIZE. */
 	fd = zcp_broker_fd(*out);
 	if (fd < 0 || fd >= FD_SETSIZE) {
 		zcp_tool_err("serve", "broker descriptor %d cannot be waited on with pselect", fd);
+		err = ZCP_EMFILE;
+	} else {
+		err = broker_self_check(*out);
+		if (err != 0)
+			zcp_tool_err("serve", "the broker at %s cannot serve clients: %s",
+				     zcp_tool_q(zcp_broker_path(*out)), zcp_strerror(err));
+	}
+	if (err != 0) {
 		zcp_broker_close(*out);
 		*out = NULL;
 		return ZCP_TOOL_FAIL;
@@ -322,13 +537,97 @@ static int parse_gid(const char *opt, const char *v, long *gid)
 		*gid = (long)g;
 		return 0;
 	}
+	if (*v == '-' || *v == '+' || (*v >= '0' && *v <= '9')) {
+		/* A number, but not a valid group id: say so rather than look
+		 * it up as a name. */
+		zcp_tool_err("serve", "bad %s %s: a group id must be from 0 to 2147483647 "
+				      "(or a group name)",
+			     opt, zcp_tool_q(v));
+		return -1;
+	}
 	gr = getgrnam(v);
 	if (gr == NULL) {
-		zcp_tool_err("serve", "bad %s '%s': no such group", opt, v);
+		zcp_tool_err("serve", "bad %s %s: no such group", opt, zcp_tool_q(v));
 		return -1;
 	}
 	*gid = (long)gr->gr_gid;
 	return 0;
+}
+
+/* Say which limit a --pool entry (v: SIZExCOUNT, parsed) breaks, given
+ * the sizes of the n pools before it: per chunk (ZCP_MAX_CHUNK_SIZE),
+ * chunks per pool (ZCP_MAX_CHUNKS_PER_POOL), pools per manager
+ * (ZCP_MAX_POOLS), or a size given twice.  Returns 0 when it breaks none,
+ * else -1 after the diagnostic. */
+static int pool_error(const char *v, uint64_t size, uint32_t count, int n,
+		      const uint64_t *sizes)
+{
+	if (size > ZCP_MAX_CHUNK_SIZE) {
+		zcp_tool_err("serve",
+			     "bad --pool %s: a chunk of %llu bytes is over the per-chunk limit "
+			     "of %llu bytes (1 TiB, ZCP_MAX_CHUNK_SIZE)",
+			     zcp_tool_q(v), (unsigned long long)size,
+			     (unsigned long long)ZCP_MAX_CHUNK_SIZE);
+		return -1;
+	}
+	if (count > ZCP_MAX_CHUNKS_PER_POOL) {
+		zcp_tool_err("serve",
+			     "bad --pool %s: %lu chunks are over the limit of %u chunks per pool "
+			     "(ZCP_MAX_CHUNKS_PER_POOL)",
+			     zcp_tool_q(v), (unsigned long)count, ZCP_MAX_CHUNKS_PER_POOL);
+		return -1;
+	}
+	if (n >= ZCP_MAX_POOLS) {
+		zcp_tool_err("serve", "bad --pool %s: at most %d pools (ZCP_MAX_POOLS)",
+			     zcp_tool_q(v), ZCP_MAX_POOLS);
+		return -1;
+	}
+	for (int k = 0; k < n; k++) {
+		if (sizes[k] == size) {
+			zcp_tool_err("serve",
+				     "bad --pool %s: a pool of %llu-byte chunks was already given "
+				     "(one pool per size)",
+				     zcp_tool_q(v), (unsigned long long)size);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The pools are each valid; check that together they fit the limits of
+ * a manager: either segment at most ZCP_MAX_SEGMENT_SIZE bytes, all the
+ * chunks addressable.  The data segment's size is computed here as the
+ * library does (a 64-byte header plus the payload rounded up to 64 bytes
+ * per chunk, each pool on a 4096-byte boundary), in 128 bits so nothing
+ * overflows, to say by how much.  Returns 0, or -1 after a diagnostic. */
+static int segments_error(const zcp_mempool_config *cfg, int n, const uint64_t *sizes,
+			  const uint32_t *counts)
+{
+	zcp_mempool_layout lay;
+	unsigned __int128 data = 0, chunks = 0;
+
+	if (zcp_mempool_config_layout(cfg, &lay) == 0 && lay.data_size <= ZCP_MAX_SEGMENT_SIZE &&
+	    lay.mgmt_size <= ZCP_MAX_SEGMENT_SIZE)
+		return 0;
+	for (int k = 0; k < n; k++) {
+		unsigned __int128 stride = ((unsigned __int128)sizes[k] + 64 + 63) / 64 * 64;
+		data = (data + 4095) / 4096 * 4096 + stride * counts[k];
+		chunks += counts[k];
+	}
+	if (data > ZCP_MAX_SEGMENT_SIZE) {
+		zcp_tool_err("serve",
+			     "the pools need a data segment of about %.3g bytes, over the "
+			     "per-segment limit of %llu bytes (64 TiB, ZCP_MAX_SEGMENT_SIZE)",
+			     (double)data, (unsigned long long)ZCP_MAX_SEGMENT_SIZE);
+		return -1;
+	}
+	zcp_tool_err("serve",
+		     "the pools (%llu chunks in all) do not fit one manager: at most %llu chunks "
+		     "in all, and a management segment of at most %llu bytes "
+		     "(ZCP_MAX_SEGMENT_SIZE)",
+		     (unsigned long long)chunks, (unsigned long long)((UINT64_C(1) << 26) - 1),
+		     (unsigned long long)ZCP_MAX_SEGMENT_SIZE);
+	return -1;
 }
 
 /* Parse the command line into o and cfg.  Returns -1 to go on, else the
@@ -338,6 +637,8 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 	unsigned int mode = 0;
 	long gid = -1;
 	int pools = 0, access = 0;
+	uint64_t pool_sizes[ZCP_MAX_POOLS];
+	uint32_t pool_counts[ZCP_MAX_POOLS];
 
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -354,18 +655,21 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 				return ZCP_TOOL_USAGE;
 			if (zcp_tool_parse_pool(v, &size, &count) != 0) {
 				zcp_tool_err("serve",
-					     "bad --pool '%s': expected SIZExCOUNT, such as 4Kx20", v);
+					     "bad --pool %s: expected SIZExCOUNT, such as 4Kx20 "
+					     "(SIZE below 2^64 bytes, COUNT 1 to 4294967295)",
+					     zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
+			if (pool_error(v, size, count, pools, pool_sizes) != 0)
+				return ZCP_TOOL_USAGE;
 			int err = zcp_mempool_config_add_entry(cfg, size, count);
 			if (err != 0) {
-				zcp_tool_err("serve",
-					     "bad --pool '%s': %s (size 1..2^40, count 1..%u, "
-					     "sizes distinct, at most %d pools)",
-					     v, zcp_strerror(err), ZCP_MAX_CHUNKS_PER_POOL,
-					     ZCP_MAX_POOLS);
+				zcp_tool_err("serve", "bad --pool %s: %s", zcp_tool_q(v),
+					     zcp_strerror(err));
 				return ZCP_TOOL_USAGE;
 			}
+			pool_sizes[pools] = size;
+			pool_counts[pools] = count;
 			pools++;
 		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--interval", &v)) != 0) {
 			char *end;
@@ -375,8 +679,8 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			o->interval = strtod(v, &end);
 			if (errno != 0 || end == v || *end != '\0' || !(o->interval >= 0.01) ||
 			    o->interval > 86400.0) {
-				zcp_tool_err("serve", "bad --interval '%s': seconds, 0.01 to 86400",
-					     v);
+				zcp_tool_err("serve", "bad --interval %s: seconds, 0.01 to 86400",
+					     zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
 		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--max-processes", &v)) !=
@@ -386,7 +690,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 				return ZCP_TOOL_USAGE;
 			if (zcp_tool_parse_uint(v, 1, ZCP_MAX_PROCESSES, &n) != 0 ||
 			    zcp_mempool_config_set_max_processes(cfg, (unsigned)n) != 0) {
-				zcp_tool_err("serve", "bad --max-processes '%s': 1 to %d", v,
+				zcp_tool_err("serve", "bad --max-processes %s: 1 to %d", zcp_tool_q(v),
 					     ZCP_MAX_PROCESSES);
 				return ZCP_TOOL_USAGE;
 			}
@@ -399,7 +703,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			mv = strtoul(v, &end, 8);
 			if (errno != 0 || end == v || *end != '\0' || *v < '0' || *v > '7' ||
 			    (mv & ~0660ul) != 0) {
-				zcp_tool_err("serve", "bad --mode '%s': octal, a subset of 0660", v);
+				zcp_tool_err("serve", "bad --mode %s: octal, a subset of 0660", zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
 			mode = (unsigned)mv;
@@ -414,7 +718,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			/* The broker insists on an absolute path; say so here,
 			 * as a usage error, rather than as EINVAL later. */
 			if (v[0] != '/') {
-				zcp_tool_err("serve", "bad --socket-dir '%s': an absolute path", v);
+				zcp_tool_err("serve", "bad --socket-dir %s: an absolute path", zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
 			o->socket_dir = v;
@@ -426,7 +730,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 		} else if (strcmp(argv[i], "--takeover") == 0) {
 			o->takeover = 1;
 		} else {
-			zcp_tool_err("serve", "unknown option '%s'", argv[i]);
+			zcp_tool_err("serve", "unknown option %s", zcp_tool_q(argv[i]));
 			usage(stderr);
 			return ZCP_TOOL_USAGE;
 		}
@@ -456,6 +760,8 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			return ZCP_TOOL_USAGE;
 		}
 	}
+	if (pools > 0 && segments_error(cfg, pools, pool_sizes, pool_counts) != 0)
+		return ZCP_TOOL_USAGE;
 	if (pools == 0)
 		for (size_t k = 0; k < sizeof default_pools / sizeof default_pools[0]; k++)
 			zcp_mempool_config_add_entry(cfg, default_pools[k].size,
@@ -473,6 +779,90 @@ static void print_config(const zcp_mempool_config *cfg)
 	if (zcp_mempool_config_layout(cfg, &lay) == 0)
 		printf(", %llu chunks in all", (unsigned long long)lay.total_chunks);
 	printf("\n");
+}
+
+/* Whether both named segments of m are still the objects m mapped (same
+ * device and inode as its descriptors): 0 if one was removed or replaced
+ * since create, 1 if they are ours or this cannot be told. */
+static int segments_still_ours(const zcp_mempool_manager *m, const char *name)
+{
+	static const char *const sfx[] = {"mgmt", "data"};
+	char path[128];
+	int fds[2];
+	struct stat mine, named;
+
+	if (zcp_mempool_manager_fds(m, &fds[0], &fds[1]) != 0)
+		return 1;
+	for (int k = 0; k < 2; k++) {
+		if (fds[k] < 0 || fstat(fds[k], &mine) != 0)
+			continue;
+		snprintf(path, sizeof path, "/dev/shm/zerocp_%s_%s", name, sfx[k]);
+		if (stat(path, &named) != 0) {
+			if (errno == ENOENT)
+				return 0;
+			continue;
+		}
+		if (named.st_dev != mine.st_dev || named.st_ino != mine.st_ino)
+			return 0;
+	}
+	return 1;
+}
+
+/* One dead process seen before a reclaim. */
+struct dead_proc {
+	int slot;
+	int64_t pid;
+	uint64_t id;
+	uint64_t chunks;
+};
+
+/* Reclaim the chunks of dead processes, and say whom they were taken
+ * from: each dead process (pid, process id, slot, chunks it held) whose
+ * slot the reclaim freed, then what came back in all. */
+static void reclaim_dead(zcp_mempool_manager *m)
+{
+	struct dead_proc dead[ZCP_MAX_PROCESSES];
+	int ndead = 0, slots = zcp_mempool_manager_process_slots(m);
+	zcp_reclaim_report rep;
+	int err;
+
+	for (int s = 0; s < slots && ndead < ZCP_MAX_PROCESSES; s++) {
+		zcp_process_info pi;
+		if (zcp_mempool_manager_process(m, s, &pi) != 0 || pi.pid == 0 || pi.alive)
+			continue;
+		dead[ndead].slot = s;
+		dead[ndead].pid = pi.pid;
+		dead[ndead].id = pi.id;
+		dead[ndead].chunks = pi.chunks;
+		ndead++;
+	}
+	memset(&rep, 0, sizeof rep); /* not filled on every error */
+	err = zcp_mempool_manager_reclaim(m, &rep);
+	if (err != 0)
+		zcp_tool_err("serve", "reclaiming the chunks of dead processes: %s (%s)",
+			     zcp_strerror(err), zcp_err_name(err));
+	if (rep.processes == 0 && rep.references == 0 && rep.chunks == 0 && rep.cancelled == 0)
+		return;
+	printf("Reclaimed %llu dead process(es): %llu reference(s) dropped, "
+	       "%llu chunk(s) back in their pools",
+	       (unsigned long long)rep.processes, (unsigned long long)rep.references,
+	       (unsigned long long)rep.chunks);
+	if (rep.cancelled != 0)
+		printf(", %llu escrowed reference(s) to dead receivers cancelled",
+		       (unsigned long long)rep.cancelled);
+	printf("\n");
+	for (int k = 0; k < ndead; k++) {
+		zcp_process_info pi;
+		/* Freed (or reused by a newcomer): this reclaim, or a
+		 * client's, took it. */
+		if (zcp_mempool_manager_process(m, dead[k].slot, &pi) == 0 && pi.pid != 0 &&
+		    pi.id == dead[k].id)
+			continue;
+		printf("  dead process pid %lld (process id 0x%016llx, slot %d): it held "
+		       "%llu chunk(s)\n",
+		       (long long)dead[k].pid, (unsigned long long)dead[k].id, dead[k].slot,
+		       (unsigned long long)dead[k].chunks);
+	}
 }
 
 /* Entry point of "zerocp serve". */
@@ -501,6 +891,10 @@ int zcp_tool_serve(int argc, char **argv)
 		zcp_mempool_config_free(cfg);
 		return rc;
 	}
+	if (zcp_tool_check_env_name("serve", o.name) != 0) {
+		zcp_mempool_config_free(cfg);
+		return ZCP_TOOL_USAGE;
+	}
 	name = zcp_tool_name(o.name);
 	/* Line-buffered even into a file or pipe: scripts wait for "ready". */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -512,19 +906,38 @@ int zcp_tool_serve(int argc, char **argv)
 
 	printf("Server pid: %ld\n", (long)getpid());
 	print_config(cfg);
-	printf("Creating shared instance '%s'...\n", name);
-	err = zcp_mempool_manager_create(o.name, cfg, &m);
-	if (err == ZCP_EEXIST) {
+	printf("Creating shared instance %s...\n", zcp_tool_q(name));
+	/* Each EEXIST is examined; after a removal, create again.  A few
+	 * rounds at most: another server racing us for the name makes us
+	 * refuse (EAGAIN or a live creator) rather than loop. */
+	for (int attempt = 0;; attempt++) {
+		err = zcp_mempool_manager_create(o.name, cfg, &m);
+		if (err != ZCP_EEXIST || attempt == 3)
+			break;
 		rc = handle_existing(&o, name);
 		if (rc != 0) {
 			zcp_mempool_config_free(cfg);
 			return rc;
 		}
-		err = zcp_mempool_manager_create(o.name, cfg, &m);
 	}
 	zcp_mempool_config_free(cfg);
 	if (err != 0) {
-		zcp_tool_err("serve", "cannot create manager '%s': %s", name, zcp_strerror(err));
+		zcp_tool_err("serve", "cannot create manager %s: %s%s", zcp_tool_q(name),
+			     zcp_strerror(err),
+			     err == ZCP_EEXIST ? " (segments of that name keep appearing: is "
+						 "another server starting?)"
+					       : "");
+		return ZCP_TOOL_FAIL;
+	}
+	if (!o.socket && !segments_still_ours(m, name)) {
+		/* Someone removed or replaced our segments while we built
+		 * them: we would serve a manager nobody can attach. */
+		zcp_tool_err("serve",
+			     "the segments of %s were removed or replaced while this server "
+			     "created them (another server or a clean?); giving up",
+			     zcp_tool_q(name));
+		zcp_mempool_manager_remove(m);
+		zcp_mempool_manager_detach(m);
 		return ZCP_TOOL_FAIL;
 	}
 	print_layout(m, name, o.socket);
@@ -561,22 +974,13 @@ int zcp_tool_serve(int argc, char **argv)
 	fflush(stdout);
 
 	while (!wait_interval(o.interval, &waitmask, br)) {
-		zcp_reclaim_report rep;
-
-		memset(&rep, 0, sizeof rep); /* not filled on every error */
-		err = zcp_mempool_manager_reclaim(m, &rep);
-		if (err != 0)
-			printf("reclaim: %s\n", zcp_strerror(err));
-		if (rep.processes != 0 || rep.references != 0 || rep.chunks != 0)
-			printf("Reclaimed %llu dead process(es): %llu reference(s) dropped, "
-			       "%llu chunk(s) back in their pools\n",
-			       (unsigned long long)rep.processes,
-			       (unsigned long long)rep.references, (unsigned long long)rep.chunks);
+		reclaim_dead(m);
 		printf("Pool status:\n");
 		zcp_mempool_manager_print_stats(m, stdout);
 	}
 
-	printf("Received %s, shutting down...\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	char sigbuf[32];
+	printf("Received %s, shutting down...\n", signal_name(stop_signal, sigbuf, sizeof sigbuf));
 	/* First: no client may be handed a manager about to go, and the
 	 * socket file goes with it. */
 	zcp_broker_close(br);
@@ -592,7 +996,7 @@ int zcp_tool_serve(int argc, char **argv)
 	}
 	err = zcp_mempool_manager_destroy(m);
 	if (err != 0) {
-		zcp_tool_err("serve", "destroying manager '%s': %s", name, zcp_strerror(err));
+		zcp_tool_err("serve", "destroying manager %s: %s", zcp_tool_q(name), zcp_strerror(err));
 		return ZCP_TOOL_FAIL;
 	}
 	printf("Server stopped.\n");

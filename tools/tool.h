@@ -71,6 +71,20 @@ int zcp_tool_parse_pool(const char *s, uint64_t *size, uint32_t *count);
  * diagnostic.  NULL (no --name) is valid: the library default. */
 int zcp_tool_check_name(const char *cmd, const char *name);
 
+/* zcp_tool_check_env_name - when name (the --name value) is NULL, check
+ * $ZEROCP_NAME, which then names the manager, by the same rules, so that
+ * a bad value is a usage error that says where it came from.  Returns 0
+ * or -1 after printing a diagnostic. */
+int zcp_tool_check_env_name(const char *cmd, const char *name);
+
+/* zcp_tool_q - s quoted for a message: in single quotes, printable ASCII
+ * as is, a quote or backslash escaped, anything else (control characters,
+ * terminal escape sequences, bytes >= 0x80) as \xNN, long strings cut
+ * with "...".  So a hostile name or path echoed back cannot act on the
+ * terminal.  The result is in one of 8 static buffers used in turn: valid
+ * for the next 7 calls, enough for one message.  NULL gives "(null)". */
+const char *zcp_tool_q(const char *s);
+
 /* zcp_tool_name - the name the library will use for `name`: name itself,
  * else $ZEROCP_NAME when set and not empty, else "default" (the rule of
  * <zerocp/pool.h>).  For messages printed before a manager handle exists. */
@@ -84,6 +98,58 @@ void zcp_tool_json_string(const char *s);
 /* zcp_tool_help_requested - whether argv[1..argc-1] holds -h or --help,
  * which every subcommand answers with its usage on stdout and exit 0. */
 int zcp_tool_help_requested(int argc, char **argv);
+
+/* zcp_tool_parse_owner - parse an --owner value: a uid (decimal), a user
+ * name, or "any" (no owner check, ZCP_OWNER_ANY).  Returns 0 and *owner,
+ * or -1 after printing a diagnostic naming the option. */
+int zcp_tool_parse_owner(const char *cmd, const char *v, long *owner);
+
+/* What a subcommand attaches to: a manager by name, or through the broker
+ * at a socket path; the uid that must own it; read-only or as a process. */
+struct zcp_tool_target {
+	const char *name;   /* --name; NULL: the library default */
+	const char *socket; /* --socket PATH; NULL: attach by name */
+	long owner;         /* --owner: ZCP_OWNER_SELF (default), ZCP_OWNER_ANY, a uid */
+	int read_only;      /* 1: take no process slot (inspection, cleaning) */
+	int quiet;          /* 1: no note when read-only is not available */
+};
+
+/* zcp_tool_attach - attach to t through zcp_mempool_manager_attach_opts().
+ *
+ * A library without read-only attach or attach through options answers
+ * ZCP_ENOSYS; then the plain calls are used instead, so that the command
+ * works with either: a read-only request becomes an attach that takes a
+ * process slot, with a note on stderr, and *read_only is 0; a socket
+ * attach can then check only for our own uid (another --owner stays
+ * ZCP_ENOSYS).  *read_only (may be NULL) says
+ * what was obtained.  Returns 0 and *out, or the library's error (print it
+ * with zcp_tool_attach_error()).
+ */
+int zcp_tool_attach(const char *cmd, const struct zcp_tool_target *t, zcp_mempool_manager **out,
+		    int *read_only);
+
+/* zcp_tool_attach_error - print why attaching to t failed with err: for
+ * ZCP_EOWNER, which file (a segment in /dev/shm, the socket or its
+ * directory) belongs to which uid, or that the broker runs as another
+ * uid, against the uid expected. */
+void zcp_tool_attach_error(const char *cmd, const struct zcp_tool_target *t, int err);
+
+/* zcp_tool_expected_uid - the uid an owner value stands for: the
+ * effective uid for ZCP_OWNER_SELF, owner itself for a uid, -1 for
+ * ZCP_OWNER_ANY. */
+long zcp_tool_expected_uid(long owner);
+
+/* zcp_tool_uid_str - "uid N (user)" or "uid N" for messages; the result
+ * is in one of 4 static buffers used in turn. */
+const char *zcp_tool_uid_str(long uid);
+
+/* zcp_tool_explain_owner - print why `path` is refused as belonging to
+ * another user than `expected` (a uid, or -1: anyone): its owner, or its
+ * mode when it is writable by others.  `what` names it ("the socket
+ * directory", "the segment").  Returns 1 when something was printed, 0
+ * when path looks right (or cannot be examined). */
+int zcp_tool_explain_owner(const char *cmd, const char *what, const char *path, long expected,
+			   int dir);
 
 /* The subcommands.  Each gets argv[0] == its own name and the options
  * after it, and returns the process exit code. */

@@ -26,5 +26,6 @@ tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
 # TAP tests of the command; Makefile.am adds $(ZCP_TOOL_TESTS) to TESTS
 # (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
 # builds first through "all").
-ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh
+ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
+	tests/tool-squat.sh
 EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario

@@ -111,10 +111,18 @@ ZCP_API int zcp_broker_fd(const zcp_broker *b);
  * connection is then closed.  Sending never blocks (a client that never
  * reads cannot hang the server), nor raises SIGPIPE.
  *
+ * Every call drains the whole backlog (up to 16384 connections), so that
+ * a flood of refused peers cannot keep allowed ones queued; a refused peer
+ * costs no more than its "DENY", and once one uid has been refused 32
+ * times in a call, its further connections in that call are closed
+ * without an answer.
+ *
  * Returns the number of clients answered (allowed or denied; 0 on
  * timeout), or ZCP_EINVAL (NULL), ZCP_ECHILD (the manager was inherited
- * through fork), or another negative errno from poll() or accept().
- * EINTR is not an error: it returns what was answered so far.
+ * through fork), or another negative errno from poll() or accept() (such
+ * as ZCP_EMFILE: no descriptor left to accept with), even after some
+ * clients were answered in the call.  EINTR is not an error: it returns
+ * what was answered so far.
  */
 ZCP_API int zcp_broker_serve(zcp_broker *b, int timeout_ms);
 
@@ -129,7 +137,22 @@ ZCP_API void zcp_broker_close(zcp_broker *b);
 
 /* zcp_mempool_manager_attach_socket - attach to the manager a broker
  * serves at path (a connection, one message of at most 2 s wait, then
- * zcp_mempool_manager_attach_fds()).
+ * zcp_mempool_manager_attach_fds()).  The same as
+ * zcp_mempool_manager_attach_opts(NULL, opts, out) with opts->socket_path
+ * = path and the default owner_uid, ZCP_OWNER_SELF.
+ *
+ * Whom it talks to.  Before connecting it checks that the socket's
+ * directory is a real directory (not a symbolic link) owned by the
+ * expected uid (owner_uid: the caller's effective uid by default) and
+ * writable by nobody else, and that the socket file belongs to that uid;
+ * once connected, that the broker itself runs as that uid (SO_PEERCRED,
+ * which cannot be forged).  Otherwise it returns ZCP_EOWNER: another user
+ * may have created the directory first (/tmp/zerocp-<uid> is guessable)
+ * and serve a manager of its own there.  ZCP_OWNER_ANY skips the checks.
+ *
+ * A full backlog.  While the broker's backlog is full (a flood), connect
+ * is retried with exponential backoff, 1 ms doubling up to 64 ms, for at
+ * most 2 s in all; so an attach takes at most about 4 s.
  *
  * The received descriptors must be memfds sealed against shrinking and
  * growing; they are closed before returning (the manager keeps its own
@@ -139,9 +162,12 @@ ZCP_API void zcp_broker_close(zcp_broker *b);
  * Returns 0 and *out, or: ZCP_EINVAL (NULL arguments), ZCP_ENAMETOOLONG,
  * ZCP_ENOENT (no socket at path), ZCP_ECONNREFUSED (nothing listens
  * there), ZCP_EACCES (the broker denied us, the socket is not reachable
- * for us, or the descriptors are not sealed memfds), ZCP_EAGAIN (no
- * answer within 2 s, or the broker's backlog is full), ZCP_EPROTO
- * (a malformed answer), ZCP_ENOSYS, or any error of
+ * for us, or the descriptors are not sealed memfds), ZCP_EOWNER (the
+ * directory, the socket or the broker belongs to another uid), ZCP_EAGAIN
+ * (no answer within 2 s, or the broker's backlog stayed full for 2 s),
+ * ZCP_EMFILE (no room in our descriptor table for the two descriptors),
+ * ZCP_EPROTO (a malformed answer), ZCP_ENOSYS (also for a read-only
+ * attach through a broker, which is not supported yet), or any error of
  * zcp_mempool_manager_attach_fds().  Pair with zcp_mempool_manager_detach().
  */
 ZCP_API int zcp_mempool_manager_attach_socket(const char *path, zcp_mempool_manager **out);
