@@ -324,6 +324,18 @@ static void send_answer(int cfd, struct msghdr *msg)
 	while (r < 0 && errno == EINTR);
 }
 
+/* Before closing: read and drop whatever a client sent (a bounded number
+ * of messages, never blocking).  Closing a Unix socket with unread data
+ * resets it, and the client would see ECONNRESET instead of our answer.
+ * No control buffer: descriptors sent to us are discarded by the kernel. */
+static void drain(int cfd)
+{
+	char sink[256];
+	for (int i = 0; i < 16; i++)
+		if (recv(cfd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+			break;
+}
+
 /* Answer an allowed peer: "ZCP1" + name, with both descriptors. */
 static void answer_allowed(zcp_broker *b, int cfd)
 {
@@ -432,6 +444,7 @@ int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 			answer_allowed(b, cfd);
 		else
 			answer_denied(&dc, uid, cfd);
+		drain(cfd);
 		close(cfd);
 		served++;
 	}
@@ -624,11 +637,8 @@ int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 	long uid = expected_uid(opts->owner_uid);
 	if (uid == -2)
 		return ZCP_EINVAL;
-	/* A read-only attach through descriptors needs a read-only variant
-	 * of zcp_mempool_manager_attach_fds(), which the library does not
-	 * have yet. */
-	if (opts->read_only)
-		return ZCP_ENOSYS;
+	if (opts->read_only & ~1)
+		return ZCP_EINVAL;
 	if ((err = sun_fill(&sa, path)))
 		return err;
 	if (uid >= 0 && (err = check_path_owner(path, (uid_t)uid)))
@@ -677,7 +687,7 @@ int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 		err = ZCP_EACCES;
 		goto out;
 	}
-	err = zcp_mempool_manager_attach_fds(name, fds[0], fds[1], out);
+	err = zcp__attach_fds(name, fds[0], fds[1], opts->read_only, out);
 out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -155,6 +155,10 @@ static inline struct zcp__pool_view *zcp__pool_of(struct zcp_mempool_manager *m,
  * ZCP_OWNER_ANY); read_only maps them read-only and takes no slot. */
 int zcp__attach_named(const char *name, long uid, int read_only, zcp_mempool_manager **out);
 
+/* zcp_mempool_manager_attach_fds(), read-only if asked (manager.c). */
+int zcp__attach_fds(const char *name, int mgmt_fd, int data_fd, int read_only,
+		    zcp_mempool_manager **out);
+
 /* Attach through the broker at opts->socket_path (broker.c), with the
  * owner checks of opts (see zcp_attach_options). */
 int zcp__broker_attach(const char *path, const zcp_attach_options *opts,

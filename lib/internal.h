@@ -72,6 +72,18 @@ int zcp__name_valid(const char *name, size_t max);
  */
 int zcp__shm_path(char *buf, size_t bufsz, const char *name, const char *suffix);
 
+/* zcp__segment_create_hooked - zcp_segment_create(), calling hook->fn(fd,
+ * hook->arg) on the new object's descriptor before it is sized (a nonzero
+ * return fails the create, which then leaves nothing).  The manager takes
+ * its creator's liveness lock there, so a segment is never visible under
+ * its name without it for longer than that call. */
+struct zcp__segment_hook {
+	int (*fn)(int fd, void *arg);
+	void *arg;
+};
+int zcp__segment_create_hooked(const char *name, size_t size, const zcp_segment_options *opts,
+			       const struct zcp__segment_hook *hook, zcp_segment **out);
+
 /* The prefix of every zerocp shared-memory object name. */
 #define ZCP__SHM_PREFIX "zerocp_"
 

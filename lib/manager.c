@@ -49,6 +49,15 @@ static int open_lock(struct zcp_mempool_manager *m)
 	return zcp__live_open(zcp_segment_fd(m->mgmt_seg), shm, &m->lock_fd);
 }
 
+/* The creator's lock on slot 0's byte, on the management segment's new
+ * descriptor (a zcp__segment_hook). */
+static int creator_lock(int fd, void *arg)
+{
+	struct zcp_mempool_manager *m = arg;
+	int err = zcp__live_open(fd, NULL, &m->lock_fd);
+	return err ? err : zcp__live_lock(m->lock_fd, 0);
+}
+
 /* Claim a process slot: a free one, else take over one whose process
  * died (slot.c).  The words of the hot paths follow from it. */
 static int claim_slot(struct zcp_mempool_manager *m)
@@ -199,7 +208,11 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 	opts.gid = cfg->gid;
 	opts.backend = cfg->backend;
 	opts.seal = cfg->backend == ZCP_BACKEND_MEMFD;
-	err = zcp_segment_create(mname, m->geo.mgmt_size, &opts, &m->mgmt_seg);
+	/* Our liveness lock on slot 0's byte before the segment is even
+	 * sized: an attacher that finds no lock on a manager being built
+	 * knows its creator died (open_ready_mgmt()). */
+	struct zcp__segment_hook lock_first = {creator_lock, m};
+	err = zcp__segment_create_hooked(mname, m->geo.mgmt_size, &opts, &lock_first, &m->mgmt_seg);
 	if (err)
 		goto fail;
 	m->mgmt = zcp_segment_base(m->mgmt_seg);
@@ -211,14 +224,6 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 		err = -errno;
 		goto fail;
 	}
-	/* Our liveness lock on slot 0's byte before anything else, then
-	 * the magic: an attacher that finds the magic and no lock knows we
-	 * died (manager.c open_ready_mgmt). */
-	err = open_lock(m);
-	if (!err)
-		err = zcp__live_lock(m->lock_fd, 0);
-	if (err)
-		goto fail_unlink_mgmt;
 	atomic_store_explicit(&m->hdr->magic, ZCP__MAGIC, memory_order_release);
 	err = zcp_segment_create(dname, m->geo.data_size, &opts, &m->data_seg);
 	if (err)
@@ -318,6 +323,22 @@ static int creator_building(const zcp_segment *seg)
 	return held;
 }
 
+/* Whether the creator's lock (slot 0's byte) is held on the object named
+ * mname, which zcp_segment_open() refuses while it is unsized: 1 yes (or
+ * cannot tell), 0 no. */
+static int name_locked(const char *mname)
+{
+	char path[ZCP_SEGMENT_NAME_MAX + 16];
+	if (zcp__shm_path(path, sizeof path, mname, NULL))
+		return 1;
+	int fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno != ENOENT;
+	int held = zcp__live_held(fd, 0);
+	close(fd);
+	return held;
+}
+
 /* Open the management segment once it is READY.  A creator still at work
  * is waited for (ATTACH_WAIT_MS); one that died is reported as ZCP_ESRCH,
  * and so is one that left no trace of a lock or magic for the whole wait. */
@@ -327,11 +348,24 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int
 	for (long waited = 0; waited <= ATTACH_WAIT_MS; waited++) {
 		err = zcp_segment_open(mname, writable, &m->mgmt_seg);
 		if (err == ZCP_ETRUNCATED) {
-			err = ZCP_EAGAIN; /* not sized yet */
+			/* Not sized yet: blank and unlocked counts only if it
+			 * stays so for the whole wait. */
+			err = ZCP_EAGAIN;
+			if (name_locked(mname))
+				unlocked_blank = 0;
+			else
+				unlocked_blank++;
+			if (waited < ATTACH_WAIT_MS)
+				sleep_ms(1);
+			continue;
 		} else if (err) {
 			return err;
 		} else if (zcp_segment_size(m->mgmt_seg) < ZCP__HEADER_SIZE) {
 			err = ZCP_EAGAIN;
+			if (zcp__live_held(zcp_segment_fd(m->mgmt_seg), 0))
+				unlocked_blank = 0;
+			else
+				unlocked_blank++;
 		} else {
 			struct zcp__header *h = zcp_segment_base(m->mgmt_seg);
 			uint64_t magic = atomic_load_explicit(&h->magic, memory_order_acquire);
@@ -366,8 +400,8 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int
 		if (waited < ATTACH_WAIT_MS)
 			sleep_ms(1);
 	}
-	/* No magic and no lock all along: a creator that died between
-	 * creating the segment and taking its lock. */
+	/* Unsized or without magic, and no lock, all along: a creator that
+	 * died before it got far (it locks before sizing). */
 	return err == ZCP_EAGAIN && unlocked_blank > ATTACH_WAIT_MS ? ZCP_ESRCH : err;
 }
 
@@ -478,6 +512,12 @@ static int seals_ok(int fd)
 int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 				   zcp_mempool_manager **out)
 {
+	return zcp__attach_fds(name, mgmt_fd, data_fd, 0, out);
+}
+
+int zcp__attach_fds(const char *name, int mgmt_fd, int data_fd, int read_only,
+		    zcp_mempool_manager **out)
+{
 	struct zcp_mempool_manager *m;
 	int err;
 
@@ -487,11 +527,12 @@ int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 	zcp__fork_watch();
 	if (!(m = new_manager(name)))
 		return ZCP_ENOMEM;
+	m->read_only = read_only;
 	err = seals_ok(mgmt_fd);
 	if (!err)
 		err = seals_ok(data_fd);
 	if (!err)
-		err = zcp_segment_open_fd(mgmt_fd, 1, &m->mgmt_seg);
+		err = zcp_segment_open_fd(mgmt_fd, !read_only, &m->mgmt_seg);
 	if (!err) {
 		size_t size = zcp_segment_size(m->mgmt_seg);
 		m->mgmt = zcp_segment_base(m->mgmt_seg);
@@ -504,7 +545,7 @@ int zcp_mempool_manager_attach_fds(const char *name, int mgmt_fd, int data_fd,
 			err = validate_mgmt(m, size);
 	}
 	if (!err)
-		err = zcp_segment_open_fd(data_fd, 1, &m->data_seg);
+		err = zcp_segment_open_fd(data_fd, !read_only, &m->data_seg);
 	/* No owner check: the caller vouches for descriptors it holds (the
 	 * broker's client checks the broker's uid before calling us). */
 	return finish_attach(m, err, out);

@@ -365,7 +365,7 @@ static int unlink_if_same(const char *path, int fd)
 }
 
 static int create_shm(const char *name, size_t size, const zcp_segment_options *o,
-		      zcp_segment **out)
+		      const struct zcp__segment_hook *hook, zcp_segment **out)
 {
 	char path[SEG_PATH_MAX];
 	int fd, err;
@@ -377,7 +377,9 @@ static int create_shm(const char *name, size_t size, const zcp_segment_options *
 	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, o->mode ? (mode_t)o->mode : (mode_t)0600);
 	if (fd < 0)
 		return neg_errno();
-	err = segment_setup(fd, size, o);
+	err = hook ? hook->fn(fd, hook->arg) : 0;
+	if (err == 0)
+		err = segment_setup(fd, size, o);
 	if (err == 0)
 		err = segment_wrap(fd, size, 1, ZCP_BACKEND_SHM, name, out);
 	if (err < 0) {
@@ -390,7 +392,7 @@ static int create_shm(const char *name, size_t size, const zcp_segment_options *
 }
 
 static int create_memfd(const char *name, size_t size, const zcp_segment_options *o,
-			zcp_segment **out)
+			const struct zcp__segment_hook *hook, zcp_segment **out)
 {
 #ifdef HAVE_MEMFD
 	char mname[sizeof(ZCP__SHM_PREFIX) + ZCP_SEGMENT_NAME_MAX];
@@ -403,7 +405,9 @@ static int create_memfd(const char *name, size_t size, const zcp_segment_options
 	fd = memfd_create(mname + 1, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return errno == ENOSYS ? ZCP_ENOSYS : neg_errno();
-	err = segment_setup(fd, size, o);
+	err = hook ? hook->fn(fd, hook->arg) : 0;
+	if (err == 0)
+		err = segment_setup(fd, size, o);
 	if (err == 0)
 		err = segment_wrap(fd, size, 1, ZCP_BACKEND_MEMFD, name, out);
 	if (err < 0)
@@ -413,6 +417,7 @@ static int create_memfd(const char *name, size_t size, const zcp_segment_options
 	(void)name;
 	(void)size;
 	(void)o;
+	(void)hook;
 	(void)out;
 	return ZCP_ENOSYS;
 #endif
@@ -420,6 +425,12 @@ static int create_memfd(const char *name, size_t size, const zcp_segment_options
 
 int zcp_segment_create(const char *name, size_t size, const zcp_segment_options *opts,
 		       zcp_segment **out)
+{
+	return zcp__segment_create_hooked(name, size, opts, NULL, out);
+}
+
+int zcp__segment_create_hooked(const char *name, size_t size, const zcp_segment_options *opts,
+			       const struct zcp__segment_hook *hook, zcp_segment **out)
 {
 	zcp_segment_options defaults;
 	int err;
@@ -437,8 +448,8 @@ int zcp_segment_create(const char *name, size_t size, const zcp_segment_options 
 	if ((err = space_precheck(size)) < 0)
 		return err;
 	if (opts->backend == ZCP_BACKEND_MEMFD)
-		return create_memfd(name, size, opts, out);
-	return create_shm(name, size, opts, out);
+		return create_memfd(name, size, opts, hook, out);
+	return create_shm(name, size, opts, hook, out);
 }
 
 /* Size of the object behind fd, checked to be mappable. */

@@ -4,6 +4,7 @@
  * liveness lock fails instead of registering, a full table makes room from
  * dead processes only, a creator that died while building is reported,
  * and every call's shared retries are bounded under a hostile peer. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include "tap.h"
 #include "zt.h"
 
@@ -169,6 +170,34 @@ static void creator_died_building(void)
 	zcp_mempool_manager_unlink(name);
 }
 
+/* A management segment that never got sized: a creator killed between
+ * creating it and sizing it (ZCP_ESRCH, leftovers), or one still reserving
+ * memory with its lock held (ZCP_EAGAIN: never taken for leftovers). */
+static void unsized_segment(void)
+{
+	const char *name = zt_name();
+	char path[256];
+	snprintf(path, sizeof path, "/zerocp_%s_mgmt", name);
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		bail("shm_open %s", path);
+	zcp_mempool_manager *c = NULL;
+	is_int(zcp_mempool_manager_attach(name, &c), ZCP_ESRCH,
+	       "unsized, nobody's lock: attach says ZCP_ESRCH (leftovers)");
+	/* Now as a live creator would: its lock on byte 0 through a
+	 * description of its own. */
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	int lk = open(self, O_RDWR | O_CLOEXEC);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+	ok(lk >= 0 && fcntl(lk, F_OFD_SETLK, &fl) == 0, "unsized: a creator's lock taken");
+	is_int(zcp_mempool_manager_attach(name, &c), ZCP_EAGAIN,
+	       "unsized, its creator's lock held: ZCP_EAGAIN, still being built");
+	close(lk);
+	close(fd);
+	shm_unlink(path);
+}
+
 /* A peer that rewrites a pool head forever: get and release come back
  * (a chunk, or ZCP_EAGAIN) instead of spinning. */
 static void bounded_under_a_flipper(void)
@@ -275,6 +304,7 @@ int main(void)
 	creator_died_building();
 	bounded_under_a_flipper();
 	destroy_only_its_own();
+	unsized_segment();
 	zt_done();
 	return done_testing();
 }

@@ -183,6 +183,70 @@ static void main_scenario(zcp_mempool_manager *m, zcp_broker *b)
 	close(down[1]);
 }
 
+/* A read-only attach through the broker: no process slot, pools visible,
+ * every writing call EPERM. */
+static void read_only_client(zcp_mempool_manager *m, zcp_broker *b)
+{
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_attach_options o;
+		zcp_mempool_manager *r = NULL;
+		zcp_attach_options_init(&o);
+		o.read_only = 1;
+		o.socket_path = zcp_broker_path(b);
+		if (zcp_mempool_manager_attach_opts(NULL, &o, &r) != 0)
+			_exit(1);
+		zcp_pool_stats s;
+		if (zcp_mempool_manager_pool_stats(r, 0, &s) != 0)
+			_exit(2);
+		if (zcp_mempool_manager_process_id(r) != 0 || zcp_chunk_get(r, 1) != NULL || errno != EPERM)
+			_exit(3);
+		zcp_mempool_manager_detach(r);
+		_exit(0);
+	}
+	is_int(zcp_broker_serve(b, 5000), 1, "read-only: the broker serves the client");
+	zt_ok_child(pid, "read-only through the broker: stats work, no slot, get is EPERM");
+	int live = 0;
+	for (int i = 0; i < zcp_mempool_manager_process_slots(m); i++) {
+		zcp_process_info pi;
+		if (zcp_mempool_manager_process(m, i, &pi) == 0 && pi.pid != 0)
+			live++;
+	}
+	is_int(live, 1, "read-only: the client never took a slot");
+}
+
+/* A client that says something before it reads still gets its answer
+ * (closing with unread data would reset the connection). */
+static void chatty_client(zcp_broker *b)
+{
+	int type = 0;
+	socklen_t tl = sizeof type;
+	getsockopt(zcp_broker_fd(b), SOL_SOCKET, SO_TYPE, &type, &tl);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", zcp_broker_path(b));
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	ok(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		   send(fd, "hello", 5, MSG_NOSIGNAL) == 5,
+	   "chatty client: connects and talks first");
+	is_int(zcp_broker_serve(b, 5000), 1, "chatty client: served");
+	char buf[128];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = {buf, sizeof buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof ctl};
+	ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	ok(n >= 4 && memcmp(buf, "ZCP1", 4) == 0, "chatty client: gets its answer, not a reset (%zd, %s)",
+	   n, n < 0 ? strerror(errno) : "ok");
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++)
+				close(((int *)CMSG_DATA(c))[k]);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Credential checks (root only: needs other uids). */
 static void credentials(zcp_mempool_manager *m)
 {
@@ -653,6 +717,8 @@ int main(void)
 	if (!b)
 		bail("no broker");
 	main_scenario(m, b);
+	read_only_client(m, b);
+	chatty_client(b);
 	no_room(m, b);
 	zcp_broker_close(b);
 	credentials(m);
