@@ -82,10 +82,6 @@ struct zcp_broker {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-static int neg_errno(void)
-{
-	return errno > 0 ? -errno : ZCP_EIO;
-}
 
 /* Both resize seals: nobody can shrink (SIGBUS for others) or grow it. */
 static int fd_sealed(int fd)
@@ -110,9 +106,9 @@ static int prepare_dir(const char *dir)
 	struct stat st;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (lstat(dir, &st) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
 		return ZCP_EACCES;
 	return 0;
@@ -155,19 +151,19 @@ static int bind_path(int fd, const struct sockaddr_un *sa)
 		if (bind(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
 			return 0;
 		if (errno != EADDRINUSE)
-			return neg_errno();
+			return zcp__neg_errno();
 		struct stat st;
 		if (lstat(sa->sun_path, &st) < 0) {
 			if (errno == ENOENT)
 				continue;
-			return neg_errno();
+			return zcp__neg_errno();
 		}
 		if (!S_ISSOCK(st.st_mode))
 			return ZCP_EEXIST;
 		if (someone_listens(sa))
 			return ZCP_EBUSY;
 		if (unlink(sa->sun_path) < 0 && errno != ENOENT)
-			return neg_errno();
+			return zcp__neg_errno();
 	}
 	return ZCP_EBUSY;
 }
@@ -244,14 +240,14 @@ int zcp_broker_listen(zcp_mempool_manager *mgr, const zcp_broker_options *opts, 
 		goto fail;
 	b->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (b->fd < 0) {
-		err = neg_errno();
+		err = zcp__neg_errno();
 		goto fail;
 	}
 	if ((err = bind_path(b->fd, &sa)))
 		goto fail;
 	struct stat st;
 	if (lstat(b->path, &st) < 0) {
-		err = neg_errno();
+		err = zcp__neg_errno();
 		goto fail_unlink;
 	}
 	b->dev = st.st_dev;
@@ -261,14 +257,14 @@ int zcp_broker_listen(zcp_mempool_manager *mgr, const zcp_broker_options *opts, 
 	 * can reach it only if someone besides us is allowed. */
 	int others = (b->allow_uid != -1 && (uid_t)b->allow_uid != b->uid) || b->allow_gid != -1;
 	if (chmod(b->path, others ? 0666 : 0600) < 0) {
-		err = neg_errno();
+		err = zcp__neg_errno();
 		goto fail_unlink;
 	}
 	/* As long a queue as the system allows (the kernel caps it at
 	 * net.core.somaxconn): a flood of refused clients must not leave
 	 * allowed ones with a full backlog. */
 	if (listen(b->fd, SOMAXCONN > 4096 ? SOMAXCONN : 4096) < 0) {
-		err = neg_errno();
+		err = zcp__neg_errno();
 		goto fail_unlink;
 	}
 	*out = b;
@@ -418,7 +414,7 @@ int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 	struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
 	int r = poll(&pfd, 1, timeout_ms < 0 ? -1 : timeout_ms);
 	if (r < 0)
-		return errno == EINTR ? 0 : neg_errno();
+		return errno == EINTR ? 0 : zcp__neg_errno();
 	if (r == 0)
 		return 0;
 	dc.n = 0;
@@ -437,7 +433,7 @@ int zcp_broker_serve(zcp_broker *b, int timeout_ms)
 			/* A real failure (EMFILE, ENFILE, ENOBUFS...): report
 			 * it, even after some clients were answered, so that
 			 * the caller knows the broker cannot accept. */
-			return neg_errno();
+			return zcp__neg_errno();
 		}
 		uid_t uid;
 		if (peer_allowed(b, cfd, &uid))
@@ -496,7 +492,7 @@ static int recv_answer(int fd, char *buf, size_t *len, int *fds, int *nfds)
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int p = poll(&pfd, 1, (int)left);
 		if (p < 0 && errno != EINTR)
-			return neg_errno();
+			return zcp__neg_errno();
 		if (p <= 0)
 			continue;
 		memset(&msg, 0, sizeof msg);
@@ -508,7 +504,7 @@ static int recv_answer(int fd, char *buf, size_t *len, int *fds, int *nfds)
 		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (r < 0)
-			return neg_errno();
+			return zcp__neg_errno();
 		break;
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -569,11 +565,11 @@ static int check_path_owner(const char *path, uid_t uid)
 	else
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
 	if (lstat(dir, &st) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
 		return ZCP_EOWNER;
 	if (lstat(path, &st) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (S_ISSOCK(st.st_mode) && st.st_uid != uid)
 		return ZCP_EOWNER;
 	return 0;
@@ -592,7 +588,7 @@ static int connect_broker(const struct sockaddr_un *sa)
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
-			return neg_errno();
+			return zcp__neg_errno();
 		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
 			return fd;
 		int e = errno;
@@ -653,7 +649,7 @@ int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 		socklen_t clen = sizeof cred;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 		    clen != sizeof cred) {
-			err = neg_errno();
+			err = zcp__neg_errno();
 			close(fd);
 			return err;
 		}

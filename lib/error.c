@@ -1,6 +1,6 @@
 /*
  * lib/error.c - error strings, all generated from ZCP_ERRNO_MAP() so the
- * enum, the names and the texts cannot drift apart.  Also zcp__die_at().
+ * enum, the names and the texts cannot drift apart.
  */
 #include "internal.h"
 
@@ -50,17 +50,4 @@ const char *zcp_err_name(int err)
 	default:
 		return "ZCP_E?";
 	}
-}
-
-void zcp__die_at(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "zerocp: %s:%d: internal error: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	abort();
 }

@@ -34,10 +34,13 @@
 #define ZCP_HOT_INLINE inline
 #endif
 
-/* Size of a cache line, for keeping hot shared counters apart. */
-#define ZCP_CACHELINE 64
-
 #define ZCP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The current errno as a zerocp code; never 0, so a failure stays one. */
+static inline int zcp__neg_errno(void)
+{
+	return errno > 0 ? -errno : ZCP_EIO;
+}
 
 /* The failure of a call that returns a pointer: errno from a negative
  * zerocp code, and NULL. */
@@ -46,14 +49,6 @@ static inline void *zcp__fail_null(int err)
 	errno = -err;
 	return NULL;
 }
-
-/*
- * zcp__die - report an impossible state of this process's own memory and
- * abort().  Only for bugs in zerocp itself: a caller's mistake gets an
- * error code, and so does anything a peer wrote into shared memory.
- */
-#define zcp__die(...) zcp__die_at(__FILE__, __LINE__, __VA_ARGS__)
-ZCP_NORETURN ZCP_PRINTF(3, 4) void zcp__die_at(const char *file, int line, const char *fmt, ...);
 
 /*
  * zcp__name_valid - check a user-supplied object name.

@@ -28,8 +28,7 @@
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u
 #define ZCP__CHUNK_HEADER_SIZE 64u
-#define ZCP__OUTBOX_SLOTS 16u
-#define ZCP__CHUNK_MAGIC UINT32_C(0x7a63706b) /* "zcpk" */
+#define ZCP__OUTBOX_SLOTS ((unsigned)ZCP_ESCROW_SLOTS) /* <zerocp/chunk.h> */
 
 /* Manager states, the header's `state` word. */
 enum {
@@ -76,33 +75,31 @@ struct zcp__pool_desc {
 };
 
 /* One chunk's record in the management segment (the seed's ChunkManager):
- * its holder word, its free-list link, its generation, and relative
- * pointers to the chunk header, its data pool and its record pool. */
+ * its holder word, its free-list link, its generation and the size asked
+ * for.  The seed's ChunkManager also held relative pointers to the chunk,
+ * its pool and the record's own pool; here the record's index is that
+ * relative pointer: record i of pool p is chunk i of pool p, at
+ * data_off[p] + i * stride[p] in the data segment, with both values taken
+ * from the geometry validated at attach (never from shared memory).  An
+ * index is range-checked once where it enters; a stored pointer would have
+ * to be checked at every use, and the benchmark's record stays one cache
+ * line. */
 struct zcp__record {
-	_Atomic uint64_t word; /* holder state, see the encoding below */
+	_Atomic uint64_t word; /* holder state, see record.h */
 	_Atomic uint32_t next; /* free-list link (pool-local index) while free */
-	uint32_t pool;         /* pool index (informative; geometry is local) */
+	uint32_t reserved0;
 	_Atomic uint64_t seq;  /* generation: +1 at every return to the pool */
 	_Atomic uint64_t size; /* size asked for by the current holder */
-	uint64_t chunk_ref;    /* zcp_relptr to the chunk header (data segment) */
-	uint64_t pool_ref;     /* zcp_relptr to the data pool's descriptor */
-	uint64_t record_pool_ref; /* zcp_relptr to the record array (the chunk-management pool) */
-	uint64_t reserved;
+	uint64_t reserved[4];
 };
 
-/* The header of a chunk in the data segment: the chunk's identity, written
- * once at create, for tools and debuggers to find its record (which holds
- * the size and generation of the current holding).  Any attached process
- * can write the data segment, so nothing here is trusted or read by the
- * library; the record is the authority.  Not written per get: that would
- * cost every allocation a store to one more cache line. */
+/* The 64 bytes before each chunk's payload in the data segment: reserved
+ * (they keep the payload 64-byte aligned and leave room for a per-chunk
+ * header a later layout may need).  Any attached process can write the
+ * data segment, so nothing there would be trusted; the record is the
+ * authority. */
 struct zcp__chunk_header {
-	uint32_t magic;
-	uint32_t pool;
-	uint32_t index;        /* pool-local */
-	uint32_t reserved0;
-	uint64_t record_ref;   /* zcp_relptr to the record */
-	uint64_t reserved[5];
+	uint64_t reserved[8];
 };
 
 /* An outbox entry: a reference a process lent to another (see

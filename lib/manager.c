@@ -148,7 +148,6 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned 
 	atomic_store_explicit(&h->creator_pid, (int64_t)getpid(), memory_order_relaxed);
 	h->nonce = nonce;
 	h->mode = mode;
-	zcp_relptr recpool = zcp_relptr_from(m->mgmt_seg, m->records);
 	for (unsigned i = 0; i < g->pool_count; i++) {
 		struct zcp__pool_view *p = &m->pools[i];
 		p->desc->chunk_size = p->chunk_size;
@@ -156,20 +155,6 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned 
 		p->desc->data_off = g->data_off[i];
 		p->desc->chunk_count = p->count;
 		p->desc->first_record = p->first;
-		zcp_relptr pool_ref = zcp_relptr_from(m->mgmt_seg, p->desc);
-		for (uint32_t k = 0; k < p->count; k++) {
-			struct zcp__record *r = &p->records[k];
-			struct zcp__chunk_header *ch =
-				(struct zcp__chunk_header *)(p->chunks + (uint64_t)k * p->stride);
-			r->pool = i;
-			r->chunk_ref = zcp_relptr_from(m->data_seg, ch);
-			r->pool_ref = pool_ref;
-			r->record_pool_ref = recpool;
-			ch->magic = ZCP__CHUNK_MAGIC;
-			ch->pool = i;
-			ch->index = k;
-			ch->record_ref = zcp_relptr_from(m->mgmt_seg, r);
-		}
 		zcp__freelist_init(p);
 	}
 }

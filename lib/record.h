@@ -167,8 +167,9 @@ static inline uint64_t zcp__full_gen(uint64_t seq, uint64_t w)
 _Static_assert((uint64_t)ZCP_MAX_POOLS * ZCP_MAX_CHUNKS_PER_POOL < (UINT64_C(1) << (64 - ZCP__HANDLE_GEN_BITS)),
 	       "a handle's index field holds every record");
 _Static_assert(ZCP_MAX_PROCESSES <= (1 << (64 - ZCP__TICKET_SLOT_SHIFT)), "a ticket's slot field");
-_Static_assert(ZCP__OUTBOX_SLOTS <= (1 << (ZCP__TICKET_SLOT_SHIFT - ZCP__TICKET_ENTRY_SHIFT)),
-	       "a ticket's entry field");
+_Static_assert(ZCP__OUTBOX_SLOTS <= (1 << (ZCP__TICKET_SLOT_SHIFT - ZCP__TICKET_ENTRY_SHIFT)) &&
+		       (ZCP__OUTBOX_SLOTS & (ZCP__OUTBOX_SLOTS - 1)) == 0,
+	       "a ticket's entry field holds every outbox entry (a power of two)");
 _Static_assert(ZCP_MAX_PROCESSES <= 56, "the holder set shares the word with 8 bits of state");
 
 static inline uint64_t zcp__handle_make(uint64_t gidx, uint64_t gen)

@@ -44,11 +44,6 @@ struct zcp_segment {
 /* "/zerocp_" + name + NUL. */
 #define SEG_PATH_MAX (1 + sizeof(ZCP__SHM_PREFIX) + ZCP_SEGMENT_NAME_MAX + 1)
 
-/* The current errno as a zerocp code; never 0 so a failure stays one. */
-static int neg_errno(void)
-{
-	return errno > 0 ? -errno : ZCP_EINVAL;
-}
 
 /* close() that keeps errno, for error paths. */
 static void close_keep_errno(int fd)
@@ -65,7 +60,7 @@ static int set_cloexec(int fd)
 
 	/* POSIX shm_open() already sets it: then one syscall, not two. */
 	if (flags < 0 || (!(flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0))
-		return neg_errno();
+		return zcp__neg_errno();
 	return 0;
 }
 
@@ -113,7 +108,7 @@ static int segment_wrap(int fd, size_t size, int writable, zcp_backend backend, 
 		return ZCP_ENOMEM;
 	seg->base = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
 	if (seg->base == MAP_FAILED) {
-		int err = neg_errno();
+		int err = zcp__neg_errno();
 
 		free(seg);
 		return err;
@@ -289,9 +284,9 @@ static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
 	if ((err = set_cloexec(fd)) < 0)
 		return err;
 	if (fchmod(fd, o->mode ? (mode_t)o->mode : (mode_t)0600) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (o->gid != -1 && fchown(fd, (uid_t)-1, (gid_t)o->gid) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (o->backend == ZCP_BACKEND_SHM && (err = space_check_fs(fd, size)) < 0)
 		return err;
 	if ((unsupported = reserve(fd, size)) < 0)
@@ -303,7 +298,7 @@ static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
 		return err;
 #ifdef HAVE_MEMFD
 	if (o->seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 #endif
 	return 0;
 }
@@ -340,7 +335,7 @@ static int name_is(const char *path, const struct stat *mine)
 
 			snprintf(file, sizeof(file), "/dev/shm%s", path);
 			if (lstat(file, &st) < 0)
-				return errno == ENOENT ? 0 : neg_errno();
+				return errno == ENOENT ? 0 : zcp__neg_errno();
 		} else
 #endif
 			return e > 0 ? -e : ZCP_EINVAL;
@@ -356,11 +351,11 @@ static int unlink_if_same(const char *path, int fd)
 	int err;
 
 	if (fstat(fd, &mine) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if ((err = name_is(path, &mine)) <= 0)
 		return err;
 	if (shm_unlink(path) < 0 && errno != ENOENT)
-		return neg_errno();
+		return zcp__neg_errno();
 	return 0;
 }
 
@@ -376,7 +371,7 @@ static int create_shm(const char *name, size_t size, const zcp_segment_options *
 	 * FD_CLOEXEC (glibc and musl set it already). */
 	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, o->mode ? (mode_t)o->mode : (mode_t)0600);
 	if (fd < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	err = hook ? hook->fn(fd, hook->arg) : 0;
 	if (err == 0)
 		err = segment_setup(fd, size, o);
@@ -404,7 +399,7 @@ static int create_memfd(const char *name, size_t size, const zcp_segment_options
 		return err;
 	fd = memfd_create(mname + 1, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
-		return errno == ENOSYS ? ZCP_ENOSYS : neg_errno();
+		return errno == ENOSYS ? ZCP_ENOSYS : zcp__neg_errno();
 	err = hook ? hook->fn(fd, hook->arg) : 0;
 	if (err == 0)
 		err = segment_setup(fd, size, o);
@@ -458,7 +453,7 @@ static int fd_size(int fd, size_t *size)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (!S_ISREG(st.st_mode))
 		return ZCP_EINVAL;
 	if (st.st_size < 0)
@@ -486,7 +481,7 @@ int zcp_segment_open(const char *name, int writable, zcp_segment **out)
 	 * device become ours; neither has an effect on a regular file. */
 	fd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	err = set_cloexec(fd);
 	if (err == 0)
 		err = fd_size(fd, &size);
@@ -547,7 +542,7 @@ int zcp_segment_open_fd(int fd, int writable, zcp_segment **out)
 		return ZCP_EINVAL;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (nfd < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	err = fd_size(nfd, &size);
 	if (err == 0 && size == 0)
 		err = ZCP_ETRUNCATED;
@@ -592,7 +587,7 @@ int zcp_segment_real_size(const zcp_segment *seg, size_t *size)
 	if (seg == NULL || size == NULL)
 		return ZCP_EINVAL;
 	if (fstat(seg->fd, &st) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)SIZE_MAX)
 		return ZCP_EOVERFLOW;
 	*size = (size_t)st.st_size;
@@ -609,7 +604,7 @@ int zcp_segment_unlink(const char *name)
 	if ((err = zcp__shm_path(path, sizeof(path), name, NULL)) < 0)
 		return err;
 	if (shm_unlink(path) < 0)
-		return neg_errno();
+		return zcp__neg_errno();
 	return 0;
 }
 
