@@ -12,15 +12,32 @@
  * have died and zcp_mempool_manager_reclaim() ran.  So every reference is
  * attributable to a live or dead process, never lost.
  *
- * Synchronisation table (any number of threads in any number of processes):
+ * Synchronisation table.  "Beside" means: at the same time, from any
+ * thread of any attached process, on the same manager and chunks.  No
+ * call is async-signal-safe.  Every call on a handle fails with ECHILD in
+ * a child forked after the handle was made; a read-only handle
+ * (zcp_attach_options.read_only) answers EPERM to every call that writes.
  *
- *   function                     | may run beside        | progress
- *   -----------------------------+-----------------------+------------------
- *   zcp_chunk_get                | everything            | lock-free, no syscall
- *   zcp_chunk_release            | everything            | lock-free, no syscall
- *   zcp_chunk_ref                | everything            | lock-free, no syscall
- *   zcp_chunk_handle / _from_    | everything            | wait-free
- *   zcp_chunk_data / _size / ... | everything            | wait-free
+ *   function                          | may run beside               | progress
+ *   ----------------------------------+------------------------------+---------------------------
+ *   zcp_chunk_get                     | everything                   | lock-free, no syscall
+ *   zcp_chunk_release                 | everything                   | lock-free, no syscall
+ *   zcp_chunk_ref                     | everything                   | lock-free, no syscall
+ *   zcp_chunk_handle                  | everything                   | wait-free (release fence)
+ *   zcp_chunk_from_handle             | everything                   | wait-free (acquire fence)
+ *   zcp_chunk_data / _size / _capacity| everything                   | wait-free
+ *   zcp_chunk_refcount / _pool_index  | everything                   | wait-free, a snapshot
+ *   zcp_chunk_send / _receive         | everything                   | lock-free, no syscall
+ *   zcp_chunk_unsend                  | everything                   | lock-free, no syscall
+ *   zcp_mempool_manager_settle        | everything                   | lock-free, no syscall
+ *   zcp_mempool_manager_reclaim       | everything                   | lock-free; system calls to
+ *                                     |                              |   ask about liveness
+ *   zcp_mempool_manager_pool_stats,   | everything                   | wait-free, a snapshot
+ *     _process, _print_stats          |                              |
+ *   zcp_mempool_manager_check         | nothing that changes the     | reads every record; meant
+ *                                     |   manager (quiescent only)   |   for after a crash, tests
+ *   zcp_mempool_manager_detach,       | nothing else on that handle  | bounded; other handles and
+ *     _destroy                        |   (other handles: anything)  |   processes are unaffected
  *
  * "Lock-free" here means: a stopped or killed peer never blocks anyone;
  * every retry loop is bounded and ends with ZCP_EAGAIN rather than spin
