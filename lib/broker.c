@@ -612,7 +612,7 @@ static int connect_broker(const struct sockaddr_un *sa)
 int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 		       zcp_mempool_manager **out)
 {
-	zcp_attach_options defaults;
+	static const zcp_attach_options defaults = {.owner_uid = ZCP_OWNER_SELF};
 	struct sockaddr_un sa;
 	char buf[TAG_LEN + ZCP_MANAGER_NAME_MAX + 1];
 	char name[ZCP_MANAGER_NAME_MAX + 1];
@@ -621,10 +621,8 @@ int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 
 	if (!path || !out)
 		return ZCP_EINVAL;
-	if (!opts) {
-		zcp_attach_options_init(&defaults);
+	if (!opts)
 		opts = &defaults;
-	}
 	for (size_t i = 0; i < ZCP_ARRAY_SIZE(opts->reserved); i++)
 		if (opts->reserved[i])
 			return ZCP_EINVAL;

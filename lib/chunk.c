@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The public chunk API: taking, sharing and giving back chunks.  The
- * record transitions are in record.h/record.c, this process's counts in
+ * record transitions are in record.h and holders.c, this process's counts in
  * view.h/view.c, the free list in freelist.c. */
 #include "view.h"
 

@@ -71,7 +71,7 @@ unsigned zcp__escrow_collect(struct zcp_mempool_manager *m)
 							     zcp__out_word(ZCP__OUT_EMPTY, 0),
 							     memory_order_acq_rel, memory_order_acquire))
 			continue;
-		zcp_chunk_release(m, &m->chunks[gidx]);
+		zcp__view_release(m, &m->chunks[gidx], gidx);
 		atomic_fetch_sub_explicit(&m->lent, 1, memory_order_relaxed);
 		dropped++;
 	}
@@ -175,7 +175,7 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 						     zcp__out_word(ZCP__OUT_DONE, w),
 						     memory_order_acq_rel, memory_order_acquire)) {
-		zcp_chunk_release(mgr, c); /* taken, cancelled, or its sender is gone */
+		zcp__view_release(mgr, c, gidx); /* taken, cancelled, or its sender is gone */
 		return zcp__fail_null(ZCP_ESTALE);
 	}
 	atomic_fetch_add_explicit(&zcp__proc_at(mgr, slot)->outbox_taken, 1, memory_order_release);

@@ -5,7 +5,7 @@
  *
  * The hot transitions are static inline here (as liburcu keeps its fast
  * paths in urcu/static/), so the get and release fast paths pay no call;
- * the general ones, with their retry loops, are in record.c.
+ * the general ones, with their retry loops, are in holders.c.
  *
  * States of a record word, what leaves each, and what a kill there leaves
  * for reclaim (crash points by their names in lib/crashpoint.c):
@@ -247,7 +247,7 @@ static inline int zcp__rec_take_over_release(struct zcp__record *r, uint64_t w, 
 	return zcp__rec_cas(r, &w, zcp__w_releasing(me, zcp__w_gen(w)));
 }
 
-/* --- the general transitions (record.c) ----------------------------------- */
+/* --- the general transitions (holders.c) ----------------------------------- */
 struct zcp__pool_view;
 struct zcp_mempool_manager;
 

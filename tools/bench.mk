@@ -5,16 +5,21 @@
 # tools_zerocp_CPPFLAGS, and the dispatcher calls zcp_tool_bench() when
 # ZCP_HAVE_BENCH is defined.  Public API only, like every tool.
 
+# tools/bench/: driver.c (options, the order of the figures) calls the
+# figure files (ops.c, contended.c, handoff.c, create.c, reclaim.c), which
+# build their figures with report.c and util.c; freelist.c is the bare
+# baseline.  Nothing below the driver calls back into it.
 ZCP_BENCH_SRCS += \
-	tools/bench.h \
-	tools/bench.c \
-	tools/bench_util.c \
-	tools/bench_freelist.c \
-	tools/bench_ops.c \
-	tools/bench_contended.c \
-	tools/bench_handoff.c \
-	tools/bench_create.c \
-	tools/bench_reclaim.c
+	tools/bench/bench.h \
+	tools/bench/driver.c \
+	tools/bench/report.c \
+	tools/bench/util.c \
+	tools/bench/freelist.c \
+	tools/bench/ops.c \
+	tools/bench/contended.c \
+	tools/bench/handoff.c \
+	tools/bench/create.c \
+	tools/bench/reclaim.c
 ZCP_BENCH_CPPFLAGS = -DZCP_HAVE_BENCH
 
 # The --json schema, documented and stable.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/cmd_clean.c - "zerocp clean": remove leftover segments.
  *
  * The seed's remedy for a crashed server is "rm -f /dev/shm/zerocp_*";

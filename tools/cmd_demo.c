@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/cmd_demo.c - "zerocp demo": the seed's client, as a self-check.
  *
  * Runs the seed's client steps against a running server and checks each

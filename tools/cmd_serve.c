@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/cmd_serve.c - "zerocp serve": the seed's server.
  *
  * Creates the manager (replacing the leftovers of a crashed server when

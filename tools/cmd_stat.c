@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/cmd_stat.c - "zerocp stat": what a manager looks like now.
  *
  * Attaches read-only (no process slot taken, so it works with a full

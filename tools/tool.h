@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/tool.h - helpers shared by the subcommands of the zerocp command.
  *
  * The command is a client of the public API only (<zerocp/zerocp.h>): it

@@ -10,13 +10,14 @@
 bin_PROGRAMS += tools/zerocp
 tools_zerocp_SOURCES = \
 	tools/tool.h \
+	tools/tool.c \
 	tools/zerocp.c \
 	tools/cmd_serve.c \
 	tools/cmd_stat.c \
 	tools/cmd_demo.c \
 	tools/cmd_clean.c \
 	$(ZCP_BENCH_SRCS)
-tools_zerocp_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools $(ZCP_BENCH_CPPFLAGS)
+tools_zerocp_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools -I$(top_srcdir)/tools/bench $(ZCP_BENCH_CPPFLAGS)
 tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
 
 # The seed's whole scenario in one command (server, client, stat, SIGINT).

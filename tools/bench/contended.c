@@ -1,4 +1,5 @@
-/* tools/bench_contended.c - get_release_contended: two workers on one
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/contended.c - get_release_contended: two workers on one
  * pool at once, as two processes (the second attached to the manager) and
  * as two threads of one process sharing the handle.
  *

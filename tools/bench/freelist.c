@@ -1,4 +1,5 @@
-/* tools/bench_freelist.c - the bare free list, the floor of "zerocp bench".
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/freelist.c - the bare free list, the floor of "zerocp bench".
  *
  * A Treiber stack of chunk indexes (R. K. Treiber, "Systems Programming:
  * Coping with Parallelism", IBM RJ 5118, 1986) with the ABA counter of

@@ -1,4 +1,5 @@
-/* tools/bench_handoff.c - handoff_rtt: a chunk's round trip between two
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/handoff.c - handoff_rtt: a chunk's round trip between two
  * processes pinned to different CPUs, beside a bare cache-line ping-pong
  * between the same two processes in the same run.
  *

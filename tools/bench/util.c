@@ -1,4 +1,5 @@
-/* tools/bench_util.c - processes, CPUs, shared mappings and managers for
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/util.c - processes, CPUs, shared mappings and managers for
  * "zerocp bench". */
 #define _GNU_SOURCE 1
 #include "tool.h"

@@ -1,4 +1,5 @@
-/* tools/bench_create.c - create_attach: the cost of creating, attaching
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/create.c - create_attach: the cost of creating, attaching
  * and detaching managers of 1 MiB, 64 MiB and 1 GiB of pools, and the
  * management bytes per chunk.
  *

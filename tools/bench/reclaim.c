@@ -1,4 +1,5 @@
-/* bench_reclaim.c - "reclaim": how long zcp_mempool_manager_reclaim()
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/reclaim.c - "reclaim": how long zcp_mempool_manager_reclaim()
  * takes to give back the 10,000 chunks of a process that died holding
  * them.  Baseline: one zcp_mempool_manager_pool_stats() of the same pool,
  * which reads every record once — reclaim's floor is a pass like it. */

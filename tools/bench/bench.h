@@ -1,4 +1,5 @@
-/* tools/bench.h - internals shared by the files of "zerocp bench"
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/bench.h - internals shared by the files of "zerocp bench"
  * (tools/bench*.c).  Not part of the zerocp API.
  *
  * The benchmark is a client of the public API only.  Each figure is
@@ -154,6 +155,16 @@ void zcp_bench_bar(struct zcp_bench_figure *f, const char *on, const char *op, d
  * the benchmark's shared-memory objects (in a child process: only exit). */
 void zcp_bench_fatal(const char *fmt, ...) ZCP_BENCH_PRINTF(1, 2) ZCP_BENCH_NORETURN;
 
+/* For the driver (report.c): signal handlers that remove what the run
+ * created, and their removal; the CPU's model name; the end of a run, as
+ * JSON or as a summary of the bars; and forgetting the run's figures. */
+void zcp_bench_install_cleanup(void);
+void zcp_bench_restore_signals(void);
+void zcp_bench_cpu_model(char *buf, size_t n);
+void zcp_bench_print_json(const struct zcp_bench_ctx *ctx);
+void zcp_bench_print_summary(void);
+void zcp_bench_reset(void);
+
 /* Shared-memory objects to remove on every exit path (normal, error,
  * SIGINT, SIGTERM).  Names are managers' names; paths are shm_open()
  * names ("/zerocp_..."). */
@@ -162,7 +173,7 @@ void zcp_bench_untrack_mgr(const char *name);
 void zcp_bench_track_shm(const char *path);
 void zcp_bench_untrack_shm(const char *path);
 
-/* --- Helpers (bench_util.c) --- */
+/* --- Helpers (util.c) --- */
 
 /* A MAP_SHARED anonymous mapping, shared with children forked later;
  * zero-filled.  Aborts on failure. */
@@ -201,7 +212,7 @@ zcp_mempool_manager *zcp_bench_create(const char *name, const zcp_mempool_config
 /* Destroy it and stop tracking it.  Aborts on failure. */
 void zcp_bench_destroy(zcp_mempool_manager *m);
 
-/* --- The bare free list (bench_freelist.c) --- */
+/* --- The bare free list (freelist.c) --- */
 
 /* The floor zerocp is measured against: an index-based Treiber stack in a
  * MAP_SHARED mapping, the same shape as zerocp's free lists: a 64-bit head
@@ -238,14 +249,14 @@ static inline unsigned char *zcp_bench_fl_data(const struct zcp_bench_fl *fl, ui
 
 /* --- Figures --- */
 
-/* bench_ops.c: get_release and batch (single thread). */
+/* ops.c: get_release and batch (single thread). */
 void zcp_bench_get_release(struct zcp_bench_ctx *ctx);
 void zcp_bench_batch(struct zcp_bench_ctx *ctx);
-/* bench_contended.c */
+/* contended.c */
 void zcp_bench_contended(struct zcp_bench_ctx *ctx);
-/* bench_handoff.c */
+/* handoff.c */
 void zcp_bench_handoff(struct zcp_bench_ctx *ctx);
-/* bench_create.c */
+/* create.c */
 void zcp_bench_create_attach(struct zcp_bench_ctx *ctx);
 void zcp_bench_reclaim(struct zcp_bench_ctx *ctx);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The general transitions of a chunk record, with their retry loops (the
- * encodings, the inline ones and the state table are in record.h). */
+/* The general transitions of a chunk record's holder set, with their retry
+ * loops: drop a holder (and give the chunk back through the list), add a
+ * holder, finish a dead process's give-back.  The encodings, the inline
+ * transitions and the state table are in record.h. */
 #include "handle.h"
 
 #include "crashpoint.h"

@@ -1,4 +1,5 @@
-/* tools/bench_ops.c - single-thread figures: get_release and batch.
+/* SPDX-License-Identifier: MIT */
+/* tools/bench/ops.c - single-thread figures: get_release and batch.
  *
  * Each kind (zerocp, the bare free list, malloc) is calibrated so that a
  * trial lasts ctx->trial_ns, then the kinds take turns trial by trial, the
