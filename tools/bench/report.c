@@ -27,6 +27,20 @@
 #define CMD	     "bench"
 #define JSON_VERSION 1
 
+/* The process that runs the benchmark (its forked peers are not): only
+ * it reports and cleans up. */
+static pid_t primary_pid;
+
+void zcp_bench_set_primary(void)
+{
+	primary_pid = getpid();
+}
+
+int zcp_bench_is_primary(void)
+{
+	return getpid() == primary_pid;
+}
+
 /* ------------------------------------------------------------------ */
 /* Cleanup: the shm objects the benchmark may have created.            */
 /* ------------------------------------------------------------------ */

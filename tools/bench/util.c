@@ -20,18 +20,6 @@
 const uint64_t zcp_bench_seed_size[ZCP_BENCH_SEED_POOLS] = {256, 1024, 4096, 16384};
 const uint32_t zcp_bench_seed_count[ZCP_BENCH_SEED_POOLS] = {100, 50, 20, 10};
 
-static pid_t primary_pid;
-
-void zcp_bench_set_primary(void)
-{
-	primary_pid = getpid();
-}
-
-int zcp_bench_is_primary(void)
-{
-	return getpid() == primary_pid;
-}
-
 void *zcp_bench_shared_alloc(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
