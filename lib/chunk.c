@@ -17,7 +17,9 @@ static ZCP_COLD zcp_chunk *raise_used_max(_Atomic uint64_t *used_max, uint64_t w
 {
 	uint64_t cur = atomic_load_explicit(used_max, memory_order_relaxed);
 	for (int i = 0; i < 64 && cur < want; i++)
-		if (atomic_compare_exchange_weak_explicit(used_max, &cur, want, memory_order_relaxed, memory_order_relaxed))
+		/* Relaxed: a statistic, ordered with nothing. */
+		if (atomic_compare_exchange_weak_explicit(used_max, &cur, want, memory_order_relaxed,
+							  memory_order_relaxed))
 			break;
 	return c;
 }
@@ -40,6 +42,10 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	struct zcp__record *r = &p->records[idx];
 	_Atomic uint64_t *used_max = &p->desc->used_max;
 
+	/* Relaxed: the view is ours alone (nobody in this process holds a
+	 * chunk that was free); the record's seq and size are published by
+	 * our next release CAS of its word, and a reader that comes earlier
+	 * copes with the previous seq (zcp__full_gen) and caps the size. */
 	atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, gen, memory_order_relaxed);
@@ -137,6 +143,7 @@ uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
 	uint64_t gidx;
 	if (!m || zcp__chunk_index(m, chunk, &gidx))
 		return 0;
+	/* Relaxed: a snapshot, documented as such. */
 	uint32_t mine = atomic_load_explicit(&((zcp_chunk *)chunk)->refs, memory_order_relaxed);
 	if (mine == ZCP__VIEW_PENDING)
 		mine = 0;

@@ -209,6 +209,8 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 		err = -errno;
 		goto fail;
 	}
+	/* Release: pairs with the acquire load of the magic in
+	 * open_ready_mgmt(); our lock (taken before) is what it then asks. */
 	atomic_store_explicit(&m->hdr->magic, ZCP__MAGIC, memory_order_release);
 	err = zcp_segment_create(dname, m->geo.data_size, &opts, &m->data_seg);
 	if (err)
@@ -579,6 +581,8 @@ int zcp_mempool_manager_destroy(zcp_mempool_manager *mgr)
 		return err;
 	if (!mgr->creator)
 		return ZCP_EPERM;
+	/* Release: pairs with the acquire load of the state in a later
+	 * attach, which then answers ZCP_ENOENT. */
 	atomic_store_explicit(&mgr->hdr->state, ZCP__STATE_GONE, memory_order_release);
 	/* Only what we created: a replacement under our name stays. */
 	zcp_mempool_manager_remove(mgr);
@@ -627,6 +631,7 @@ int zcp_mempool_manager_pool_stats(const zcp_mempool_manager *mgr, int index, zc
 	 * is on the list).  A snapshot while others work. */
 	uint64_t h = atomic_load_explicit(&p->desc->head, memory_order_acquire);
 	for (uint32_t i = 0; i < p->count; i++) {
+		/* Relaxed: a snapshot (see above). */
 		uint64_t w = atomic_load_explicit(&p->records[i].word, memory_order_relaxed);
 		int listed_top = i == zcp__h_top(h) && zcp__h_op(h) == ZCP__H_OP_PUSH;
 		used += zcp__w_is_held(w) || (zcp__w_is_releasing(w) && !listed_top);
