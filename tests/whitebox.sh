@@ -49,7 +49,14 @@ else
 	done < "$tmp.unlisted"
 fi
 
-if comm -13 "$tmp.users" "$tmp.listed" > "$tmp.stale" && [ ! -s "$tmp.stale" ]; then
+# A listed file that is missing is stale in a git checkout; a release
+# tarball may leave out sources it does not build (some fuzz targets).
+comm -13 "$tmp.users" "$tmp.listed" | while read -r f; do
+	if [ -f "$top_srcdir/$f" ] || [ -e "$top_srcdir/.git" ]; then
+		echo "$f"
+	fi
+done > "$tmp.stale"
+if [ ! -s "$tmp.stale" ]; then
 	echo "ok 3 - every listed file still includes a private lib/ header"
 else
 	echo "not ok 3 - every listed file still includes a private lib/ header"
