@@ -93,6 +93,9 @@ static void child_expect(const char *path, int drop, uid_t uid, gid_t gid, int w
 		ZT_CHECK(c && zcp_chunk_release(m, c) == 0);
 		zcp_mempool_manager_detach(m);
 	}
+	if (err != want)
+		ZT_NOTE("attach returned %d (%s), want %d (%s)", err, zcp_err_name(err), want,
+			zcp_err_name(want));
 	_exit(err == want ? 0 : 10 + (-err % 100));
 }
 
@@ -672,6 +675,8 @@ static void no_room(zcp_mempool_manager *m, zcp_broker *b)
 		ZT_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
 		zcp_mempool_manager *x = NULL;
 		int err = zcp_mempool_manager_attach_socket(zcp_broker_path(b), &x);
+		if (err != ZCP_EMFILE)
+			ZT_NOTE("attach_socket returned %d (%s), want ZCP_EMFILE", err, zcp_err_name(err));
 		_exit(err == ZCP_EMFILE ? 0 : 10 + (-err % 100));
 	}
 	zcp_broker_serve(b, 5000);

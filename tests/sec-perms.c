@@ -52,6 +52,9 @@ static void child_attach_owned(const char *name, uid_t uid, gid_t gid, long owne
 		ZT_CHECK(c && zcp_chunk_release(m, c) == 0);
 		zcp_mempool_manager_detach(m);
 	}
+	if (err != want)
+		ZT_NOTE("attach returned %d (%s), want %d (%s)", err, zcp_err_name(err), want,
+			zcp_err_name(want));
 	_exit(err == want ? 0 : 10 + (-err % 100));
 }
 
