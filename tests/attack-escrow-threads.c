@@ -299,8 +299,7 @@ static int lent_of(zcp_mempool_manager *m, uint64_t id)
 static void child(int proc)
 {
 	zcp_mempool_manager *m;
-	if (zcp_mempool_manager_attach(mgr_name, &m))
-		_exit(10);
+	ZT_CHECK(zcp_mempool_manager_attach(mgr_name, &m) == 0);
 	atomic_store(&box->id[proc], zcp_mempool_manager_process_id(m));
 	atomic_fetch_add(&box->attached, 1);
 	while (atomic_load(&box->attached) < NPROC)
@@ -310,8 +309,7 @@ static void child(int proc)
 	double t_end = now() + deadline_s;
 	for (int i = 0; i < THREADS; i++) {
 		t[i] = (struct thr){m, proc, i, mix((uint64_t)getpid() * 131 + (uint64_t)i) | 1, t_end};
-		if (pthread_create(&th[i], NULL, thread_main, &t[i]))
-			_exit(11);
+		ZT_CHECK(pthread_create(&th[i], NULL, thread_main, &t[i]) == 0);
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);

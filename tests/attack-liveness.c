@@ -104,11 +104,9 @@ static void l2(void)
 	pid_t c = zt_fork();
 	if (c == 0) {
 		zcp_mempool_manager *cm;
-		if (zcp_mempool_manager_attach(name, &cm))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk *x = zcp_chunk_get(cm, 100);
-		if (!x)
-			_exit(2);
+		ZT_CHECK(x);
 		strcpy(zcp_chunk_data(x), "parent C");
 		pid_t g = fork();
 		if (g == 0) {

@@ -639,8 +639,7 @@ static void worker(int w, uint32_t inc)
 		t[i].key = key;
 		t[i].writer = ((uint64_t)key << 8) | (uint64_t)i;
 		t[i].rng = mix(((uint64_t)getpid() << 20) ^ (uint64_t)i ^ (uint64_t)time(NULL)) | 1;
-		if (pthread_create(&th[i], NULL, worker_thread, &t[i]))
-			_exit(4);
+		ZT_CHECK(pthread_create(&th[i], NULL, worker_thread, &t[i]) == 0);
 	}
 	for (int i = 0; i < nthr; i++)
 		pthread_join(th[i], NULL);

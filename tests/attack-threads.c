@@ -235,8 +235,7 @@ static void *t2_churn(void *arg)
 static void t2_peer(void)
 {
 	zcp_mempool_manager *m;
-	if (zcp_mempool_manager_attach(t2_name, &m))
-		_exit(1);
+	ZT_CHECK(zcp_mempool_manager_attach(t2_name, &m) == 0);
 	while (!atomic_load(&b2->stop)) {
 		for (int k = 0; k < T2_BOX; k++) {
 			uint64_t t = atomic_exchange(&b2->tickets[k], 0);
@@ -283,8 +282,7 @@ static void t2(void)
 		t2_peer();
 	pid_t p1 = zt_fork();
 	if (p1 == 0) {
-		if (zcp_mempool_manager_attach(t2_name, &t2_m1))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(t2_name, &t2_m1) == 0);
 		pthread_t th[T2_WORKERS + 1];
 		for (long i = 0; i < T2_WORKERS; i++)
 			pthread_create(&th[i], NULL, t2_worker, (void *)i);

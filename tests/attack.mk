@@ -10,3 +10,7 @@ ZCP_C_TESTS += tests/attack-soak
 ZCP_C_TESTS += tests/attack-liveness
 tests_attack_liveness_SOURCES = tests/attack-liveness.c tests/attack-agent.h
 ZCP_C_TESTS += tests/attack-threads
+# White-box tests are a named, short list (tests/whitebox.txt); all other
+# tests use the public headers only.
+ZCP_SH_TESTS += tests/whitebox.sh
+EXTRA_DIST += tests/whitebox.txt

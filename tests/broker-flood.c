@@ -57,18 +57,16 @@ static void flood(const char *path, int started)
 	gid_t g[1] = {NOBODY};
 	long n = 0, t0;
 
-	if (setgroups(1, g) || setgid(NOBODY) || setuid(NOBODY))
-		_exit(90);
+	ZT_CHECK(setgroups(1, g) == 0 && setgid(NOBODY) == 0 && setuid(NOBODY) == 0);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	t0 = now_ms();
 	while (n < FLOOD_MAX && now_ms() - t0 < FLOOD_MS) {
 		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			_exit(91);
+		ZT_CHECK(fd >= 0);
 		connect(fd, (struct sockaddr *)&sa, sizeof sa);
 		close(fd);
-		if (++n == 100 && write(started, "s", 1) != 1)
-			_exit(92);
+		if (++n == 100)
+			ZT_CHECK(write(started, "s", 1) == 1);
 	}
 	_exit(0);
 }

@@ -60,8 +60,7 @@ static void traffic(const char *name, uint64_t seed)
 {
 	zcp_mempool_manager *m;
 	zcp_chunk *held[6] = {0};
-	if (zcp_mempool_manager_attach(name, &m) != 0)
-		_exit(1);
+	ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 	for (;;) {
 		uint64_t r = xorshift(&seed);
 		int k = (int)(r % 6);
@@ -178,8 +177,7 @@ static pid_t holder(const char *name, int stop)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *m;
-		if (zcp_mempool_manager_attach(name, &m) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 		for (int i = 0; i < 3; i++)
 			zcp_chunk_get(m, 100);
 		if (stop)
@@ -230,8 +228,7 @@ static void liveness(void)
 	pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk_get(cm, 100);
 		if (fork() == 0) { /* inherits the mapping and descriptors */
 			char c;
@@ -294,8 +291,7 @@ static void liveness(void)
 		zcp_mempool_manager *cm;
 		zcp_mempool_config *cfg = zcp_mempool_config_new();
 		zcp_mempool_config_add_entry(cfg, 128, 4);
-		if (zcp_mempool_manager_create(name, cfg, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_create(name, cfg, &cm) == 0);
 		(void)!write(ready[1], "r", 1);
 		pause();
 		_exit(0);

@@ -50,23 +50,19 @@ static void script(zcp_mempool_manager *m, uint64_t parent_handle)
 	for (int i = 0; i < 6; i++) {
 		zcp_chunk *a = zcp_chunk_get(m, 100);
 		zcp_chunk *b = zcp_chunk_get(m, 100);
-		if (!a || !b)
-			_exit(10);
+		ZT_CHECK(a && b);
 		memset(zcp_chunk_data(a), 0xAA, 100);
 		zcp_chunk_release(m, a);
 		zcp_chunk *c = zcp_chunk_from_handle(m, parent_handle);
-		if (!c || zcp_chunk_ref(m, c) != 0)
-			_exit(11);
+		ZT_CHECK(c && zcp_chunk_ref(m, c) == 0);
 		zcp_chunk_release(m, c);
 		zcp_chunk_ref(m, b);
 		zcp_chunk_release(m, b);
 		uint64_t ticket;
-		if (zcp_chunk_send(m, b, 0, &ticket) != 0)
-			_exit(12);
+		ZT_CHECK(zcp_chunk_send(m, b, 0, &ticket) == 0);
 		zcp_chunk_release(m, b);
 		zcp_chunk *r = zcp_chunk_receive(m, ticket);
-		if (!r)
-			_exit(13);
+		ZT_CHECK(r);
 		zcp_chunk_release(m, r);
 	}
 }
@@ -77,8 +73,7 @@ static void die_holding(const char *name)
 	pid_t g = zt_fork();
 	if (g == 0) {
 		zcp_mempool_manager *m;
-		if (zcp_mempool_manager_attach(name, &m) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 		for (int i = 0; i < 3; i++)
 			zcp_chunk_get(m, 100);
 		_exit(0);
@@ -168,8 +163,7 @@ static void one_in(const char *point, unsigned skip, int takeover)
 		zcp_mempool_manager *cm;
 		if (mode == ATTACHING || mode == TAKING_OVER)
 			zcp__crash_arm(point, skip);
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		if (mode == RECLAIMING) {
 			die_holding(name);
 			zcp__crash_arm(point, 0);
@@ -220,18 +214,15 @@ static void delayed_reclaimer(void)
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
 		char c;
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk *x = zcp_chunk_get(cm, 100);
-		if (!x)
-			_exit(2);
+		ZT_CHECK(x);
 		memset(zcp_chunk_data(x), 'N', 100);
-		if (write(back[1], "a", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(3);
+		ZT_CHECK(write(back[1], "a", 1) == 1 && read(go[0], &c, 1) == 1);
 		for (int k = 0; k < 100; k++)
-			if (((char *)zcp_chunk_data(x))[k] != 'N')
-				_exit(4);
-		_exit(zcp_chunk_refcount(x) == 1 ? 0 : 5);
+			ZT_CHECK(((char *)zcp_chunk_data(x))[k] == 'N');
+		ZT_CHECK(zcp_chunk_refcount(x) == 1);
+		_exit(0);
 	}
 	char c;
 	ok(read(back[0], &c, 1) == 1, "delayed reclaimer: a new process lives in slot 1");
@@ -272,8 +263,7 @@ static void unrecorded_generation(void)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp__crash_arm("pop.taken", 0);
 		zcp_chunk_get(cm, 100);
 		_exit(0);
@@ -308,12 +298,10 @@ static void receiver_dies(void)
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
 		uint64_t t, id;
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		id = zcp_mempool_manager_process_id(cm);
-		if (write(idpipe[1], &id, sizeof id) != sizeof id ||
-		    read(pipefd[0], &t, sizeof t) != sizeof t)
-			_exit(1);
+		ZT_CHECK(write(idpipe[1], &id, sizeof id) == sizeof id &&
+			 read(pipefd[0], &t, sizeof t) == sizeof t);
 		zcp__crash_arm("receive.bit", 0);
 		zcp_chunk_receive(cm, t);
 		_exit(0);
@@ -353,11 +341,9 @@ static void unfinished_release_counts_used(void)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
-		if (zcp_mempool_manager_attach(name, &cm) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk *a = zcp_chunk_get(cm, 100), *b = zcp_chunk_get(cm, 100);
-		if (!a || !b)
-			_exit(2);
+		ZT_CHECK(a && b);
 		/* a is below the head now: its release goes the long way. */
 		zcp__crash_arm("release.releasing", 0);
 		zcp_chunk_release(cm, a);

@@ -86,8 +86,7 @@ static pid_t server(unsigned slots, int hold)
 		zcp_mempool_config_set_max_processes(cfg, slots);
 		int err = zcp_mempool_manager_create(name, cfg, &m);
 		atomic_store(&box->s_err, err);
-		if (err)
-			_exit(1);
+		ZT_CHECK(err == 0);
 		for (int i = 0; i < hold; i++)
 			zcp_chunk_get(m, CHUNK);
 		atomic_store(&box->s_ready, 1);
@@ -112,8 +111,8 @@ static pid_t client(void)
 			_exit(1);
 		}
 		for (int i = 0; i < 3; i++) {
-			if (!(c[i] = zcp_chunk_get(m, CHUNK)))
-				_exit(1);
+			c[i] = zcp_chunk_get(m, CHUNK);
+			ZT_CHECK(c[i] != NULL);
 			stamp(c[i], 0xC11E47 + (uint64_t)i * 1000);
 		}
 		atomic_store(&box->c_ready, 1);

@@ -148,8 +148,8 @@ static void holder(int k, int mfd, int dfd, void (*after)(struct holder *))
 		_exit(1);
 	}
 	for (int i = 0; i < HELD; i++) {
-		if (!(c[i] = zcp_chunk_get(m, CHUNK)))
-			_exit(1);
+		c[i] = zcp_chunk_get(m, CHUNK);
+		ZT_CHECK(c[i] != NULL);
 		stamp(c[i], 0x1000 * (uint64_t)(k + 1) + (uint64_t)i * 100);
 	}
 	atomic_store(&h->creator_alive, zcp_mempool_manager_creator_alive(m));

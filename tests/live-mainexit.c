@@ -171,15 +171,13 @@ static void main_thread_exits(void)
 	memset(box, 0, sizeof *box);
 	pid_t pid = zt_fork();
 	if (pid == 0) {
-		if ((atomic_store(&box->err, zcp_mempool_manager_attach(name, &hm)), atomic_load(&box->err)))
-			_exit(1);
+		atomic_store(&box->err, zcp_mempool_manager_attach(name, &hm));
+		ZT_CHECK(atomic_load(&box->err) == 0);
 		ca = zcp_chunk_get(hm, CHUNK);
-		if (!ca)
-			_exit(1);
+		ZT_CHECK(ca);
 		stamp(ca, 0xA0A0);
 		pthread_t t;
-		if (pthread_create(&t, NULL, worker, NULL) != 0)
-			_exit(1);
+		ZT_CHECK(pthread_create(&t, NULL, worker, NULL) == 0);
 		pthread_exit(NULL);
 	}
 	if (!wait_for(&box->ready, 1, 5000)) {
@@ -240,8 +238,8 @@ static void attaching_thread_exits(void)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		pthread_t t;
-		if (pthread_create(&t, NULL, attacher, NULL) != 0 || pthread_join(t, NULL) != 0 || !ca)
-			_exit(1);
+		ZT_CHECK(pthread_create(&t, NULL, attacher, NULL) == 0 &&
+			 pthread_join(t, NULL) == 0 && ca);
 		atomic_store(&box->ready, 1);
 		int bad = 0;
 		while (atomic_load(&box->verify) == 0) {

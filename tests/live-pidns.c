@@ -108,19 +108,16 @@ static pid_t spawn(enum place p, void (*fn)(void), _Atomic long *hostpid)
 		fn();
 		_exit(0);
 	}
-	if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
-		_exit(77);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		_exit(78);
+	ZT_CHECK(unshare(CLONE_NEWPID | CLONE_NEWNS) == 0);
+	ZT_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
 	pid_t g = fork();
-	if (g < 0)
-		_exit(79);
+	ZT_CHECK(g >= 0);
 	if (g == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGALRM, on_alarm);
 		alarm(20);
-		if (p == NS_PROC && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-			_exit(80);
+		ZT_CHECK(p != NS_PROC ||
+			 mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0);
 		fn();
 		_exit(0);
 	}

@@ -122,15 +122,13 @@ static zcp_reclaim_report reclaim(zcp_mempool_manager *m)
 static zcp_mempool_manager *hold(int n, zcp_chunk **c, uint64_t tag, int fd)
 {
 	zcp_mempool_manager *m;
-	if (zcp_mempool_manager_attach(name, &m) != 0)
-		_exit(1);
+	ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 	for (int i = 0; i < n; i++) {
-		if (!(c[i] = zcp_chunk_get(m, CHUNK)))
-			_exit(1);
+		c[i] = zcp_chunk_get(m, CHUNK);
+		ZT_CHECK(c[i] != NULL);
 		stamp(c[i], tag + (uint64_t)i * 1000);
 	}
-	if (fd >= 0 && write(fd, "r", 1) != 1)
-		_exit(1);
+	ZT_CHECK(fd < 0 || write(fd, "r", 1) == 1);
 	return m;
 }
 
@@ -226,12 +224,11 @@ static void forked_child(zcp_mempool_manager *m, int child_attaches)
 			zcp_mempool_manager *cm = NULL;
 			zcp_chunk *mine = NULL;
 			if (child_attaches) {
-				if (zcp_mempool_manager_attach(name, &cm) != 0 || !(mine = zcp_chunk_get(cm, CHUNK)))
-					_exit(1);
+				ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0 &&
+					 (mine = zcp_chunk_get(cm, CHUNK)) != NULL);
 				stamp(mine, 0x4000);
 			}
-			if (write(ready[1], echild ? "e" : "n", 1) != 1)
-				_exit(1);
+			ZT_CHECK(write(ready[1], echild ? "e" : "n", 1) == 1);
 			/* Wait for the parent's death and the reclaim. */
 			(void)!read(gate[0], &ch, 1);
 			int bad = mine && !stamp_ok(mine, 0x4000);
@@ -288,8 +285,7 @@ static int exec_main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
-	if (argc < 4)
-		_exit(2);
+	ZT_CHECK(argc >= 4);
 	int cmd = atoi(argv[3]);
 	name = getenv("LIVE_RULES_NAME");
 	zcp_chunk *c;

@@ -40,16 +40,12 @@ int main(void)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
-		if (zcp_mempool_manager_attach(name, &cm))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk *r = zcp_chunk_receive(cm, t);
-		if (!r || strcmp(zcp_chunk_data(r), "escrowed") != 0)
-			_exit(2);
+		ZT_CHECK(r && strcmp(zcp_chunk_data(r), "escrowed") == 0);
 		errno = 0;
-		if (zcp_chunk_receive(cm, t) || errno != ESTALE)
-			_exit(3); /* taken once */
-		if (zcp_chunk_release(cm, r))
-			_exit(4);
+		ZT_CHECK(zcp_chunk_receive(cm, t) == NULL && errno == ESTALE); /* taken once */
+		ZT_CHECK(zcp_chunk_release(cm, r) == 0);
 		zcp_mempool_manager_detach(cm);
 		_exit(0);
 	}
@@ -93,13 +89,10 @@ int main(void)
 	if (pid == 0) {
 		zcp_mempool_manager *cm;
 		uint64_t tt;
-		if (zcp_mempool_manager_attach(name, &cm))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &cm) == 0);
 		zcp_chunk *x = zcp_chunk_get(cm, 100);
-		if (!x || zcp_chunk_send(cm, x, 0, &tt) || zcp_chunk_release(cm, x))
-			_exit(2);
-		if (write(p[1], &tt, sizeof tt) != sizeof tt)
-			_exit(3);
+		ZT_CHECK(x && zcp_chunk_send(cm, x, 0, &tt) == 0 && zcp_chunk_release(cm, x) == 0);
+		ZT_CHECK(write(p[1], &tt, sizeof tt) == sizeof tt);
 		_exit(0); /* dies without detaching */
 	}
 	zt_ok_child(pid, "a sender posts a ticket and dies");

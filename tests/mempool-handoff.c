@@ -38,22 +38,16 @@ int main(void)
 	pid_t a = zt_fork();
 	if (a == 0) {
 		zcp_mempool_manager *ma;
-		if (zcp_mempool_manager_attach(name, &ma))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &ma) == 0);
 		zcp_chunk *c = zcp_chunk_get(ma, 1000);
-		if (!c)
-			_exit(2);
+		ZT_CHECK(c);
 		strcpy(zcp_chunk_data(c), "handed over");
 		uint64_t h = zcp_chunk_handle(ma, c);
-		if (write(to_b[1], &h, sizeof h) != sizeof h)
-			_exit(3);
+		ZT_CHECK(write(to_b[1], &h, sizeof h) == sizeof h);
 		/* Keep our reference until B says it took its own. */
-		if (read_full(to_a[0], &go, 1))
-			_exit(4);
-		if (zcp_chunk_release(ma, c))
-			_exit(5);
-		if (write(a_released[1], "r", 1) != 1)
-			_exit(6);
+		ZT_CHECK(read_full(to_a[0], &go, 1) == 0);
+		ZT_CHECK(zcp_chunk_release(ma, c) == 0);
+		ZT_CHECK(write(a_released[1], "r", 1) == 1);
 		zcp_mempool_manager_detach(ma);
 		_exit(0);
 	}
@@ -61,26 +55,19 @@ int main(void)
 	if (b == 0) {
 		zcp_mempool_manager *mb;
 		uint64_t h;
-		if (zcp_mempool_manager_attach(name, &mb) || read_full(to_b[0], &h, sizeof h))
-			_exit(1);
+		ZT_CHECK(zcp_mempool_manager_attach(name, &mb) == 0 &&
+			 read_full(to_b[0], &h, sizeof h) == 0);
 		zcp_chunk *c = zcp_chunk_from_handle(mb, h);
-		if (!c || zcp_chunk_ref(mb, c))
-			_exit(2);
-		if (strcmp(zcp_chunk_data(c), "handed over") != 0)
-			_exit(3);
-		if (zcp_chunk_refcount(c) != 2) /* ours + A's */
-			_exit(4);
-		if (write(to_a[1], "t", 1) != 1 || read_full(a_released[0], &go, 1))
-			_exit(5);
+		ZT_CHECK(c && zcp_chunk_ref(mb, c) == 0);
+		ZT_CHECK(strcmp(zcp_chunk_data(c), "handed over") == 0);
+		ZT_CHECK(zcp_chunk_refcount(c) == 2); /* ours + A's */
+		ZT_CHECK(write(to_a[1], "t", 1) == 1 && read_full(a_released[0], &go, 1) == 0);
 		/* A released: we are the only holder; the chunk stays ours. */
-		if (zcp_chunk_refcount(c) != 1 || strcmp(zcp_chunk_data(c), "handed over") != 0)
-			_exit(6);
-		if (write(to_a[1], "u", 1) != 1) /* tell the parent to look */
-			_exit(7);
-		if (read_full(to_b[0], &go, 1))
-			_exit(8);
-		if (zcp_chunk_release(mb, c) || zcp_chunk_release(mb, c) != ZCP_EALREADY)
-			_exit(9);
+		ZT_CHECK(zcp_chunk_refcount(c) == 1 &&
+			 strcmp(zcp_chunk_data(c), "handed over") == 0);
+		ZT_CHECK(write(to_a[1], "u", 1) == 1); /* tell the parent to look */
+		ZT_CHECK(read_full(to_b[0], &go, 1) == 0);
+		ZT_CHECK(zcp_chunk_release(mb, c) == 0 && zcp_chunk_release(mb, c) == ZCP_EALREADY);
 		zcp_mempool_manager_detach(mb);
 		_exit(0);
 	}

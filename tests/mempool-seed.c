@@ -34,36 +34,28 @@ static int client(const char *name)
 	static const uint64_t after_server[4] = {1, 1, 1, 0};
 	static const uint64_t with_client[4] = {2, 2, 2, 0};
 
-	if (zcp_mempool_manager_attach(name, &m) != 0)
-		return 1;
-	if (!stats_are(m, after_server))
-		return 2;
+	ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
+	ZT_CHECK(stats_are(m, after_server));
 	zcp_chunk *a = zcp_chunk_get(m, 100);
 	zcp_chunk *b = zcp_chunk_get(m, 512);
 	zcp_chunk *c = zcp_chunk_get(m, 2048);
-	if (!a || !b || !c)
-		return 3;
-	if (zcp_chunk_pool_index(a) != 0 || zcp_chunk_pool_index(b) != 1 ||
-	    zcp_chunk_pool_index(c) != 2)
-		return 4;
-	if (!stats_are(m, with_client))
-		return 5;
+	ZT_CHECK(a && b && c);
+	ZT_CHECK(zcp_chunk_pool_index(a) == 0 && zcp_chunk_pool_index(b) == 1 &&
+		 zcp_chunk_pool_index(c) == 2);
+	ZT_CHECK(stats_are(m, with_client));
 	strcpy(zcp_chunk_data(a), "Hello from client!");
 	int *ints = zcp_chunk_data(b);
 	for (int i = 0; i < 10; i++)
 		ints[i] = i * 100;
-	if (strcmp(zcp_chunk_data(a), "Hello from client!") != 0)
-		return 6;
+	ZT_CHECK(strcmp(zcp_chunk_data(a), "Hello from client!") == 0);
 	for (int i = 0; i < 10; i++)
-		if (ints[i] != i * 100)
-			return 7;
-	if (zcp_chunk_refcount(a) != 1 || zcp_chunk_ref(m, a) != 0 || zcp_chunk_refcount(a) != 2 ||
-	    zcp_chunk_release(m, a) != 0 || zcp_chunk_refcount(a) != 1)
-		return 8;
-	if (zcp_chunk_release(m, a) || zcp_chunk_release(m, b) || zcp_chunk_release(m, c))
-		return 9;
-	if (!stats_are(m, after_server))
-		return 10;
+		ZT_CHECK(ints[i] == i * 100);
+	ZT_CHECK(zcp_chunk_refcount(a) == 1 && zcp_chunk_ref(m, a) == 0 &&
+		 zcp_chunk_refcount(a) == 2 && zcp_chunk_release(m, a) == 0 &&
+		 zcp_chunk_refcount(a) == 1);
+	ZT_CHECK(zcp_chunk_release(m, a) == 0 && zcp_chunk_release(m, b) == 0 &&
+		 zcp_chunk_release(m, c) == 0);
+	ZT_CHECK(stats_are(m, after_server));
 	zcp_mempool_manager_detach(m);
 	return 0;
 }

@@ -215,8 +215,7 @@ service:
 static int process(int proc)
 {
 	zcp_mempool_manager *m;
-	if (zcp_mempool_manager_attach(name, &m) != 0)
-		return 1;
+	ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 	pthread_t th[THREADS];
 	struct worker w[THREADS];
 	for (int t = 0; t < THREADS; t++) {
@@ -225,8 +224,7 @@ static int process(int proc)
 		w[t].proc = proc;
 		w[t].thread = t;
 		w[t].rng = 0x9E3779B97F4A7C15u * (uint64_t)(proc * THREADS + t + 1);
-		if (pthread_create(&th[t], NULL, work, &w[t]) != 0)
-			return 2;
+		ZT_CHECK(pthread_create(&th[t], NULL, work, &w[t]) == 0);
 	}
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);

@@ -109,19 +109,14 @@ int main(void)
 			struct msg *head, *n;
 			char want[64];
 
-			if (zcp_segment_open(name, 0, &c) != 0)
-				_exit(1);
+			ZT_CHECK(zcp_segment_open(name, 0, &c) == 0);
 			head = zcp_segment_base(c);
 			n = zcp_relptr_resolve(c, head->next, sizeof(*n));
-			if (n == NULL)
-				_exit(2);
-			if ((char *)n != (char *)head + 4096)
-				_exit(3);
+			ZT_CHECK(n != NULL);
+			ZT_CHECK((char *)n == (char *)head + 4096);
 			snprintf(want, sizeof(want), "message %ld", i);
-			if (strcmp(n->text, want) != 0)
-				_exit(4);
-			if (zcp_relptr_resolve(c, n->next, 1) != NULL)
-				_exit(5);
+			ZT_CHECK(strcmp(n->text, want) == 0);
+			ZT_CHECK(zcp_relptr_resolve(c, n->next, 1) == NULL);
 			zcp_segment_close(c);
 			_exit(0);
 		}

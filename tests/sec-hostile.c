@@ -729,8 +729,7 @@ static int in_child(int (*fn)(zcp_mempool_manager *), zcp_mempool_manager *m, co
 	if (pid == 0) {
 		zcp_mempool_manager *v;
 		alarm(3);
-		if (zcp_mempool_manager_attach(zcp_mempool_manager_name(m), &v))
-			_exit(100);
+		ZT_CHECK(zcp_mempool_manager_attach(zcp_mempool_manager_name(m), &v) == 0);
 		_exit(fn(v));
 	}
 	int st = 0;

@@ -39,10 +39,8 @@ static int stat_seg(const char *name, const char *suffix, struct stat *st)
 static void child_attach_owned(const char *name, uid_t uid, gid_t gid, long owner, int want)
 {
 	gid_t groups[1] = {gid};
-	if (setgroups(1, groups) || setgid(gid) || setuid(uid))
-		_exit(90);
-	if (getuid() != uid || geteuid() != uid)
-		_exit(91);
+	ZT_CHECK(setgroups(1, groups) == 0 && setgid(gid) == 0 && setuid(uid) == 0);
+	ZT_CHECK(getuid() == uid && geteuid() == uid);
 	zcp_mempool_manager *m = NULL;
 	zcp_attach_options o;
 	zcp_attach_options_init(&o);
@@ -51,10 +49,12 @@ static void child_attach_owned(const char *name, uid_t uid, gid_t gid, long owne
 	if (err == 0) {
 		/* Use it a little: a chunk back and forth. */
 		zcp_chunk *c = zcp_chunk_get(m, 10);
-		if (!c || zcp_chunk_release(m, c))
-			_exit(92);
+		ZT_CHECK(c && zcp_chunk_release(m, c) == 0);
 		zcp_mempool_manager_detach(m);
 	}
+	if (err != want)
+		ZT_NOTE("attach returned %d (%s), want %d (%s)", err, zcp_err_name(err), want,
+			zcp_err_name(want));
 	_exit(err == want ? 0 : 10 + (-err % 100));
 }
 
@@ -72,13 +72,11 @@ static void squatting(void)
 	const char *name = zt_name();
 	pid_t pid = zt_fork();
 	if (pid == 0) {
-		if (setgid(NOBODY) || setuid(NOBODY))
-			_exit(90);
+		ZT_CHECK(setgid(NOBODY) == 0 && setuid(NOBODY) == 0);
 		zcp_mempool_config *cfg = zcp_mempool_config_new();
 		zcp_mempool_manager *sq;
-		if (!cfg || zcp_mempool_config_add_entry(cfg, 256, 4) ||
-		    zcp_mempool_manager_create(name, cfg, &sq))
-			_exit(91);
+		ZT_CHECK(cfg && zcp_mempool_config_add_entry(cfg, 256, 4) == 0 &&
+			 zcp_mempool_manager_create(name, cfg, &sq) == 0);
 		/* Keep it alive but gone from our view: leave without destroy. */
 		_exit(0);
 	}
@@ -177,8 +175,7 @@ int main(void)
 		pid = zt_fork();
 		if (pid == 0) {
 			/* Other users cannot even remove the segments. */
-			if (setgid(NOBODY) || setuid(NOBODY))
-				_exit(90);
+			ZT_CHECK(setgid(NOBODY) == 0 && setuid(NOBODY) == 0);
 			int err = zcp_mempool_manager_unlink(name);
 			_exit(err == ZCP_EACCES || err == ZCP_EPERM ? 0 : 1);
 		}

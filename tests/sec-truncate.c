@@ -43,8 +43,7 @@ static int peer_resize(const char *name, const char *suffix, long delta)
 		snprintf(path, sizeof path, "/zerocp_%s%s", name, suffix);
 		int fd = shm_open(path, O_RDWR, 0);
 		struct stat st;
-		if (fd < 0 || fstat(fd, &st))
-			_exit(1);
+		ZT_CHECK(fd >= 0 && fstat(fd, &st) == 0);
 		off_t size = delta < -(long)st.st_size ? 0 : st.st_size + delta;
 		_exit(ftruncate(fd, size) == 0 ? 0 : 2);
 	}
@@ -120,18 +119,13 @@ static void memfd_case(void)
 		pid_t pid = zt_fork();
 		if (pid == 0) {
 			struct stat st;
-			if (fstat(fds[i], &st))
-				_exit(1);
-			if (ftruncate(fds[i], st.st_size / 2) == 0 || errno != EPERM)
-				_exit(2);
-			if (ftruncate(fds[i], 0) == 0 || errno != EPERM)
-				_exit(3);
-			if (ftruncate(fds[i], st.st_size * 2) == 0 || errno != EPERM)
-				_exit(4);
-			if (fcntl(fds[i], F_ADD_SEALS, 0) == 0 || errno != EPERM)
-				_exit(5); /* F_SEAL_SEAL: no seal can be removed or added */
-			if (fallocate(fds[i], 0, st.st_size, 4096) == 0)
-				_exit(6);
+			ZT_CHECK(fstat(fds[i], &st) == 0);
+			ZT_CHECK(ftruncate(fds[i], st.st_size / 2) != 0 && errno == EPERM);
+			ZT_CHECK(ftruncate(fds[i], 0) != 0 && errno == EPERM);
+			ZT_CHECK(ftruncate(fds[i], st.st_size * 2) != 0 && errno == EPERM);
+			/* F_SEAL_SEAL: no seal can be removed or added */
+			ZT_CHECK(fcntl(fds[i], F_ADD_SEALS, 0) != 0 && errno == EPERM);
+			ZT_CHECK(fallocate(fds[i], 0, st.st_size, 4096) != 0);
 			_exit(0);
 		}
 		zt_ok_child(pid, "memfd: shrinking, emptying, growing the %s segment: EPERM",

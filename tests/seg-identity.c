@@ -187,10 +187,8 @@ static void strange_child(int kind)
 
 	alarm(5);
 	shm_file(path, sizeof(path), name);
-	if (zcp_segment_create(name, 4096, NULL, &a) != 0 || zcp_segment_unlink(name) != 0)
-		_exit(10);
-	if (kind == 0 ? mkfifo(path, 0600) < 0 : symlink("/dev/null", path) < 0)
-		_exit(11);
+	ZT_CHECK(zcp_segment_create(name, 4096, NULL, &a) == 0 && zcp_segment_unlink(name) == 0);
+	ZT_CHECK(kind == 0 ? mkfifo(path, 0600) == 0 : symlink("/dev/null", path) == 0);
 	err = zcp_segment_open(name, 0, &s);
 	if (err != ZCP_EINVAL && !(kind == 1 && err == -ELOOP)) {
 		fprintf(stderr, "# open read-only: %s\n", zcp_err_name(err));
@@ -260,42 +258,24 @@ static void emfile_child(int unused)
 	int err;
 
 	(void)unused;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		_exit(10);
-	if (zcp_segment_create(name, 4096, NULL, &a) != 0)
-		_exit(11);
+	ZT_CHECK(setrlimit(RLIMIT_NOFILE, &rl) >= 0);
+	ZT_CHECK(zcp_segment_create(name, 4096, NULL, &a) == 0);
 	exhaust_fds();
 	err = zcp_segment_create(other, 4096, NULL, &s);
-	if (err != ZCP_EMFILE || shm_exists(other)) {
-		fprintf(stderr, "# create: %s\n", zcp_err_name(err));
-		_exit(12);
-	}
+	ZT_CHECK_MSG(err == ZCP_EMFILE && !shm_exists(other), "create: %s", zcp_err_name(err));
 	zcp_segment_options_init(&o);
 	o.backend = ZCP_BACKEND_MEMFD;
 	err = zcp_segment_create(other, 4096, &o, &s);
-	if (err != ZCP_EMFILE && err != ZCP_ENOSYS) {
-		fprintf(stderr, "# memfd create: %s\n", zcp_err_name(err));
-		_exit(13);
-	}
+	ZT_CHECK_MSG(err == ZCP_EMFILE || err == ZCP_ENOSYS, "memfd create: %s", zcp_err_name(err));
 	err = zcp_segment_open(name, 1, &s);
-	if (err != ZCP_EMFILE) {
-		fprintf(stderr, "# open: %s\n", zcp_err_name(err));
-		_exit(14);
-	}
+	ZT_CHECK_MSG(err == ZCP_EMFILE, "open: %s", zcp_err_name(err));
 	err = zcp_segment_open_fd(zcp_segment_fd(a), 1, &s);
-	if (err != ZCP_EMFILE) {
-		fprintf(stderr, "# open_fd: %s\n", zcp_err_name(err));
-		_exit(15);
-	}
+	ZT_CHECK_MSG(err == ZCP_EMFILE, "open_fd: %s", zcp_err_name(err));
 	err = zcp_segment_unlink_same(a);
 #ifdef __linux__
-	if (err != 0 || shm_exists(name)) {
-		fprintf(stderr, "# unlink_same: %s\n", zcp_err_name(err));
-		_exit(16);
-	}
+	ZT_CHECK_MSG(err == 0 && !shm_exists(name), "unlink_same: %s", zcp_err_name(err));
 #else
-	if (err != 0 && err != ZCP_EMFILE)
-		_exit(16);
+	ZT_CHECK(err == 0 || err == ZCP_EMFILE);
 #endif
 	zcp_segment_unlink(name);
 	_exit(0);

@@ -35,14 +35,11 @@ static void test_shm(void)
 		zcp_segment *c = NULL;
 		unsigned char *q;
 
-		if (zcp_segment_open(name, 1, &c) != 0)
-			_exit(1);
-		if (zcp_segment_size(c) != SIZE)
-			_exit(2);
+		ZT_CHECK(zcp_segment_open(name, 1, &c) == 0);
+		ZT_CHECK(zcp_segment_size(c) == SIZE);
 		q = zcp_segment_base(c);
 		for (i = 0; i < SIZE; i++)
-			if (q[i] != (unsigned char)(i * 7))
-				_exit(3);
+			ZT_CHECK(q[i] == (unsigned char)(i * 7));
 		for (i = 0; i < SIZE; i++)
 			q[i] = (unsigned char)(i * 13);
 		zcp_segment_close(c);
@@ -61,8 +58,7 @@ static void test_shm(void)
 		if (pid == 0) {
 			zcp_segment *c = NULL;
 
-			if (zcp_segment_open(name, 0, &c) != 0)
-				_exit(1);
+			ZT_CHECK(zcp_segment_open(name, 0, &c) == 0);
 			zcp_segment_close(c);
 			_exit(0);
 		}
@@ -75,10 +71,8 @@ static void test_shm(void)
 	if (pid == 0) {
 		zcp_segment *c = NULL;
 
-		if (zcp_segment_open(name, 1, &c) != 0)
-			_exit(1);
-		if (ftruncate(zcp_segment_fd(c), SIZE / 2) != 0)
-			_exit(2);
+		ZT_CHECK(zcp_segment_open(name, 1, &c) == 0);
+		ZT_CHECK(ftruncate(zcp_segment_fd(c), SIZE / 2) == 0);
 		_exit(0);
 	}
 	zt_ok_child(pid, "child shrinks the segment");
@@ -117,13 +111,10 @@ static void test_memfd(void)
 		zcp_segment *c = NULL;
 		char *q;
 
-		if (zcp_segment_open_fd(fd, 1, &c) != 0)
-			_exit(1);
+		ZT_CHECK(zcp_segment_open_fd(fd, 1, &c) == 0);
 		q = zcp_segment_base(c);
-		if (strcmp(q, "from parent") != 0)
-			_exit(2);
-		if (strcmp(zcp_segment_name(c), name) != 0)
-			_exit(3);
+		ZT_CHECK(strcmp(q, "from parent") == 0);
+		ZT_CHECK(strcmp(zcp_segment_name(c), name) == 0);
 		strcpy(q + 1000, "from child");
 		zcp_segment_close(c);
 		_exit(0);
@@ -149,10 +140,8 @@ static void test_memfd(void)
 	if (pid == 0) {
 		zcp_segment *c = NULL;
 
-		if (zcp_segment_open_fd(fd, 1, &c) != 0)
-			_exit(1);
-		if (ftruncate(zcp_segment_fd(c), 1) == 0 || errno != EPERM)
-			_exit(2);
+		ZT_CHECK(zcp_segment_open_fd(fd, 1, &c) == 0);
+		ZT_CHECK(ftruncate(zcp_segment_fd(c), 1) != 0 && errno == EPERM);
 		zcp_segment_close(c);
 		_exit(0);
 	}

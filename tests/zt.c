@@ -212,3 +212,62 @@ void zt_done(void)
 	n = zt_cleanup(1);
 	ok(n == 0, "no shared-memory litter");
 }
+
+/* The file's name from "tests/" on (VPATH builds pass "../tests/x.c"). */
+static const char *short_file(const char *file)
+{
+	const char *s = strstr(file, "tests/");
+
+	return s != NULL ? s : file;
+}
+
+/* Formats "# child <pid>: FILE:LINE: " + head + message + "\n" into a stack
+ * buffer and write(2)s it to stderr in one call. */
+static void child_line(const char *file, int line, const char *head, const char *fmt,
+		       va_list ap)
+{
+	char buf[1024];
+	size_t n;
+	int r;
+	ssize_t w;
+
+	r = snprintf(buf, sizeof(buf), "# child %ld: %s:%d: %s", (long)getpid(),
+		     short_file(file), line, head);
+	n = r < 0 ? 0 : (size_t)r < sizeof(buf) ? (size_t)r : sizeof(buf) - 1;
+	if (fmt != NULL && n < sizeof(buf) - 1) {
+		r = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+		if (r > 0)
+			n += (size_t)r < sizeof(buf) - n ? (size_t)r : sizeof(buf) - n - 1;
+	}
+	if (n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	/* Keep it one comment line. */
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n++] = '\n';
+	do
+		w = write(STDERR_FILENO, buf, n);
+	while (w < 0 && errno == EINTR);
+}
+
+void zt_child_fail(const char *file, int line, int code, const char *expr, const char *fmt, ...)
+{
+	char head[512];
+	va_list ap;
+
+	snprintf(head, sizeof(head), "check failed: %s%s", expr, fmt != NULL ? ": " : "");
+	va_start(ap, fmt);
+	child_line(file, line, head, fmt, ap);
+	va_end(ap);
+	_exit(code);
+}
+
+void zt_child_note(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	child_line(file, line, "", fmt, ap);
+	va_end(ap);
+}

@@ -61,4 +61,37 @@ void zt_done(void);
 /* Removes this test's segments from /dev/shm; returns how many. */
 int zt_cleanup(int report);
 
+/*
+ * Checks for forked children, which print no TAP: on failure, one line
+ *   # child <pid>: FILE:LINE: check failed: EXPR[: message]
+ * goes to stderr with write(2) (no stdio buffers; the harness merges it
+ * into the TAP log as a comment), then the child leaves with _exit(1).
+ * ZT_CHECK_MSG adds a printf-style message (formatted into a stack buffer);
+ * ZT_CHECK_EXIT leaves with the given code instead of 1, for parents that
+ * decode it.  ZT_NOTE writes such a line ("# child <pid>: FILE:LINE: msg")
+ * without leaving, e.g. just before a deliberate _exit(code).
+ */
+#define ZT_CHECK(expr)                                                          \
+	do {                                                                    \
+		if (!(expr))                                                    \
+			zt_child_fail(__FILE__, __LINE__, 1, #expr, NULL);      \
+	} while (0)
+#define ZT_CHECK_MSG(expr, ...)                                                 \
+	do {                                                                    \
+		if (!(expr))                                                    \
+			zt_child_fail(__FILE__, __LINE__, 1, #expr, __VA_ARGS__); \
+	} while (0)
+#define ZT_CHECK_EXIT(expr, code)                                               \
+	do {                                                                    \
+		if (!(expr))                                                    \
+			zt_child_fail(__FILE__, __LINE__, (code), #expr, NULL); \
+	} while (0)
+#define ZT_NOTE(...) zt_child_note(__FILE__, __LINE__, __VA_ARGS__)
+
+/* The functions behind ZT_CHECK*: fmt may be NULL (no message). */
+__attribute__((noreturn)) void zt_child_fail(const char *file, int line, int code,
+					     const char *expr, const char *fmt, ...)
+	TAP_PRINTF(5, 6);
+void zt_child_note(const char *file, int line, const char *fmt, ...) TAP_PRINTF(3, 4);
+
 #endif /* ZEROCP_TESTS_ZT_H */
