@@ -108,6 +108,7 @@ static pid_t client(void)
 		atomic_store(&box->c_err, err);
 		if (err) {
 			atomic_store(&box->c_ready, 1);
+			ZT_NOTE("client: attach: %s", zcp_strerror(err));
 			_exit(1);
 		}
 		for (int i = 0; i < 3; i++) {

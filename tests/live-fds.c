@@ -145,6 +145,7 @@ static void holder(int k, int mfd, int dfd, void (*after)(struct holder *))
 	if (err) {
 		atomic_store(&h->err, err);
 		atomic_store(&h->ready, 1);
+		ZT_NOTE("holder: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	for (int i = 0; i < HELD; i++) {

@@ -98,6 +98,7 @@ static void *worker(void *arg)
 	cb = zcp_chunk_get(hm, CHUNK);
 	if (!cb) {
 		atomic_store(&box->err, -errno);
+		ZT_NOTE("holder: get: %s", strerror(errno));
 		_exit(2);
 	}
 	stamp(cb, 0xB0B0);

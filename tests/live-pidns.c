@@ -153,6 +153,7 @@ static void holder(void)
 	int err = zcp_mempool_manager_attach(cur_name, &m);
 	if (err) {
 		atomic_store(&box->h_err, err);
+		ZT_NOTE("holder: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	uint64_t id = zcp_mempool_manager_process_id(m);
@@ -160,6 +161,7 @@ static void holder(void)
 		c[i] = zcp_chunk_get(m, CHUNK);
 		if (!c[i]) {
 			atomic_store(&box->h_err, -errno);
+			ZT_NOTE("holder: get: %s", strerror(errno));
 			_exit(1);
 		}
 		stamp(c[i], (id << 8) ^ ((uint64_t)i << 60));
@@ -218,6 +220,7 @@ static void checker(void)
 	if (err) {
 		atomic_store(&box->c_err, err);
 		atomic_store(&box->c_phase, 2);
+		ZT_NOTE("checker: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	uint64_t hid = atomic_load(&box->h_id);
@@ -362,6 +365,7 @@ static void server(void)
 	int err = zcp_mempool_manager_create(cur_name, cfg, &m);
 	if (err) {
 		atomic_store(&box->s_err, err);
+		ZT_NOTE("creator: create: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	zcp_chunk_get(m, CHUNK);
@@ -379,6 +383,7 @@ static void creator_watcher(void)
 	if (err) {
 		atomic_store(&box->c_err, err);
 		atomic_store(&box->c_phase, 2);
+		ZT_NOTE("watcher: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	atomic_store(&box->c_creator1, zcp_mempool_manager_creator_alive(m));

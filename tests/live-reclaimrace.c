@@ -87,6 +87,7 @@ static void reclaimer(void)
 	atomic_fetch_add(&box->reclaimers_ready, 1);
 	if (err) {
 		atomic_fetch_add(&box->rec_attach_err, 1);
+		ZT_NOTE("reclaimer: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	while (!atomic_load(&box->stop)) {

@@ -90,6 +90,7 @@ static void victim(void)
 	if (err) {
 		atomic_store(&box->victims_err, err);
 		atomic_fetch_add(&box->victims_ready, 1);
+		ZT_NOTE("victim: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	for (int i = 0; i < HOLD; i++)
@@ -124,6 +125,7 @@ static void racer(int k, long round)
 	atomic_store(&r->err, err);
 	if (err) {
 		atomic_fetch_add(&box->stamped, 1);
+		ZT_NOTE("attacher: attach: %s", zcp_strerror(err));
 		_exit(1);
 	}
 	int selves;
