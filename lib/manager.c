@@ -54,7 +54,13 @@ static int open_lock(struct zcp_mempool_manager *m)
 static int creator_lock(int fd, void *arg)
 {
 	struct zcp_mempool_manager *m = arg;
-	int err = zcp__live_open(fd, NULL, &m->lock_fd);
+	char seg[ZCP_SEGMENT_NAME_MAX + 1], path[ZCP_SEGMENT_NAME_MAX + 16];
+	/* The name, for a system without /proc (memfd: none needed). */
+	const char *shm = seg_name(seg, sizeof seg, m->name, "_mgmt") == 0 &&
+				  zcp__shm_path(path, sizeof path, seg, NULL) == 0
+			  ? path
+			  : NULL;
+	int err = zcp__live_open(fd, shm, &m->lock_fd);
 	return err ? err : zcp__live_lock(m->lock_fd, 0);
 }
 
