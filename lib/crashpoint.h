@@ -10,6 +10,8 @@
 #ifndef ZCP_CRASHPOINT_H
 #define ZCP_CRASHPOINT_H
 
+#include "internal.h" /* first: config.h before any system header */
+
 #include <stdatomic.h>
 
 extern _Atomic int zcp__crash_armed;

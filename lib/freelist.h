@@ -3,8 +3,9 @@
 #ifndef ZCP_FREELIST_H
 #define ZCP_FREELIST_H
 
+#include "record.h" /* first: it brings config.h before any system header */
+
 #include "crashpoint.h"
-#include "record.h"
 
 /* --- the free-list head of a pool -----------------------------------------
  *
