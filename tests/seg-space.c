@@ -250,6 +250,7 @@ static void small_tmpfs_child(int unused)
 	_exit(0);
 }
 
+#ifdef HAVE_MEMFD
 /* A memfd is not charged to /dev/shm: an 8 MiB memfd works on the 8 MiB
  * tmpfs (what a memfd can run out of is memory, see test_huge()). */
 static void small_tmpfs_memfd_child(int unused)
@@ -268,6 +269,7 @@ static void small_tmpfs_memfd_child(int unused)
 	CHECK(shm_entries() == 0, "a memfd leaves nothing in /dev/shm");
 	_exit(0);
 }
+#endif
 
 /* The manager above: its create fails as a whole and leaves neither
  * segment; one that fits works and can be destroyed. */
