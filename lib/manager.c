@@ -304,63 +304,31 @@ static int validate_mgmt(struct zcp_mempool_manager *m, size_t real)
 	return zcp__mgmt_validate(m->mgmt, real, &m->geo);
 }
 
-/* What the header of an unfinished manager says about its creator: 1 it
- * may still finish (building), 0 it died (its lock is gone, and it took
- * the lock before writing the magic). */
-static int creator_building(const zcp_segment *seg)
-{
-	const struct zcp__header *h = zcp_segment_base(seg);
-	int held = zcp__live_held(zcp_segment_fd(seg), 0);
-	if (atomic_load_explicit(&((struct zcp__header *)h)->magic, memory_order_acquire) == 0)
-		return 1; /* before its lock, or it died there: waited out below */
-	return held;
-}
-
-/* Whether the creator's lock (slot 0's byte) is held on the object named
- * mname, which zcp_segment_open() refuses while it is unsized: 1 yes (or
- * cannot tell), 0 no. */
-static int name_locked(const char *mname)
-{
-	char path[ZCP_SEGMENT_NAME_MAX + 16];
-	if (zcp__shm_path(path, sizeof path, mname, NULL))
-		return 1;
-	int fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return errno != ENOENT;
-	int held = zcp__live_held(fd, 0);
-	close(fd);
-	return held;
-}
-
 /* Open the management segment once it is READY.  A creator still at work
- * is waited for (ATTACH_WAIT_MS); one that died is reported as ZCP_ESRCH,
- * and so is one that left no trace of a lock or magic for the whole wait. */
+ * is waited for (ATTACH_WAIT_MS).  Its creator takes its liveness lock
+ * before it sizes the segment, so a sized segment still in INIT whose lock
+ * nobody holds is leftovers: ZCP_ESRCH.  An unsized one is never judged:
+ * its creator may be stopped between creating and locking it (err towards
+ * alive: ZCP_EAGAIN; `zerocp clean --force` removes a real leftover). */
 static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int writable)
 {
-	int err = 0, unlocked_blank = 0;
+	int err = 0;
 	for (long waited = 0; waited <= ATTACH_WAIT_MS; waited++) {
 		err = zcp_segment_open(mname, writable, &m->mgmt_seg);
 		if (err == ZCP_ETRUNCATED) {
-			/* Not sized yet: blank and unlocked counts only if it
-			 * stays so for the whole wait. */
-			err = ZCP_EAGAIN;
-			if (name_locked(mname))
-				unlocked_blank = 0;
-			else
-				unlocked_blank++;
+			err = ZCP_EAGAIN; /* not sized yet */
 			if (waited < ATTACH_WAIT_MS)
 				sleep_ms(1);
 			continue;
-		} else if (err) {
+		}
+		if (err)
 			return err;
-		} else if (zcp_segment_size(m->mgmt_seg) < ZCP__HEADER_SIZE) {
+		if (zcp_segment_size(m->mgmt_seg) < ZCP__HEADER_SIZE) {
 			err = ZCP_EAGAIN;
-			if (zcp__live_held(zcp_segment_fd(m->mgmt_seg), 0))
-				unlocked_blank = 0;
-			else
-				unlocked_blank++;
 		} else {
 			struct zcp__header *h = zcp_segment_base(m->mgmt_seg);
+			/* Acquire: pairs with the creator's release stores of
+			 * the magic and of READY. */
 			uint64_t magic = atomic_load_explicit(&h->magic, memory_order_acquire);
 			uint32_t st = atomic_load_explicit(&h->state, memory_order_acquire);
 			/* A creator writes the magic before READY; anything
@@ -373,15 +341,10 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int
 				err = ZCP_ENOENT;
 			else if (st != ZCP__STATE_INIT)
 				err = ZCP_ECORRUPT;
-			else if (!creator_building(m->mgmt_seg))
+			else if (!zcp__live_held(zcp_segment_fd(m->mgmt_seg), 0))
 				err = ZCP_ESRCH;
 			else
 				err = ZCP_EAGAIN;
-			if (err == ZCP_EAGAIN && magic == 0 &&
-			    !zcp__live_held(zcp_segment_fd(m->mgmt_seg), 0))
-				unlocked_blank++;
-			else
-				unlocked_blank = 0;
 			if (err != ZCP_EAGAIN) {
 				zcp_segment_close(m->mgmt_seg);
 				m->mgmt_seg = NULL;
@@ -393,9 +356,7 @@ static int open_ready_mgmt(struct zcp_mempool_manager *m, const char *mname, int
 		if (waited < ATTACH_WAIT_MS)
 			sleep_ms(1);
 	}
-	/* Unsized or without magic, and no lock, all along: a creator that
-	 * died before it got far (it locks before sizing). */
-	return err == ZCP_EAGAIN && unlocked_blank > ATTACH_WAIT_MS ? ZCP_ESRCH : err;
+	return err;
 }
 
 /* The owner and mode checks of attach (see zcp_attach_options): the

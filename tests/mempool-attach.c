@@ -171,9 +171,9 @@ static void creator_died_building(void)
 	zcp_mempool_manager_unlink(name);
 }
 
-/* A management segment that never got sized: a creator killed between
- * creating it and sizing it (ZCP_ESRCH, leftovers), or one still reserving
- * memory with its lock held (ZCP_EAGAIN: never taken for leftovers). */
+/* A management segment that never got sized: its creator may be stopped
+ * between creating it and taking its lock, or still reserving memory with
+ * its lock held: ZCP_EAGAIN either way, never taken for leftovers. */
 static void unsized_segment(void)
 {
 	const char *name = zt_name();
@@ -183,8 +183,9 @@ static void unsized_segment(void)
 	if (fd < 0)
 		bail("shm_open %s", path);
 	zcp_mempool_manager *c = NULL;
-	is_int(zcp_mempool_manager_attach(name, &c), ZCP_ESRCH,
-	       "unsized, nobody's lock: attach says ZCP_ESRCH (leftovers)");
+	is_int(zcp_mempool_manager_attach(name, &c), ZCP_EAGAIN,
+	       "unsized, nobody's lock: ZCP_EAGAIN (its creator may be stopped before "
+	       "its lock: never taken for leftovers)");
 	/* Now as a live creator would: its lock on byte 0 through a
 	 * description of its own. */
 	char self[64];
