@@ -1,5 +1,6 @@
 /* The pool configuration object (process-local). */
 #include "handle.h"
+#include "topic.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,10 @@ zcp_mempool_config *zcp_mempool_config_new(void)
 	cfg->mode = 0600;
 	cfg->gid = -1;
 	cfg->backend = ZCP_BACKEND_SHM;
+	cfg->max_topics = ZCP_DEFAULT_TOPICS;
+	cfg->max_publishers = ZCP_DEFAULT_TOPIC_PUBLISHERS;
+	cfg->max_subscribers = ZCP_DEFAULT_TOPIC_SUBSCRIBERS;
+	cfg->max_queue = ZCP_DEFAULT_TOPIC_QUEUE;
 	return cfg;
 }
 
@@ -46,6 +51,22 @@ int zcp_mempool_config_set_max_processes(zcp_mempool_config *cfg, unsigned int n
 	if (!cfg || n == 0 || n > ZCP_MAX_PROCESSES)
 		return ZCP_EINVAL;
 	cfg->max_processes = n;
+	return 0;
+}
+
+int zcp_mempool_config_set_topics(zcp_mempool_config *cfg, unsigned int max_topics,
+				  unsigned int max_publishers, unsigned int max_subscribers,
+				  unsigned int max_queue)
+{
+	if (!cfg || max_topics > ZCP__TOPICS_MAX || max_publishers > ZCP__TOPIC_ENDPOINTS_MAX ||
+	    max_subscribers > ZCP__TOPIC_ENDPOINTS_MAX || max_queue > ZCP__RING_MAX)
+		return ZCP_EINVAL;
+	if (max_topics && (!max_publishers || !max_subscribers || !max_queue))
+		return ZCP_EINVAL;
+	cfg->max_topics = max_topics;
+	cfg->max_publishers = max_topics ? max_publishers : 0;
+	cfg->max_subscribers = max_topics ? max_subscribers : 0;
+	cfg->max_queue = max_topics ? max_queue : 0;
 	return 0;
 }
 
@@ -90,6 +111,13 @@ int zcp__config_geometry(const zcp_mempool_config *cfg, struct zcp__geometry *g)
 	g->max_processes = cfg->max_processes;
 	memcpy(g->chunk_size, cfg->chunk_size, sizeof g->chunk_size);
 	memcpy(g->chunk_count, cfg->chunk_count, sizeof g->chunk_count);
+	g->max_topics = cfg->max_topics;
+	g->max_publishers = cfg->max_publishers;
+	g->max_subscribers = cfg->max_subscribers;
+	unsigned ring = 1;
+	while (ring < cfg->max_queue)
+		ring <<= 1;
+	g->ring_size = ring;
 	return zcp__geometry_compute(g);
 }
 
@@ -101,6 +129,7 @@ static void fill_layout(const struct zcp__geometry *g, zcp_mempool_layout *out)
 	out->total_chunks = g->total_chunks;
 	out->record_size = ZCP__RECORD_SIZE;
 	out->fixed_mgmt_size = g->records_off;
+	out->topic_table_size = g->mgmt_size - (g->records_off + g->total_chunks * ZCP__RECORD_SIZE);
 }
 
 int zcp_mempool_config_layout(const zcp_mempool_config *cfg, zcp_mempool_layout *out)

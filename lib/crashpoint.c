@@ -31,6 +31,11 @@ const char *const zcp__crash_points[] = {
 	"slot.locked",      /* attacher holds a slot's lock byte, slot not claimed */
 	"slot.claimed",     /* slot claimed, nothing else written */
 	"takeover.claimed", /* a dead process's slot taken over, not yet cleaned */
+	"pub.moved",        /* the topics' bit set (our reference moved), ring untouched */
+	"pub.evicting",     /* an old sample's slot emptied, its bit not dropped */
+	"pub.written",      /* the new slot written, the tail not moved */
+	"sub.taken",        /* our reference taken, not yet counted */
+	"topic.reclaimed",  /* a dead process's endpoints closed, not yet swept */
 	NULL,
 };
 

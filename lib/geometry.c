@@ -7,6 +7,7 @@
  * up to 64 bytes, so every payload is 64-byte aligned.
  */
 #include "handle.h"
+#include "topic.h"
 
 #include <stdint.h>
 
@@ -16,6 +17,15 @@ _Static_assert(sizeof(struct zcp__record) == ZCP__RECORD_SIZE, "record size");
 _Static_assert(sizeof(struct zcp__chunk_header) == ZCP__CHUNK_HEADER_SIZE, "chunk header size");
 _Static_assert(sizeof(struct zcp__proc) % 64 == 0, "process slot size");
 _Static_assert(ZCP_MAX_CHUNKS_PER_POOL < ZCP__H_NIL + 1, "index width");
+
+uint64_t zcp__topic_block_size(unsigned publishers, unsigned subscribers, unsigned ring)
+{
+	/* Small enough (checked above) that nothing here overflows. */
+	uint64_t pub = sizeof(struct zcp__publisher_ep) + (uint64_t)ring * sizeof(struct zcp__ring_slot);
+	uint64_t sub = sizeof(struct zcp__subscriber_ep) + (uint64_t)publishers * sizeof(struct zcp__cursor);
+	sub = (sub + 63) & ~(uint64_t)63;
+	return sizeof(struct zcp__topic) + publishers * pub + subscribers * sub;
+}
 
 static int round_up(uint64_t v, uint64_t a, uint64_t *out)
 {
@@ -61,7 +71,19 @@ int zcp__geometry_compute(struct zcp__geometry *g)
 	g->procs_off = g->pools_off + (uint64_t)g->pool_count * ZCP__POOL_DESC_SIZE;
 	g->proc_size = sizeof(struct zcp__proc);
 	g->records_off = g->procs_off + (uint64_t)g->max_processes * g->proc_size;
-	g->mgmt_size = g->records_off + total * ZCP__RECORD_SIZE;
+	uint64_t end = g->records_off + total * ZCP__RECORD_SIZE;
+	/* The topic table (topic.h), on a cache line. */
+	if (g->max_topics > ZCP__TOPICS_MAX || g->max_publishers > ZCP__TOPIC_ENDPOINTS_MAX ||
+	    g->max_subscribers > ZCP__TOPIC_ENDPOINTS_MAX || g->ring_size > ZCP__RING_MAX ||
+	    (g->ring_size & (g->ring_size - 1)) != 0)
+		return ZCP_EINVAL;
+	if (g->max_topics && (!g->max_publishers || !g->max_subscribers || !g->ring_size))
+		return ZCP_EINVAL;
+	g->topics_off = (end + 63) & ~(uint64_t)63;
+	g->topic_size = g->max_topics ? zcp__topic_block_size(g->max_publishers, g->max_subscribers,
+							       g->ring_size)
+				      : 0;
+	g->mgmt_size = g->topics_off + (uint64_t)g->max_topics * g->topic_size;
 	/* Both must be mappable and ftruncate()-able here. */
 	if (g->data_size > ZCP_MAX_SEGMENT_SIZE || g->data_size > SIZE_MAX / 2 ||
 	    g->mgmt_size > ZCP_MAX_SEGMENT_SIZE || g->mgmt_size > SIZE_MAX / 2)

@@ -10,6 +10,8 @@
 
 #include <zerocp/segment.h>
 
+#include <pthread.h>
+
 /* Exact segment geometry of a configuration.  Computed the same way at
  * create and at attach, where the shared copy must match it field for
  * field. */
@@ -22,6 +24,8 @@ struct zcp__geometry {
 	uint64_t data_off[ZCP_MAX_POOLS];
 	uint32_t first_record[ZCP_MAX_POOLS];
 	uint64_t pools_off, procs_off, proc_size, records_off;
+	unsigned max_topics, max_publishers, max_subscribers, ring_size;
+	uint64_t topics_off, topic_size;
 	uint64_t mgmt_size, data_size, total_chunks;
 };
 
@@ -46,6 +50,7 @@ struct zcp_mempool_config {
 	int backend;
 	uint64_t chunk_size[ZCP_MAX_POOLS];
 	uint32_t chunk_count[ZCP_MAX_POOLS];
+	unsigned max_topics, max_publishers, max_subscribers, max_queue;
 };
 
 /* Process-local view of one chunk.  refs is this process's reference
@@ -87,6 +92,9 @@ struct zcp_mempool_manager {
 	_Atomic unsigned lent;
 	_Atomic uint64_t taken_seen;
 	_Atomic uint64_t next_nonce;
+	/* Our threads take the topics lock (topic.c) one at a time, so a
+	 * shared lock word naming us is never another thread's. */
+	pthread_mutex_t topics_mutex;
 };
 
 static inline struct zcp__proc *zcp__proc_at(const struct zcp_mempool_manager *m, unsigned i)

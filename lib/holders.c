@@ -7,8 +7,21 @@
 
 #include "crashpoint.h"
 
-int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
-			    unsigned *budget)
+/* Whether HELD word w (read with acquire) is at generation gen, in full
+ * (the low bits in the word, the rest from the record's seq). */
+static int held_at(struct zcp__record *r, uint64_t w, uint64_t gen)
+{
+	if (zcp__w_held_gen(w) != (gen & ZCP__W_HELD_GEN_MASK))
+		return 0;
+	/* Relaxed: the caller's acquire load or CAS of the word orders it. */
+	uint64_t full = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_relaxed), w);
+	return (full & ZCP__HANDLE_GEN_MASK) == (gen & ZCP__HANDLE_GEN_MASK);
+}
+
+/* zcp__record_drop_holder(), and with want_gen only while the record is at
+ * generation gen. */
+static int drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
+		       int want_gen, uint64_t want, unsigned *budget)
 {
 	uint32_t idx = (uint32_t)(gidx - p->first);
 	struct zcp__record *r = &p->records[idx];
@@ -20,6 +33,8 @@ int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned sl
 	while (*budget > 0) {
 		if (!zcp__w_held_valid(w) || !(w & bit))
 			return ZCP_EALREADY;
+		if (want_gen && !held_at(r, w, want))
+			return ZCP_ESTALE;
 		uint64_t rest = w & ~bit;
 		if (zcp__w_holders(rest) != 0) {
 			if (zcp__rec_cas_weak(r, &w, rest)) {
@@ -34,15 +49,18 @@ int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned sl
 		 * make sure the head no longer names it, then push. */
 		int ontop = zcp__w_ontop(w);
 		if (!ontop) {
-			int err = zcp__freelist_unlist(p, idx, slot, budget);
+			/* The head names a process as the top's popper: the
+			 * topics' bit is no process, so name ourselves. */
+			int err = zcp__freelist_unlist(p, idx, slot == ZCP__W_TOPIC_SLOT ? me : slot,
+						       budget);
 			if (err)
 				return err;
 		}
 		/* The generation it was taken at: the record's seq, unless
 		 * its holder died before writing it (zcp__full_gen).
 		 * Relaxed: the acquire above (or the failed CAS's) orders it. */
-		uint64_t gen = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_relaxed), w) + 1;
-		uint64_t mine = zcp__w_releasing(me, gen);
+		uint64_t next = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_relaxed), w) + 1;
+		uint64_t mine = zcp__w_releasing(me, next);
 		/* Release: the payload writes before it are what the next
 		 * holder's acquire (its claim or mark) will see. */
 		if (zcp__rec_cas_weak(r, &w, mine)) {
@@ -53,6 +71,39 @@ int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned sl
 			return err ? err : 1;
 		}
 		--*budget;
+	}
+	return ZCP_EAGAIN;
+}
+
+int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
+			    unsigned *budget)
+{
+	return drop_holder(p, gidx, slot, me, 0, 0, budget);
+}
+
+int zcp__record_drop_topic(struct zcp__pool_view *p, uint64_t gidx, uint64_t gen, unsigned me,
+			   unsigned *budget)
+{
+	return drop_holder(p, gidx, ZCP__W_TOPIC_SLOT, me, 1, gen, budget);
+}
+
+int zcp__record_to_topic(struct zcp__record *r, uint64_t gen, unsigned slot, int move)
+{
+	uint64_t bit = UINT64_C(1) << slot;
+	/* Acquire: pairs with the release CAS of the word's last writer. */
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+	for (unsigned budget = ZCP__RETRY_LIMIT; budget > 0; budget--) {
+		if (!zcp__w_held_valid(w) || !(w & bit) || !held_at(r, w, gen))
+			return ZCP_ESTALE;
+		if (w & ZCP__W_TOPIC_BIT)
+			return ZCP_EBUSY;
+		uint64_t next = w | ZCP__W_TOPIC_BIT;
+		if (move)
+			next &= ~bit;
+		/* acq_rel (record.h): the release half publishes the sample's
+		 * payload and header to whoever acquires the word next. */
+		if (zcp__rec_cas_weak(r, &w, next))
+			return 0;
 	}
 	return ZCP_EAGAIN;
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define ZCP__MAGIC UINT64_C(0x5a45524f43504d47) /* "ZEROCPMG" */
-#define ZCP__LAYOUT_VERSION 3u
+#define ZCP__LAYOUT_VERSION 4u
 #define ZCP__HEADER_SIZE 512u
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u
@@ -57,7 +57,16 @@ struct zcp__header {
 	uint64_t nonce;         /* random per creation: tells managers apart */
 	uint32_t mode;          /* the segments' declared mode (attach checks) */
 	uint32_t reserved32;
-	uint64_t reserved[49];
+	/* Topics (topic.h): the table's place and shape, and the lock of
+	 * the rare changes to it (a process id, 0 when free). */
+	uint64_t topics_off;
+	uint64_t topic_size;
+	uint32_t max_topics;
+	uint32_t max_publishers;  /* per topic */
+	uint32_t max_subscribers; /* per topic */
+	uint32_t ring_size;       /* ring slots per publisher, a power of two */
+	_Atomic uint64_t topics_lock;
+	uint64_t reserved[44];
 };
 
 /* A pool descriptor.  The first line is static; head and used_max live on
@@ -93,13 +102,20 @@ struct zcp__record {
 	uint64_t reserved[4];
 };
 
-/* The 64 bytes before each chunk's payload in the data segment: reserved
- * (they keep the payload 64-byte aligned and leave room for a per-chunk
- * header a later layout may need).  Any attached process can write the
- * data segment, so nothing there would be trusted; the record is the
- * authority. */
+/* The 64 bytes before each chunk's payload in the data segment: they keep
+ * the payload 64-byte aligned and carry a published sample's description
+ * (written by its publisher before it publishes, see publisher.c).  Any
+ * attached process can write the data segment, so nothing here is
+ * trusted: the description is informative and range-checked, the record
+ * is the authority on who holds the chunk. */
 struct zcp__chunk_header {
-	uint64_t reserved[8];
+	uint64_t origin;      /* publisher id */
+	uint64_t sequence;    /* per-publisher sequence number */
+	uint64_t stamp;       /* CLOCK_REALTIME, ns */
+	uint64_t payload_off; /* aligned payload offset in the chunk */
+	uint64_t gen;         /* the record's generation when published */
+	uint64_t check;       /* the fields above, hashed: 0 when none */
+	uint64_t reserved[2];
 };
 
 /* An outbox entry: a reference a process lent to another (see

@@ -4,6 +4,7 @@
 
 #include "escrow.h"
 #include "reclaim.h"
+#include "topic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,6 +117,7 @@ static void free_manager(struct zcp_mempool_manager *m)
 		munmap(m->chunks, m->chunks_bytes);
 	zcp_segment_close(m->data_seg);
 	zcp_segment_close(m->mgmt_seg);
+	pthread_mutex_destroy(&m->topics_mutex);
 	free(m);
 }
 
@@ -128,6 +130,7 @@ static struct zcp_mempool_manager *new_manager(const char *name)
 		strcpy(m->name, name);
 		m->lock_fd = -1;
 		m->forks = zcp__fork_count();
+		pthread_mutex_init(&m->topics_mutex, NULL);
 		/* Ticket nonces start somewhere a peer cannot predict. */
 		atomic_store_explicit(&m->next_nonce, make_nonce(), memory_order_relaxed);
 	}
@@ -151,6 +154,12 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned 
 	h->proc_size = g->proc_size;
 	h->records_off = g->records_off;
 	h->total_chunks = g->total_chunks;
+	h->topics_off = g->topics_off;
+	h->topic_size = g->topic_size;
+	h->max_topics = g->max_topics;
+	h->max_publishers = g->max_publishers;
+	h->max_subscribers = g->max_subscribers;
+	h->ring_size = g->ring_size;
 	atomic_store_explicit(&h->creator_pid, (int64_t)getpid(), memory_order_relaxed);
 	h->nonce = nonce;
 	h->mode = mode;
@@ -281,6 +290,10 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 		g->chunk_size[i] = d[i].chunk_size;
 		g->chunk_count[i] = d[i].chunk_count;
 	}
+	g->max_topics = h.max_topics;
+	g->max_publishers = h.max_publishers;
+	g->max_subscribers = h.max_subscribers;
+	g->ring_size = h.ring_size;
 	if (zcp__geometry_compute(g))
 		return ZCP_ECORRUPT;
 	for (unsigned i = 0; i < g->pool_count; i++)
@@ -289,7 +302,8 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 			return ZCP_ECORRUPT;
 	if (h.mgmt_size != g->mgmt_size || h.data_size != g->data_size ||
 	    h.procs_off != g->procs_off || h.proc_size != g->proc_size ||
-	    h.records_off != g->records_off || h.total_chunks != g->total_chunks)
+	    h.records_off != g->records_off || h.total_chunks != g->total_chunks ||
+	    h.topics_off != g->topics_off || h.topic_size != g->topic_size)
 		return ZCP_ECORRUPT;
 	if (real < g->mgmt_size)
 		return ZCP_ETRUNCATED;
@@ -525,6 +539,8 @@ static void leave(struct zcp_mempool_manager *m)
 	if (m->read_only)
 		return;
 	zcp__escrow_collect(m);
+	/* Endpoints left open: closed as a dead process's would be. */
+	zcp__topics_reclaim(m, m->process_id);
 	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
 	zcp__slot_leave(m);

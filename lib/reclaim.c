@@ -34,6 +34,7 @@
 #include "reclaim.h"
 
 #include "escrow.h"
+#include "topic.h"
 
 #include "crashpoint.h"
 
@@ -77,8 +78,14 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 /* Clean slot i of a process that is gone, as `me`: its outbox, then its
  * holder bits and unfinished give-backs.  Returns what
  * zcp__slot_drop_all() returns. */
-static long clean_slot(struct zcp_mempool_manager *m, unsigned i, unsigned me, uint64_t *refs)
+static long clean_slot(struct zcp_mempool_manager *m, unsigned i, uint64_t dead, unsigned me,
+		       uint64_t *refs)
 {
+	/* Its endpoints first: a publish it left half done may hold the
+	 * topics' bit on a chunk no ring names yet. */
+	int err = zcp__topics_reclaim(m, dead);
+	if (err)
+		return err;
 	zcp__escrow_clear_slot(m, i);
 	long n = zcp__slot_drop_all(m, i, me, refs);
 	ZCP__CRASH_POINT("reclaim.dropped");
@@ -116,7 +123,7 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 			continue;
 		}
 		uint64_t refs;
-		long n = clean_slot(mgr, i, mgr->slot, &refs);
+		long n = clean_slot(mgr, i, zcp__process_id(i, zcp__sid_inc(w)), mgr->slot, &refs);
 		rep.references += refs;
 		if (n < 0) {
 			/* Stay its reclaimer: the next call goes on. */
@@ -149,7 +156,7 @@ int zcp__slot_takeover(struct zcp_mempool_manager *m)
 		 * drop before we use it.  If that fails (a corrupted list),
 		 * what is left is attributed to us and goes at our detach. */
 		uint64_t refs;
-		clean_slot(m, i, i, &refs);
+		clean_slot(m, i, zcp__process_id(i, zcp__sid_inc(w)), i, &refs);
 		return zcp__slot_set_live(m);
 	}
 	return ZCP_EUSERS;

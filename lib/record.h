@@ -26,6 +26,9 @@
  *                         |   the head past it)                     |                           |   head off it first
  *                         | add/drop a holder bit                   | ref.shared, release.cleared| as HELD{S}
  *  HELD{S} (g)            | add holder: -> HELD{S+s}                | ref.shared                | the bit is the holder's
+ *    S may hold TOPIC:    | publish: HELD{S+me} -> HELD{S+TOPIC}    | pub.moved, pub.queued     | topics reclaim (topic.c):
+ *    a topic's ring keeps | (or +TOPIC when the publisher keeps      |                           |   the ring or the dead
+ *    it (publisher.c)     | references); evict: drop TOPIC at g     | pub.evicting              |   publisher's pending entry
  *                         | drop holder, others remain: HELD{S-s}   | release.cleared           | nothing
  *                         | last holder: flip head off it, then     | release.releasing         | as RELEASING not on the list
  *                         |   -> RELEASING(me, g+1), then push      |                           |
@@ -74,7 +77,14 @@
 #define ZCP__W_ONTOP (UINT64_C(1) << 62)
 #define ZCP__W_GEN_MASK ((UINT64_C(1) << 56) - 1)
 #define ZCP__W_HELD_GEN_MASK UINT64_C(0x3f)
-#define ZCP__W_HOLDERS_MASK ((UINT64_C(1) << ZCP_MAX_PROCESSES) - 1)
+#define ZCP__W_HOLDER_BITS 56
+#define ZCP__W_HOLDERS_MASK ((UINT64_C(1) << ZCP__W_HOLDER_BITS) - 1)
+/* The last holder bit is no process's: it is set while a topic's ring
+ * keeps the chunk as a published sample (publisher.c, topic.h).  A
+ * chunk is in at most one ring at a time: the bit is claimed with one
+ * CAS, which fails if it is set. */
+#define ZCP__W_TOPIC_SLOT (ZCP__W_HOLDER_BITS - 1)
+#define ZCP__W_TOPIC_BIT (UINT64_C(1) << ZCP__W_TOPIC_SLOT)
 
 static inline int zcp__w_is_held(uint64_t w)
 {
@@ -170,7 +180,8 @@ _Static_assert(ZCP_MAX_PROCESSES <= (1 << (64 - ZCP__TICKET_SLOT_SHIFT)), "a tic
 _Static_assert(ZCP__OUTBOX_SLOTS <= (1 << (ZCP__TICKET_SLOT_SHIFT - ZCP__TICKET_ENTRY_SHIFT)) &&
 		       (ZCP__OUTBOX_SLOTS & (ZCP__OUTBOX_SLOTS - 1)) == 0,
 	       "a ticket's entry field holds every outbox entry (a power of two)");
-_Static_assert(ZCP_MAX_PROCESSES <= 56, "the holder set shares the word with 8 bits of state");
+_Static_assert(ZCP_MAX_PROCESSES <= ZCP__W_TOPIC_SLOT,
+	       "the holder set shares the word with 8 bits of state and keeps one bit for topics");
 
 static inline uint64_t zcp__handle_make(uint64_t gidx, uint64_t gen)
 {
@@ -259,6 +270,18 @@ struct zcp_mempool_manager;
  * against *budget (ZCP_EAGAIN when it runs out). */
 int zcp__record_drop_holder(struct zcp__pool_view *p, uint64_t gidx, unsigned slot, unsigned me,
 			    unsigned *budget);
+
+/* The same for the topics' bit, and only while record gidx is at
+ * generation gen (a ring names the sample it keeps by its generation):
+ * ZCP_ESTALE if it moved on, ZCP_EALREADY if the bit is not set. */
+int zcp__record_drop_topic(struct zcp__pool_view *p, uint64_t gidx, uint64_t gen, unsigned me,
+			   unsigned *budget);
+
+/* Publish: set the topics' bit on record r, held by `slot` at generation
+ * gen, and with move clear slot's bit in the same CAS (the caller's
+ * reference becomes the ring's).  Returns 0, ZCP_EBUSY (a ring keeps it
+ * already), ZCP_ESTALE (slot does not hold it at gen), ZCP_EAGAIN. */
+int zcp__record_to_topic(struct zcp__record *r, uint64_t gen, unsigned slot, int move);
 
 /* Add m's slot to the holders of record gidx, which someone else keeps
  * alive ("get unless zero"), checking generation gen in the same CAS (its

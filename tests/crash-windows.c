@@ -44,9 +44,39 @@ static zcp_mempool_manager *new_manager(const char **name)
 	return new_manager_slots(name, ZCP_DEFAULT_PROCESSES);
 }
 
+/* Publish/subscribe traffic: passes every pub.* and sub.* point at least
+ * three times (a queue of 2, so publishes evict from the third on). */
+static void topic_script(zcp_mempool_manager *m)
+{
+	zcp_topic_options o;
+	zcp_topic_options_init(&o);
+	o.capacity = 2;
+	zcp_publisher *p;
+	zcp_subscriber *s;
+	ZT_CHECK(zcp_subscriber_create(m, "cw", &o, &s) == 0);
+	ZT_CHECK(zcp_publisher_create(m, "cw", &o, &p) == 0);
+	for (int i = 0; i < 6; i++) {
+		zcp_chunk *c = zcp_publisher_loan(p, 100);
+		ZT_CHECK(c);
+		memset(zcp_sample_data(c), 'T', 100);
+		ZT_CHECK(zcp_publisher_publish(p, c) == 0);
+		if (i % 2) {
+			zcp_chunk *r = zcp_subscriber_take(s);
+			ZT_CHECK(r && ((char *)zcp_sample_data(r))[99] == 'T');
+			zcp_chunk_release(m, r);
+		}
+	}
+	zcp_chunk *r;
+	while ((r = zcp_subscriber_take(s)))
+		zcp_chunk_release(m, r);
+	zcp_publisher_close(p);
+	zcp_subscriber_close(s);
+}
+
 /* The child's traffic: passes through every get/ref/release point. */
 static void script(zcp_mempool_manager *m, uint64_t parent_handle)
 {
+	topic_script(m);
 	for (int i = 0; i < 6; i++) {
 		zcp_chunk *a = zcp_chunk_get(m, 100);
 		zcp_chunk *b = zcp_chunk_get(m, 100);
@@ -76,6 +106,16 @@ static void die_holding(const char *name)
 		ZT_CHECK(zcp_mempool_manager_attach(name, &m) == 0);
 		for (int i = 0; i < 3; i++)
 			zcp_chunk_get(m, 100);
+		/* And open endpoints, one sample queued and one taken. */
+		zcp_publisher *p;
+		zcp_subscriber *s;
+		ZT_CHECK(zcp_subscriber_create(m, "dead", NULL, &s) == 0 &&
+			 zcp_publisher_create(m, "dead", NULL, &p) == 0);
+		for (int i = 0; i < 2; i++) {
+			zcp_chunk *c = zcp_publisher_loan(p, 100);
+			ZT_CHECK(c && zcp_publisher_publish(p, c) == 0);
+		}
+		ZT_CHECK(zcp_subscriber_take(s) != NULL);
 		_exit(0);
 	}
 	int st;
@@ -95,7 +135,7 @@ enum mode { TRAFFIC, RECLAIMING, ATTACHING, TAKING_OVER };
 
 static enum mode mode_of(const char *point)
 {
-	if (strncmp(point, "reclaim.", 8) == 0)
+	if (strncmp(point, "reclaim.", 8) == 0 || strcmp(point, "topic.reclaimed") == 0)
 		return RECLAIMING;
 	if (strcmp(point, "slot.locked") == 0 || strcmp(point, "slot.claimed") == 0)
 		return ATTACHING;
@@ -138,6 +178,17 @@ static void after_death(zcp_mempool_manager *m, zcp_chunk **mine, const char *wh
 	   "%s: the survivor's data and references are untouched", what);
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 0,
 	   "%s: a second reclaim has nothing to do", what);
+	/* No topic keeps a sample or an endpoint of the dead. */
+	unsigned kept = 0, endpoints = 0;
+	for (int t = 0; t < zcp_topic_slots(m); t++) {
+		zcp_topic_info ti;
+		if (zcp_topic_get_info(m, t, &ti) == 0) {
+			kept += (unsigned)ti.kept;
+			endpoints += ti.publishers + ti.subscribers + ti.closed_publishers;
+		}
+	}
+	ok(kept == 0 && endpoints == 0, "%s: no topic keeps a sample (%u) or an endpoint (%u)",
+	   what, kept, endpoints);
 }
 
 /* Die at `point` (its skip+1-th hit) in the role mode_of() gives it, or,

@@ -86,8 +86,10 @@ int main(void)
 		data += counts[i] * (64 + sizes[i]);
 	}
 	is_int((long long)lay.data_size, (long long)data, "data segment size is exact");
-	is_int((long long)lay.mgmt_size, (long long)(lay.fixed_mgmt_size + 180 * 64),
-	       "management segment: fixed part + 64 bytes a chunk");
+	is_int((long long)lay.mgmt_size,
+	       (long long)(lay.fixed_mgmt_size + 180 * 64 + lay.topic_table_size),
+	       "management segment: fixed part + 64 bytes a chunk + the topic table");
+	ok(lay.topic_table_size > 0, "the default configuration has a topic table");
 
 	is_int(zcp_mempool_manager_create(name, cfg, &m), 0, "server creates the manager");
 	zcp_mempool_config_free(cfg);

@@ -52,7 +52,11 @@
 	X(EVERSION,        -10002,           "segment layout version mismatch")           \
 	X(EFOREIGN,        -10003,           "not a zerocp segment (bad magic)")          \
 	X(ETRUNCATED,      -10004,           "segment is smaller than its header claims") \
-	X(EOWNER,          -10005,           "owned by another user, or writable beyond its declared mode")
+	X(EOWNER,          -10005,           "owned by another user, or writable beyond its declared mode") \
+	X(ETYPE,           -10006,           "payload type differs from the topic's")    \
+	X(EFULL,           -10007,           "a subscriber's queue is full")              \
+	X(ETOPICS,         -10008,           "topic table is full")                       \
+	X(EENDPOINTS,      -10009,           "topic has no free publisher or subscriber place")
 /* clang-format on */
 
 /* All error codes; ZCP_OK (0) is success. */

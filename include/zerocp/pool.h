@@ -31,7 +31,7 @@ ZCP_BEGIN_DECLS
 #define ZCP_MAX_CHUNKS_PER_POOL 1048575u /* 2^20 - 1: the free-list index width */
 #define ZCP_MAX_CHUNK_SIZE (UINT64_C(1) << 40) /* one chunk's payload, bytes */
 #define ZCP_MAX_SEGMENT_SIZE (UINT64_C(1) << 46) /* either segment, bytes */
-#define ZCP_MAX_PROCESSES 56          /* attached processes, holder-mask width */
+#define ZCP_MAX_PROCESSES 55          /* attached processes (the holder mask keeps one bit for topics) */
 #define ZCP_DEFAULT_PROCESSES 32
 #define ZCP_MANAGER_NAME_MAX 64       /* characters of a manager name */
 
@@ -287,8 +287,9 @@ typedef struct zcp_mempool_layout {
 	uint64_t data_size;        /* data segment, bytes */
 	uint64_t total_chunks;     /* chunks over all pools */
 	uint64_t record_size;      /* management bytes per chunk (the record) */
-	uint64_t fixed_mgmt_size;  /* management bytes not per chunk */
-	uint64_t reserved[3];
+	uint64_t fixed_mgmt_size;  /* management bytes not per chunk nor topics */
+	uint64_t topic_table_size; /* management bytes of the topic table (<zerocp/topic.h>) */
+	uint64_t reserved[2];
 } zcp_mempool_layout;
 
 /* zcp_mempool_manager_layout - compute the exact segment sizes that

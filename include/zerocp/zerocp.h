@@ -17,5 +17,6 @@
 #include <zerocp/chunk.h>
 #include <zerocp/reclaim.h>
 #include <zerocp/broker.h>
+#include <zerocp/topic.h>
 
 #endif /* ZEROCP_ZEROCP_H */

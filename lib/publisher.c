@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/* Publishers: opening one on a topic, loaning chunks, publishing them into
+ * the publisher's ring (topic.h), closing.
+ *
+ * A publish, in the order a kill may cut it (crash points by name):
+ *   1. pending = the chunk's handle (what reclaim looks at if we die);
+ *   2. one CAS on the chunk's record gives it the topics' bit, and when the
+ *      caller holds one reference, clears the caller's bit in the same
+ *      CAS: the reference becomes the ring's ("pub.moved");
+ *   3. the sample that leaves the ring is evicted: its slot emptied, then
+ *      its topics' bit dropped ("pub.evicting");
+ *   4. the slot of position p written: pos 0, handle, pos p + 1
+ *      ("pub.written");
+ *   5. tail = p + 1: subscribers see it;  pending = 0.
+ * A kill before 4 completes leaves a chunk nobody reads with the topics'
+ * bit (reclaim drops it: the sample reached nobody); after it, the sample
+ * is delivered (reclaim moves the tail on).  See close_dead_publisher().
+ */
+#include "topic.h"
+
+#include "crashpoint.h"
+#include "view.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The options a NULL opts stands for. */
+static const zcp_topic_options *opts_or_default(const zcp_topic_options *o, zcp_topic_options *d)
+{
+	if (o)
+		return o;
+	zcp_topic_options_init(d);
+	return d;
+}
+
+int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_topic_options *opts,
+			 zcp_publisher **out)
+{
+	zcp_topic_options d;
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return err;
+	if (!name || !out)
+		return ZCP_EINVAL;
+	opts = opts_or_default(opts, &d);
+	struct zcp_publisher *pub = calloc(1, sizeof *pub);
+	if (!pub)
+		return ZCP_ENOMEM;
+	if ((err = zcp__topics_lock(mgr))) {
+		free(pub);
+		return err;
+	}
+	int t = zcp__topic_open(mgr, name, opts);
+	if (t < 0) {
+		err = t;
+		goto fail;
+	}
+	zcp__topic_sweep(mgr, (unsigned)t);
+	err = ZCP_EENDPOINTS;
+	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {
+		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, (unsigned)t, j);
+		uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
+		if (zcp__ep_state(st) != ZCP__EP_FREE)
+			continue;
+		/* Free: its ring is empty (swept).  Positions go on from
+		 * the last incarnation's, so no cursor confuses the two. */
+		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_relaxed);
+		atomic_store_explicit(&ep->owner, mgr->process_id, memory_order_relaxed);
+		atomic_store_explicit(&ep->pid, (int64_t)getpid(), memory_order_relaxed);
+		atomic_store_explicit(&ep->base, tail, memory_order_relaxed);
+		atomic_store_explicit(&ep->released, tail, memory_order_relaxed);
+		atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
+		atomic_store_explicit(&ep->rejected, 0, memory_order_relaxed);
+		atomic_store_explicit(&ep->overflow, (uint32_t)opts->overflow, memory_order_relaxed);
+		pub->state = zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1);
+		/* Release: the fields above before anyone reads LIVE. */
+		atomic_store_explicit(&ep->state, pub->state, memory_order_release);
+		struct zcp__topic *tp = zcp__topic_at(mgr, (unsigned)t);
+		pub->m = mgr;
+		pub->topic = tp;
+		pub->ep = ep;
+		pub->ring = zcp__ring(ep);
+		pub->topic_index = (unsigned)t;
+		pub->index = j;
+		pub->tail = tail;
+		pub->capacity = tp->capacity;
+		pub->keep = zcp__topic_keep(tp->capacity, tp->history);
+		pub->type_size = tp->type_size;
+		pub->type_align = tp->type_align < 64 ? 64 : tp->type_align;
+		pub->overflow = opts->overflow;
+		pub->forks = mgr->forks;
+		pub->id = ((zcp__ep_inc(pub->state) & 0xFFFFFFFFu) << 32) | ((uint64_t)t << 10) | j;
+		err = 0;
+		break;
+	}
+fail:
+	zcp__topics_unlock(mgr);
+	if (err) {
+		free(pub);
+		return err;
+	}
+	*out = pub;
+	return 0;
+}
+
+uint64_t zcp_publisher_id(const zcp_publisher *pub)
+{
+	return pub ? pub->id : 0;
+}
+
+/* A check of the chunk header: 0 never results from real fields. */
+static uint64_t header_check(const struct zcp__chunk_header *h)
+{
+	uint64_t x = h->origin * UINT64_C(0x9E3779B97F4A7C15) ^ h->sequence ^
+		     (h->stamp << 7) ^ (h->payload_off << 29) ^ h->gen ^ UINT64_C(0x5a43505341);
+	return x ? x : 1;
+}
+
+static struct zcp__chunk_header *header_of(const zcp_chunk *c)
+{
+	return (struct zcp__chunk_header *)((unsigned char *)zcp_chunk_data(c) - ZCP__CHUNK_HEADER_SIZE);
+}
+
+zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_t align)
+{
+	if (!pub)
+		return zcp__fail_null(ZCP_EINVAL);
+	if (align < pub->type_align)
+		align = pub->type_align;
+	if ((align & (align - 1)) != 0 || align > 4096)
+		return zcp__fail_null(ZCP_EINVAL);
+	if (size == 0)
+		size = pub->type_size;
+	if (size == 0 || (pub->type_size && size != pub->type_size))
+		return zcp__fail_null(ZCP_EINVAL);
+	uint64_t room = size + (align > 64 ? align - 64 : 0);
+	if (room < size)
+		return zcp__fail_null(ZCP_EINVAL);
+	zcp_chunk *c = zcp_chunk_get(pub->m, room);
+	if (!c)
+		return NULL;
+	struct zcp__chunk_header *h = header_of(c);
+	uintptr_t data = (uintptr_t)zcp_chunk_data(c);
+	/* The payload starts at the first aligned byte; its offset is in the
+	 * header, tied to this generation of the chunk. */
+	h->payload_off = (uint64_t)((align - (data & (align - 1))) & (align - 1));
+	h->gen = atomic_load_explicit(&c->seq, memory_order_relaxed);
+	h->check = 0;
+	return c;
+}
+
+zcp_chunk *zcp_publisher_loan(zcp_publisher *pub, uint64_t size)
+{
+	return zcp_publisher_loan_aligned(pub, size, 0);
+}
+
+void *zcp_sample_data(const zcp_chunk *chunk)
+{
+	unsigned char *data = zcp_chunk_data(chunk);
+	if (!data)
+		return NULL;
+	const struct zcp__chunk_header *h = header_of(chunk);
+	/* Another process's write could change the header under us: read
+	 * each field once, check it, use the value read. */
+	uint64_t off = ((volatile const struct zcp__chunk_header *)h)->payload_off;
+	uint64_t gen = ((volatile const struct zcp__chunk_header *)h)->gen;
+	if (gen != atomic_load_explicit(&((zcp_chunk *)chunk)->seq, memory_order_relaxed) ||
+	    off >= 4096 || off % 64 || off >= zcp_chunk_capacity(chunk))
+		return data;
+	return data + off;
+}
+
+int zcp_chunk_sample_info(const zcp_chunk *chunk, zcp_sample_info *out)
+{
+	if (!chunk || !out || !zcp_chunk_data(chunk))
+		return ZCP_EINVAL;
+	struct zcp__chunk_header h;
+	memcpy(&h, header_of(chunk), sizeof h);
+	if (h.check != header_check(&h) ||
+	    h.gen != atomic_load_explicit(&((zcp_chunk *)chunk)->seq, memory_order_relaxed))
+		return ZCP_ENOENT;
+	out->origin = h.origin;
+	out->sequence = h.sequence;
+	out->timestamp_ns = h.stamp;
+	return 0;
+}
+
+/* ZCP_OVERFLOW_REJECT: whether a live subscriber has `capacity` samples of
+ * ours waiting.  Its cursor is its own to write; a stale one only makes us
+ * refuse sooner. */
+static int some_queue_full(const struct zcp_publisher *pub, uint64_t p)
+{
+	struct zcp_mempool_manager *m = pub->m;
+	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
+	for (unsigned i = 0; i < m->geo.max_subscribers; i++) {
+		struct zcp__subscriber_ep *sub = zcp__subscriber_at(m, pub->topic_index, i);
+		if (zcp__ep_state(atomic_load_explicit(&sub->state, memory_order_acquire)) !=
+		    ZCP__EP_LIVE)
+			continue;
+		struct zcp__cursor *c = &zcp__cursors(sub)[pub->index];
+		uint64_t pos = zcp__ep_inc(atomic_load_explicit(&c->follows, memory_order_acquire)) ==
+					       zcp__ep_inc(pub->state)
+				       ? atomic_load_explicit(&c->pos, memory_order_acquire)
+				       : base;
+		if (pos <= p && p - pos >= pub->capacity)
+			return 1;
+	}
+	return 0;
+}
+
+int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
+{
+	if (!pub)
+		return ZCP_EINVAL;
+	struct zcp_mempool_manager *m = pub->m;
+	uint64_t gidx;
+	int err = zcp__view_check(m, chunk, &gidx);
+	if (err)
+		return err;
+	uint64_t p = pub->tail;
+	if (pub->overflow == ZCP_OVERFLOW_REJECT && some_queue_full(pub, p)) {
+		atomic_fetch_add_explicit(&pub->ep->rejected, 1, memory_order_relaxed);
+		return ZCP_EFULL;
+	}
+	uint64_t gen = atomic_load_explicit(&chunk->seq, memory_order_relaxed);
+	uint64_t h = zcp__handle_make(gidx, gen);
+	uint64_t stamp = zcp__now_ns();
+	struct zcp__chunk_header *hd = header_of(chunk);
+	if (hd->gen != gen)
+		hd->payload_off = 0; /* not loaned by a publisher */
+	hd->origin = pub->id;
+	hd->sequence = p - atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
+	hd->stamp = stamp;
+	hd->gen = gen;
+	hd->check = header_check(hd);
+
+	/* Relaxed: the CAS below (acq_rel) orders it before the topics' bit,
+	 * which is what reclaim reads it for. */
+	atomic_store_explicit(&pub->ep->pending, h, memory_order_relaxed);
+	/* Our only reference becomes the ring's: cross our count to zero
+	 * (PENDING, view.h) around the CAS that moves the bit. */
+	uint32_t n = 1;
+	int move = atomic_compare_exchange_strong_explicit(&chunk->refs, &n, ZCP__VIEW_PENDING,
+							   memory_order_acq_rel, memory_order_acquire);
+	if (!move && (n == 0 || n == ZCP__VIEW_PENDING)) {
+		atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
+		return n == 0 ? ZCP_EALREADY : ZCP_EAGAIN;
+	}
+	err = zcp__record_to_topic(&m->records[gidx], gen, m->slot, move);
+	ZCP__CRASH_POINT("pub.moved");
+	if (move)
+		/* Release: ends the crossing (zcp__view_settle()). */
+		atomic_store_explicit(&chunk->refs, err ? 1 : 0, memory_order_release);
+	if (err) {
+		atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
+		return err;
+	}
+	if (!move)
+		zcp__view_release(m, chunk, gidx); /* one of several: no crossing */
+
+	uint64_t mask = m->geo.ring_size - 1;
+	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
+	if (p - base >= pub->keep)
+		zcp__ring_evict(m, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
+	struct zcp__ring_slot *s = &pub->ring[p & mask];
+	/* The seqlock's write side (topic.h): readers that see the new pos
+	 * see the new handle. */
+	atomic_store_explicit(&s->pos, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&s->handle, h, memory_order_relaxed);
+	atomic_store_explicit(&s->stamp, stamp, memory_order_relaxed);
+	atomic_store_explicit(&s->pos, p + 1, memory_order_release);
+	ZCP__CRASH_POINT("pub.written");
+	/* Release: the slot, the header and (through the record CAS) the
+	 * payload before a subscriber's acquire load of the tail. */
+	atomic_store_explicit(&pub->ep->tail, p + 1, memory_order_release);
+	pub->tail = p + 1;
+	atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
+	return 0;
+}
+
+int zcp_publisher_close(zcp_publisher *pub)
+{
+	if (!pub)
+		return 0;
+	struct zcp_mempool_manager *m = pub->m;
+	int err = zcp__mgr_check(m);
+	if (err == ZCP_ECHILD) {
+		free(pub); /* the parent's: not ours to close */
+		return 0;
+	}
+	if (!err)
+		err = zcp__topics_lock(m);
+	if (!err) {
+		/* Still ours (reclaim of a process judged dead could have
+		 * closed it): then CLOSED; its ring stays for its readers. */
+		uint64_t st = pub->state;
+		atomic_compare_exchange_strong_explicit(&pub->ep->state, &st,
+							zcp__ep_word(ZCP__EP_CLOSED, zcp__ep_inc(st)),
+							memory_order_release, memory_order_relaxed);
+		zcp__topic_sweep(m, pub->topic_index);
+		zcp__topics_unlock(m);
+	}
+	free(pub);
+	return err;
+}

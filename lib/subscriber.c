@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* Subscribers: a cursor per publisher of the topic, reading each
+ * publisher's ring (topic.h) and taking a reference of its own on the
+ * chunk a slot names.  The cursors are process memory (the shared copy is
+ * written for publishers' REJECT checks, sweeps and discovery, and never
+ * read back), so a peer that scribbles them costs other processes at most
+ * lost samples. */
+#include "topic.h"
+
+#include "crashpoint.h"
+#include "view.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Publisher j as this subscriber sees it: its state word (FREE: nothing
+ * to read) and our cursor on it, moved to its first sample when it is an
+ * incarnation we have not followed yet. */
+static uint64_t follow(struct zcp_subscriber *sub, unsigned j, struct zcp__publisher_ep **epp)
+{
+	struct zcp__publisher_ep *ep = zcp__publisher_at(sub->m, sub->topic_index, j);
+	/* Acquire: pairs with the release store that opened it (base). */
+	uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
+	*epp = ep;
+	if (zcp__ep_state(st) == ZCP__EP_FREE)
+		return st;
+	struct zcp__cursor_copy *c = &sub->cur[j];
+	if (zcp__ep_inc(c->follows) != zcp__ep_inc(st)) {
+		c->follows = st;
+		c->pos = atomic_load_explicit(&ep->base, memory_order_relaxed);
+		struct zcp__cursor *sc = &zcp__cursors(sub->ep)[j];
+		atomic_store_explicit(&sc->pos, c->pos, memory_order_relaxed);
+		/* Release: a reader of follows sees the pos above. */
+		atomic_store_explicit(&sc->follows, st, memory_order_release);
+	}
+	return st;
+}
+
+int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
+			  const zcp_topic_options *opts, zcp_subscriber **out)
+{
+	zcp_topic_options d;
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return err;
+	if (!name || !out)
+		return ZCP_EINVAL;
+	if (!opts) {
+		zcp_topic_options_init(&d);
+		opts = &d;
+	}
+	unsigned np = mgr->geo.max_publishers;
+	struct zcp_subscriber *sub = calloc(1, sizeof *sub + (size_t)np * sizeof sub->cur[0]);
+	if (!sub)
+		return ZCP_ENOMEM;
+	if ((err = zcp__topics_lock(mgr))) {
+		free(sub);
+		return err;
+	}
+	int t = zcp__topic_open(mgr, name, opts);
+	if (t < 0) {
+		err = t;
+		goto fail;
+	}
+	zcp__topic_sweep(mgr, (unsigned)t);
+	struct zcp__topic *tp = zcp__topic_at(mgr, (unsigned)t);
+	err = ZCP_EENDPOINTS;
+	for (unsigned i = 0; i < mgr->geo.max_subscribers; i++) {
+		struct zcp__subscriber_ep *ep = zcp__subscriber_at(mgr, (unsigned)t, i);
+		uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
+		if (zcp__ep_state(st) != ZCP__EP_FREE)
+			continue;
+		sub->m = mgr;
+		sub->topic = tp;
+		sub->ep = ep;
+		sub->topic_index = (unsigned)t;
+		sub->index = i;
+		sub->capacity = tp->capacity;
+		sub->keep = zcp__topic_keep(tp->capacity, tp->history);
+		sub->forks = mgr->forks;
+		/* Publishers there already: their last `history` samples. */
+		for (unsigned j = 0; j < np; j++) {
+			struct zcp__publisher_ep *pe = zcp__publisher_at(mgr, (unsigned)t, j);
+			uint64_t ps = atomic_load_explicit(&pe->state, memory_order_acquire);
+			struct zcp__cursor *sc = &zcp__cursors(ep)[j];
+			sub->cur[j].follows = ps;
+			sub->cur[j].pos = 0;
+			if (zcp__ep_state(ps) != ZCP__EP_FREE) {
+				uint64_t tail = atomic_load_explicit(&pe->tail, memory_order_acquire);
+				uint64_t from = atomic_load_explicit(&pe->base, memory_order_relaxed);
+				if (tail > tp->history && tail - tp->history > from)
+					from = tail - tp->history;
+				sub->cur[j].pos = from;
+			}
+			atomic_store_explicit(&sc->pos, sub->cur[j].pos, memory_order_relaxed);
+			atomic_store_explicit(&sc->follows, ps, memory_order_relaxed);
+		}
+		atomic_store_explicit(&ep->owner, mgr->process_id, memory_order_relaxed);
+		atomic_store_explicit(&ep->pid, (int64_t)getpid(), memory_order_relaxed);
+		atomic_store_explicit(&ep->lost, 0, memory_order_relaxed);
+		atomic_store_explicit(&ep->taken, 0, memory_order_relaxed);
+		sub->state = zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1);
+		/* Release: cursors and owner before anyone reads LIVE. */
+		atomic_store_explicit(&ep->state, sub->state, memory_order_release);
+		err = 0;
+		break;
+	}
+fail:
+	zcp__topics_unlock(mgr);
+	if (err) {
+		free(sub);
+		return err;
+	}
+	*out = sub;
+	return 0;
+}
+
+/* The next slot to read from publisher j: its position in *q, its handle
+ * and stamp; 0 if there is none.  Counts what overflow cost us. */
+static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *handle,
+		uint64_t *stamp)
+{
+	struct zcp__publisher_ep *ep;
+	uint64_t st = follow(sub, j, &ep);
+	if (zcp__ep_state(st) == ZCP__EP_FREE)
+		return 0;
+	struct zcp__cursor_copy *c = &sub->cur[j];
+	uint64_t mask = sub->m->geo.ring_size - 1;
+	/* Acquire: pairs with the publisher's release store of the tail
+	 * (its slot writes before). */
+	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+	for (unsigned tries = 0; tries < 4 && c->pos < tail; tries++) {
+		if (tail - c->pos > sub->keep) {
+			/* Evicted before we read them. */
+			sub->lost += tail - c->pos - sub->keep;
+			c->pos = tail - sub->keep;
+		}
+		struct zcp__ring_slot *s = &zcp__ring(ep)[c->pos & mask];
+		/* The seqlock's read side (topic.h). */
+		uint64_t p1 = atomic_load_explicit(&s->pos, memory_order_acquire);
+		uint64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
+		uint64_t t = atomic_load_explicit(&s->stamp, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		uint64_t p2 = atomic_load_explicit(&s->pos, memory_order_relaxed);
+		if (p1 == c->pos + 1 && p2 == p1) {
+			*q = c->pos;
+			*handle = h;
+			*stamp = t;
+			return 1;
+		}
+		/* Overwritten under us, or emptied: lost.  (A slot ahead of
+		 * the tail we read is a scribble; skipping it is all we can
+		 * do.) */
+		sub->lost++;
+		c->pos++;
+		tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+	}
+	return 0;
+}
+
+/* Move our cursor on publisher j past position q, in both copies. */
+static void advance(struct zcp_subscriber *sub, unsigned j, uint64_t q)
+{
+	sub->cur[j].pos = q + 1;
+	/* Relaxed: read by sweeps and REJECT checks, which tolerate a stale
+	 * (lower) value. */
+	atomic_store_explicit(&zcp__cursors(sub->ep)[j].pos, q + 1, memory_order_relaxed);
+}
+
+zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
+{
+	if (!sub)
+		return zcp__fail_null(ZCP_EINVAL);
+	struct zcp_mempool_manager *m = sub->m;
+	int err = zcp__mgr_check_rw(m);
+	if (err)
+		return zcp__fail_null(err);
+	unsigned np = m->geo.max_publishers;
+	for (unsigned round = 0; round < 64; round++) {
+		int best = -1;
+		uint64_t bq = 0, bh = 0, bs = 0;
+		for (unsigned j = 0; j < np; j++) {
+			uint64_t q, h, s;
+			if (peek(sub, j, &q, &h, &s) && (best < 0 || s < bs)) {
+				best = (int)j;
+				bq = q;
+				bh = h;
+				bs = s;
+			}
+		}
+		if (best < 0)
+			break;
+		uint64_t g1 = bh >> ZCP__HANDLE_GEN_BITS, gen = bh & ZCP__HANDLE_GEN_MASK;
+		advance(sub, (unsigned)best, bq);
+		if (g1 == 0 || g1 > m->geo.total_chunks) {
+			sub->lost++; /* a scribbled slot */
+			continue;
+		}
+		zcp_chunk *c = &m->chunks[g1 - 1];
+		/* Our own reference, at the generation the slot names: a
+		 * sample evicted (and its chunk given back) meanwhile is
+		 * ZCP_ESTALE here, and lost. */
+		err = zcp__ref_gen(m, c, g1 - 1, 1, gen);
+		ZCP__CRASH_POINT("sub.taken");
+		if (err == ZCP_ESTALE) {
+			sub->lost++;
+			continue;
+		}
+		if (err) {
+			/* Not taken: read it again next time. */
+			sub->cur[best].pos = bq;
+			return zcp__fail_null(err);
+		}
+		atomic_store_explicit(&sub->ep->taken,
+				      atomic_load_explicit(&sub->ep->taken, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		atomic_store_explicit(&sub->ep->lost, sub->lost, memory_order_relaxed);
+		return c;
+	}
+	atomic_store_explicit(&sub->ep->lost, sub->lost, memory_order_relaxed);
+	return zcp__fail_null(ZCP_EAGAIN);
+}
+
+uint64_t zcp_subscriber_lost(zcp_subscriber *sub)
+{
+	if (!sub || zcp__mgr_check(sub->m))
+		return 0;
+	uint64_t lost = sub->lost;
+	for (unsigned j = 0; j < sub->m->geo.max_publishers; j++) {
+		struct zcp__publisher_ep *ep;
+		uint64_t st = follow(sub, j, &ep);
+		if (zcp__ep_state(st) == ZCP__EP_FREE)
+			continue;
+		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+		if (tail > sub->cur[j].pos && tail - sub->cur[j].pos > sub->keep)
+			lost += tail - sub->cur[j].pos - sub->keep;
+	}
+	return lost;
+}
+
+long zcp_subscriber_waiting(zcp_subscriber *sub)
+{
+	if (!sub)
+		return ZCP_EINVAL;
+	int err = zcp__mgr_check(sub->m);
+	if (err)
+		return err;
+	uint64_t n = 0;
+	for (unsigned j = 0; j < sub->m->geo.max_publishers; j++) {
+		struct zcp__publisher_ep *ep;
+		uint64_t st = follow(sub, j, &ep);
+		if (zcp__ep_state(st) == ZCP__EP_FREE)
+			continue;
+		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+		if (tail > sub->cur[j].pos)
+			n += tail - sub->cur[j].pos > sub->keep ? sub->keep : tail - sub->cur[j].pos;
+	}
+	return n > (uint64_t)LONG_MAX ? LONG_MAX : (long)n;
+}
+
+int zcp_subscriber_close(zcp_subscriber *sub)
+{
+	if (!sub)
+		return 0;
+	struct zcp_mempool_manager *m = sub->m;
+	int err = zcp__mgr_check(m);
+	if (err == ZCP_ECHILD) {
+		free(sub);
+		return 0;
+	}
+	if (!err)
+		err = zcp__topics_lock(m);
+	if (!err) {
+		uint64_t st = sub->state;
+		atomic_compare_exchange_strong_explicit(&sub->ep->state, &st,
+							zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+							memory_order_release, memory_order_relaxed);
+		/* Closed publishers' samples only we could still read go. */
+		zcp__topic_sweep(m, sub->topic_index);
+		zcp__topics_unlock(m);
+	}
+	free(sub);
+	return err;
+}

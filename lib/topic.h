@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/* Topics: the shared table of publish/subscribe, its process-local
+ * objects, and the calls publisher.c, subscriber.c and reclaim share.
+ *
+ * The table lives at the end of the management segment (header fields
+ * topics_off, topic_size, ...): max_topics blocks of
+ *
+ *   [struct zcp__topic][max_publishers x publisher][max_subscribers x subscriber]
+ *
+ * A publisher owns a ring of ring_size slots (struct zcp__ring_slot).  Its
+ * position p counts its samples; sample p sits in slot p % ring_size while
+ * it is among the last `keep` = max(capacity, history) samples, and the
+ * ring keeps a reference on it: the record's topics' bit (record.h).  A
+ * chunk is in one ring at a time, so that one bit is a reference count.
+ * The ring has one writer (its publisher; when that is gone, whoever
+ * holds the topics lock), any number of readers: each subscriber keeps a
+ * cursor per publisher (the position it reads next) and takes a sample by
+ * acquiring its own reference on the chunk at the generation the slot
+ * names.  So a subscriber's queue holds no reference of its own: a dead
+ * subscriber leaves nothing to give back but the chunks it had taken (its
+ * slot's bits, dropped by reclaim), and a dead or closed publisher's
+ * samples stay readable until its subscribers have read them.
+ *
+ * A slot is a tiny seqlock: `pos` is p + 1 while it holds sample p, 0 while
+ * its writer changes it.  A reader checks pos before and after reading the
+ * handle; whatever it then reads is only a name, checked in full by the
+ * acquire of the reference (the record's generation), so a scribbled or
+ * stale slot costs a lost sample, never a wrong chunk.
+ *
+ * Rare changes (topics appearing, endpoints opening and closing, a dead
+ * process's endpoints) take the manager's topics lock: a word holding the
+ * taker's process id, taken over from a dead holder.  The hot paths
+ * (publish, take) never take it.
+ */
+#ifndef ZCP_TOPIC_H
+#define ZCP_TOPIC_H
+
+#include "handle.h"
+
+#include <zerocp/topic.h>
+
+/* Limits of the run-time configuration (zcp_mempool_config_set_topics()). */
+#define ZCP__TOPICS_MAX 4096u
+#define ZCP__TOPIC_ENDPOINTS_MAX 1024u
+#define ZCP__RING_MAX 65536u
+
+/* Endpoint and topic states: the low 2 bits of their state words; the
+ * rest is an incarnation, +1 at every opening, so a cursor or a process
+ * object that names an earlier one sees the difference. */
+enum {
+	ZCP__EP_FREE = 0,
+	ZCP__EP_LIVE = 1,
+	ZCP__EP_CLOSED = 2, /* a publisher gone: its ring is still read */
+};
+static inline unsigned zcp__ep_state(uint64_t w)
+{
+	return (unsigned)(w & 3);
+}
+static inline uint64_t zcp__ep_word(unsigned state, uint64_t inc)
+{
+	return (inc << 2) | state;
+}
+static inline uint64_t zcp__ep_inc(uint64_t w)
+{
+	return w >> 2;
+}
+
+struct zcp__topic {
+	_Atomic uint64_t state; /* FREE, or LIVE once the fields below are written */
+	char name[ZCP_TOPIC_NAME_MAX + 1];
+	char type_name[ZCP_TYPE_NAME_MAX + 1];
+	uint64_t type_size;
+	uint64_t type_align;
+	uint32_t capacity;
+	uint32_t history;
+	uint64_t reserved[12];
+};
+
+struct zcp__ring_slot {
+	_Atomic uint64_t pos;    /* position + 1, 0 while written */
+	_Atomic uint64_t handle; /* the sample's chunk, as a handle */
+	_Atomic uint64_t stamp;  /* publish time (ns), orders publishers */
+	uint64_t reserved;
+};
+
+struct zcp__publisher_ep {
+	_Atomic uint64_t state;   /* FREE, LIVE, CLOSED | incarnation */
+	_Atomic uint64_t owner;   /* process id (slot.h) */
+	_Atomic int64_t pid;      /* informative */
+	_Atomic uint64_t tail;    /* next position */
+	_Atomic uint64_t base;    /* first position of this incarnation */
+	_Atomic uint64_t released; /* positions below are no longer in the ring */
+	_Atomic uint64_t pending; /* handle being published, 0 if none */
+	_Atomic uint32_t overflow;
+	uint32_t reserved0;
+	_Atomic uint64_t rejected; /* publishes refused (ZCP_OVERFLOW_REJECT) */
+	uint64_t reserved[7];
+	/* ring_size slots follow */
+};
+
+struct zcp__cursor {
+	_Atomic uint64_t pos;  /* the position read next */
+	_Atomic uint64_t follows; /* the publisher's state word it belongs to */
+};
+
+struct zcp__subscriber_ep {
+	_Atomic uint64_t state;
+	_Atomic uint64_t owner;
+	_Atomic int64_t pid;
+	_Atomic uint64_t lost;  /* samples lost to overflow, as last counted */
+	_Atomic uint64_t taken;
+	uint64_t reserved[11];
+	/* max_publishers cursors follow */
+};
+
+_Static_assert(sizeof(struct zcp__topic) == 256, "topic size");
+_Static_assert(sizeof(struct zcp__ring_slot) == 32, "ring slot size");
+_Static_assert(sizeof(struct zcp__publisher_ep) == 128, "publisher size");
+_Static_assert(sizeof(struct zcp__subscriber_ep) == 128, "subscriber size");
+_Static_assert(sizeof(struct zcp__cursor) == 16, "cursor size");
+
+/* Bytes of one topic block, or 0 on overflow. */
+uint64_t zcp__topic_block_size(unsigned publishers, unsigned subscribers, unsigned ring);
+
+static inline struct zcp__topic *zcp__topic_at(const struct zcp_mempool_manager *m, unsigned t)
+{
+	return (struct zcp__topic *)(m->mgmt + m->geo.topics_off + (uint64_t)t * m->geo.topic_size);
+}
+static inline uint64_t zcp__publisher_stride(const struct zcp_mempool_manager *m)
+{
+	return sizeof(struct zcp__publisher_ep) + (uint64_t)m->geo.ring_size * sizeof(struct zcp__ring_slot);
+}
+static inline uint64_t zcp__subscriber_stride(const struct zcp_mempool_manager *m)
+{
+	uint64_t n = sizeof(struct zcp__subscriber_ep) +
+		     (uint64_t)m->geo.max_publishers * sizeof(struct zcp__cursor);
+	return (n + 63) & ~(uint64_t)63;
+}
+static inline struct zcp__publisher_ep *zcp__publisher_at(const struct zcp_mempool_manager *m,
+							  unsigned t, unsigned j)
+{
+	return (struct zcp__publisher_ep *)((unsigned char *)zcp__topic_at(m, t) +
+					    sizeof(struct zcp__topic) +
+					    (uint64_t)j * zcp__publisher_stride(m));
+}
+static inline struct zcp__ring_slot *zcp__ring(struct zcp__publisher_ep *ep)
+{
+	return (struct zcp__ring_slot *)(ep + 1);
+}
+static inline struct zcp__subscriber_ep *zcp__subscriber_at(const struct zcp_mempool_manager *m,
+							    unsigned t, unsigned i)
+{
+	return (struct zcp__subscriber_ep *)((unsigned char *)zcp__topic_at(m, t) +
+					     sizeof(struct zcp__topic) +
+					     (uint64_t)m->geo.max_publishers * zcp__publisher_stride(m) +
+					     (uint64_t)i * zcp__subscriber_stride(m));
+}
+static inline struct zcp__cursor *zcp__cursors(struct zcp__subscriber_ep *ep)
+{
+	return (struct zcp__cursor *)(ep + 1);
+}
+
+/* A topic's samples a ring keeps: max(capacity, history), at least 1,
+ * at most ring_size (checked where the topic is made). */
+static inline uint64_t zcp__topic_keep(uint32_t capacity, uint32_t history)
+{
+	uint64_t k = capacity > history ? capacity : history;
+	return k ? k : 1;
+}
+
+/* The process-local objects. */
+struct zcp_publisher {
+	struct zcp_mempool_manager *m;
+	struct zcp__topic *topic;
+	struct zcp__publisher_ep *ep;
+	struct zcp__ring_slot *ring;
+	unsigned topic_index, index;
+	uint64_t state;      /* our LIVE state word */
+	uint64_t tail;       /* our copy of the next position */
+	uint64_t keep;       /* samples the ring keeps */
+	uint64_t capacity;   /* a subscriber's queue (REJECT checks it) */
+	uint64_t id;         /* the origin subscribers see */
+	uint64_t type_size, type_align;
+	int overflow;
+	unsigned forks;
+};
+
+struct zcp__cursor_copy {
+	uint64_t pos, follows;
+};
+
+struct zcp_subscriber {
+	struct zcp_mempool_manager *m;
+	struct zcp__topic *topic;
+	struct zcp__subscriber_ep *ep;
+	unsigned topic_index, index;
+	uint64_t state;
+	uint64_t capacity;
+	uint64_t keep;
+	uint64_t lost;
+	unsigned forks;
+	struct zcp__cursor_copy cur[]; /* max_publishers: ours, the shared copy is informative */
+};
+
+/* The topics lock (topic.c): 0, ZCP_EAGAIN after about two seconds of a
+ * live holder, or ZCP_EPERM for a read-only handle. */
+int zcp__topics_lock(struct zcp_mempool_manager *m);
+void zcp__topics_unlock(struct zcp_mempool_manager *m);
+
+/* Find topic `name`, or make it from opts (under the lock).  Checks the
+ * payload type: ZCP_ETYPE if it differs, ZCP_ETOPICS if the table is full.
+ * Returns the index or a negative error. */
+int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o);
+
+/* Give back what ring slot s of publisher ep keeps as position q (pos
+ * q + 1): mark it empty, then drop the topics' bit at the slot's
+ * generation.  Under the lock or by the ring's own publisher. */
+void zcp__ring_evict(struct zcp_mempool_manager *m, struct zcp__ring_slot *s, uint64_t q);
+
+/* Under the lock: give back the samples of closed publishers of topic t
+ * that no live subscriber can still read and history does not keep; free
+ * endpoints whose process is gone. */
+void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t);
+
+/* The endpoints of process id `dead` (gone, or ourselves at detach):
+ * finish or undo its publish in progress, close its publishers (their
+ * rings stay for their readers), free its subscribers.  Takes the lock:
+ * 0 or ZCP_EAGAIN. */
+int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead);
+
+/* Nanoseconds of CLOCK_REALTIME. */
+uint64_t zcp__now_ns(void);
+
+#endif /* ZCP_TOPIC_H */
