@@ -47,6 +47,7 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	 * our next release CAS of its word, and a reader that comes earlier
 	 * copes with the previous seq (zcp__full_gen) and caps the size. */
 	atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->claimed, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->size, size, memory_order_relaxed);

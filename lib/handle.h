@@ -63,6 +63,10 @@ struct zcp_chunk {
 	_Atomic uint64_t seq; /* generation the process took it at */
 	_Atomic(unsigned char *) data;
 	_Atomic(struct zcp_mempool_manager *) mgr;
+	/* 1 when this process took the chunk off its pool (it may give it
+	 * back in place, view.h), 0 when it joined other holders (a topic's
+	 * sample, a handle, a ticket): then that attempt would only fail. */
+	_Atomic uint32_t claimed;
 };
 
 struct zcp_mempool_manager {

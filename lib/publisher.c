@@ -78,6 +78,9 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		/* Release: the fields above before anyone reads LIVE. */
 		atomic_store_explicit(&ep->state, pub->state, memory_order_release);
 		struct zcp__topic *tp = zcp__topic_at(mgr, (unsigned)t);
+		if (atomic_load_explicit(&tp->pub_hwm, memory_order_relaxed) <= j)
+			/* Release: readers that see it see the place's state. */
+			atomic_store_explicit(&tp->pub_hwm, j + 1, memory_order_release);
 		pub->m = mgr;
 		pub->topic = tp;
 		pub->ep = ep;

@@ -178,7 +178,9 @@ zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
 	int err = zcp__mgr_check_rw(m);
 	if (err)
 		return zcp__fail_null(err);
-	unsigned np = m->geo.max_publishers;
+	unsigned np = atomic_load_explicit(&sub->topic->pub_hwm, memory_order_acquire);
+	if (np > m->geo.max_publishers)
+		np = m->geo.max_publishers;
 	for (unsigned round = 0; round < 64; round++) {
 		int best = -1;
 		uint64_t bq = 0, bh = 0, bs = 0;

@@ -363,6 +363,7 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	tp->type_align = align;
 	tp->capacity = o->capacity;
 	tp->history = o->history;
+	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
 	/* Release: the fields above before anyone reads LIVE. */
 	atomic_store_explicit(&tp->state, zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1),
 			      memory_order_release);

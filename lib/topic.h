@@ -73,7 +73,11 @@ struct zcp__topic {
 	uint64_t type_align;
 	uint32_t capacity;
 	uint32_t history;
-	uint64_t reserved[12];
+	/* Publisher places ever opened: readers look no further.  Only
+	 * grows, under the lock (a scribbled value is capped). */
+	_Atomic uint32_t pub_hwm;
+	uint32_t reserved0;
+	uint64_t reserved[11];
 };
 
 struct zcp__ring_slot {

@@ -89,6 +89,7 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 	/* The crossing is ours: nobody else writes the view meanwhile. */
 	if (bind)
 		zcp__bind_view(m, c, gidx, gen);
+	atomic_store_explicit(&c->claimed, 0, memory_order_relaxed);
 	int err = zcp__record_acquire(m, gidx, atomic_load_explicit(&c->seq, memory_order_relaxed));
 	/* Release: ends the crossing (zcp__view_settle()); nobody else
 	 * writes a PENDING count, so no CAS. */

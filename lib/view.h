@@ -67,7 +67,8 @@ static ZCP_HOT_INLINE int zcp__view_dropped_last(struct zcp_mempool_manager *m,
 	/* The word we expect comes from our own view's generation: no load
 	 * first, so the CAS asks for the cache line once. */
 	uint64_t gen = atomic_load_explicit(&c->seq, memory_order_relaxed);
-	if (ZCP_LIKELY(zcp__rec_give_back_in_place(&m->records[gidx], m->claim_bits, m->give_bits,
+	if (ZCP_LIKELY(atomic_load_explicit(&c->claimed, memory_order_relaxed)) &&
+	    ZCP_LIKELY(zcp__rec_give_back_in_place(&m->records[gidx], m->claim_bits, m->give_bits,
 						   gen))) {
 		ZCP__CRASH_POINT("release.releasing");
 		/* Release: pairs with the acquire of a thread of ours
