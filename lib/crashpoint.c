@@ -33,6 +33,7 @@ const char *const zcp__crash_points[] = {
 	"takeover.claimed", /* a dead process's slot taken over, not yet cleaned */
 	"pub.moved",        /* the topics' bit set (our reference moved), ring untouched */
 	"pub.evicting",     /* an old sample's slot emptied, its bit not dropped */
+	"pub.recycled",     /* an evicted sample taken back as a spare, seq not written */
 	"pub.written",      /* the new slot written, the tail not moved */
 	"sub.taken",        /* our reference taken, not yet counted */
 	"topic.reclaimed",  /* a dead process's endpoints closed, not yet swept */

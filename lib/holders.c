@@ -108,6 +108,29 @@ int zcp__record_to_topic(struct zcp__record *r, uint64_t gen, unsigned slot, int
 	return ZCP_EAGAIN;
 }
 
+uint64_t zcp__record_recycle(struct zcp__record *r, uint64_t gen, unsigned slot)
+{
+	/* Acquire: pairs with the release CAS of the word's last writer. */
+	uint64_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+	/* Exactly the topics' bit at generation gen (ONTOP aside: where the
+	 * record sits on its list does not change). */
+	if ((w & ~ZCP__W_ONTOP) != zcp__w_held(ZCP__W_TOPIC_BIT, gen) || !held_at(r, w, gen))
+		return 0;
+	/* Relaxed: the acquire load above orders it. */
+	uint64_t full = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_relaxed), w) + 1;
+	uint64_t next = (w & ZCP__W_ONTOP) | zcp__w_held(UINT64_C(1) << slot, full);
+	/* acq_rel: the acquire half makes the last subscribers' reads
+	 * happen before the payload is written again; the release half
+	 * publishes the new generation with the word. */
+	if (!zcp__rec_cas(r, &w, next))
+		return 0;
+	ZCP__CRASH_POINT("pub.recycled");
+	/* A reader of seq before this store derives the new generation
+	 * from the word (zcp__full_gen). */
+	atomic_store_explicit(&r->seq, full, memory_order_relaxed);
+	return full;
+}
+
 int zcp__record_acquire(struct zcp_mempool_manager *m, uint64_t gidx, uint64_t gen)
 {
 	struct zcp__record *r = &m->records[gidx];

@@ -123,7 +123,34 @@ static uint64_t header_check(const struct zcp__chunk_header *h)
 
 static struct zcp__chunk_header *header_of(const zcp_chunk *c)
 {
-	return (struct zcp__chunk_header *)((unsigned char *)zcp_chunk_data(c) - ZCP__CHUNK_HEADER_SIZE);
+	unsigned char *data = atomic_load_explicit(&((zcp_chunk *)c)->data, memory_order_relaxed);
+	return (struct zcp__chunk_header *)(data - ZCP__CHUNK_HEADER_SIZE);
+}
+
+/* The smallest pool whose chunks hold size bytes, or pool_count. */
+static unsigned pool_for(const struct zcp_mempool_manager *m, uint64_t size)
+{
+	unsigned i = 0;
+	while (i < m->geo.pool_count && m->geo.chunk_size[i] < size)
+		i++;
+	return i;
+}
+
+/* A spare of pool i, or NULL. */
+static zcp_chunk *take_spare(struct zcp_publisher *pub, unsigned i, uint64_t size)
+{
+	struct zcp_mempool_manager *m = pub->m;
+	for (unsigned k = pub->spares; k-- > 0;) {
+		uint64_t gidx = pub->spare[k];
+		zcp_chunk *c = &m->chunks[gidx];
+		if (atomic_load_explicit(&c->pool, memory_order_relaxed) != i)
+			continue;
+		pub->spare[k] = pub->spare[--pub->spares];
+		/* Relaxed: published by the release CAS of its publish. */
+		atomic_store_explicit(&m->records[gidx].size, size, memory_order_relaxed);
+		return c;
+	}
+	return NULL;
 }
 
 zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_t align)
@@ -141,8 +168,11 @@ zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_
 	uint64_t room = size + (align > 64 ? align - 64 : 0);
 	if (room < size)
 		return zcp__fail_null(ZCP_EINVAL);
-	zcp_chunk *c = zcp_chunk_get(pub->m, room);
-	if (!c)
+	int err = zcp__mgr_check_rw(pub->m);
+	if (err)
+		return zcp__fail_null(err);
+	zcp_chunk *c = pub->spares ? take_spare(pub, pool_for(pub->m, room), room) : NULL;
+	if (!c && !(c = zcp_chunk_get(pub->m, room)))
 		return NULL;
 	struct zcp__chunk_header *h = header_of(c);
 	uintptr_t data = (uintptr_t)zcp_chunk_data(c);
@@ -161,16 +191,21 @@ zcp_chunk *zcp_publisher_loan(zcp_publisher *pub, uint64_t size)
 
 void *zcp_sample_data(const zcp_chunk *chunk)
 {
-	unsigned char *data = zcp_chunk_data(chunk);
+	if (!chunk)
+		return NULL;
+	zcp_chunk *c = (zcp_chunk *)chunk;
+	unsigned char *data = atomic_load_explicit(&c->data, memory_order_relaxed);
 	if (!data)
 		return NULL;
-	const struct zcp__chunk_header *h = header_of(chunk);
+	const struct zcp__chunk_header *h = (const struct zcp__chunk_header *)(data - ZCP__CHUNK_HEADER_SIZE);
 	/* Another process's write could change the header under us: read
 	 * each field once, check it, use the value read. */
 	uint64_t off = ((volatile const struct zcp__chunk_header *)h)->payload_off;
 	uint64_t gen = ((volatile const struct zcp__chunk_header *)h)->gen;
-	if (gen != atomic_load_explicit(&((zcp_chunk *)chunk)->seq, memory_order_relaxed) ||
-	    off >= 4096 || off % 64 || off >= zcp_chunk_capacity(chunk))
+	if (ZCP_LIKELY(off == 0) ||
+	    ((gen ^ atomic_load_explicit(&c->seq, memory_order_relaxed)) & ZCP__HANDLE_GEN_MASK) ||
+	    off >= 4096 ||
+	    off % 64 || off >= zcp_chunk_capacity(chunk))
 		return data;
 	return data + off;
 }
@@ -181,8 +216,10 @@ int zcp_chunk_sample_info(const zcp_chunk *chunk, zcp_sample_info *out)
 		return ZCP_EINVAL;
 	struct zcp__chunk_header h;
 	memcpy(&h, header_of(chunk), sizeof h);
+	/* A view bound from a handle knows 38 bits of the generation. */
 	if (h.check != header_check(&h) ||
-	    h.gen != atomic_load_explicit(&((zcp_chunk *)chunk)->seq, memory_order_relaxed))
+	    ((h.gen ^ atomic_load_explicit(&((zcp_chunk *)chunk)->seq, memory_order_relaxed)) &
+	     ZCP__HANDLE_GEN_MASK))
 		return ZCP_ENOENT;
 	out->origin = h.origin;
 	out->sequence = h.sequence;
@@ -211,6 +248,51 @@ static int some_queue_full(const struct zcp_publisher *pub, uint64_t p)
 			return 1;
 	}
 	return 0;
+}
+
+/* Evict position q from our own ring: empty its slot, then take the
+ * sample back as a spare if the ring was its only holder (no trip through
+ * the free list), else drop the ring's reference. */
+static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint64_t q)
+{
+	struct zcp_mempool_manager *m = pub->m;
+	if (pub->spares == ZCP__PUBLISHER_SPARES ||
+	    atomic_load_explicit(&s->pos, memory_order_relaxed) != q + 1) {
+		zcp__ring_evict(m, s, q);
+		return;
+	}
+	uint64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
+	uint64_t g1 = h >> ZCP__HANDLE_GEN_BITS, gen = h & ZCP__HANDLE_GEN_MASK;
+	if (g1 == 0 || g1 > m->geo.total_chunks) {
+		zcp__ring_evict(m, s, q);
+		return;
+	}
+	zcp_chunk *c = &m->chunks[g1 - 1];
+	uint32_t n = 0;
+	/* Our view crosses zero (view.h) around the recycle: a thread of
+	 * ours holding the old sample keeps it (the CAS fails: refs > 0). */
+	if (!atomic_compare_exchange_strong_explicit(&c->refs, &n, ZCP__VIEW_PENDING,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		zcp__ring_evict(m, s, q);
+		return;
+	}
+	/* Readers that saw q + 1 find pos changed, or the generation moved. */
+	atomic_store_explicit(&s->pos, 0, memory_order_release);
+	ZCP__CRASH_POINT("pub.evicting");
+	uint64_t next = zcp__record_recycle(&m->records[g1 - 1], gen, m->slot);
+	if (next) {
+		/* Bound to this chunk already (it was ours before): only the
+		 * generation is new. */
+		atomic_store_explicit(&c->seq, next, memory_order_relaxed);
+		atomic_store_explicit(&c->claimed, 1, memory_order_relaxed);
+		pub->spare[pub->spares++] = g1 - 1;
+	} else {
+		unsigned budget = ZCP__RETRY_LIMIT;
+		zcp__record_drop_topic(zcp__pool_of(m, g1 - 1), g1 - 1, gen, m->slot, &budget);
+	}
+	atomic_store_explicit(&s->handle, 0, memory_order_relaxed);
+	/* Release: ends the crossing (zcp__view_settle()). */
+	atomic_store_explicit(&c->refs, next ? 1 : 0, memory_order_release);
 }
 
 int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
@@ -266,7 +348,7 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	uint64_t mask = m->geo.ring_size - 1;
 	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
 	if (p - base >= pub->keep)
-		zcp__ring_evict(m, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
+		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	struct zcp__ring_slot *s = &pub->ring[p & mask];
 	/* The seqlock's write side (topic.h): readers that see the new pos
 	 * see the new handle. */
@@ -294,6 +376,9 @@ int zcp_publisher_close(zcp_publisher *pub)
 		free(pub); /* the parent's: not ours to close */
 		return 0;
 	}
+	/* Our spares are plain chunks of ours. */
+	while (!err && pub->spares)
+		zcp_chunk_release(m, &m->chunks[pub->spare[--pub->spares]]);
 	if (!err)
 		err = zcp__topics_lock(m);
 	if (!err) {

@@ -26,9 +26,11 @@
  *                         |   the head past it)                     |                           |   head off it first
  *                         | add/drop a holder bit                   | ref.shared, release.cleared| as HELD{S}
  *  HELD{S} (g)            | add holder: -> HELD{S+s}                | ref.shared                | the bit is the holder's
- *    S may hold TOPIC:    | publish: HELD{S+me} -> HELD{S+TOPIC}    | pub.moved, pub.queued     | topics reclaim (topic.c):
+ *    S may hold TOPIC:    | publish: HELD{S+me} -> HELD{S+TOPIC}    | pub.moved                 | topics reclaim (topic.c):
  *    a topic's ring keeps | (or +TOPIC when the publisher keeps      |                           |   the ring or the dead
  *    it (publisher.c)     | references); evict: drop TOPIC at g     | pub.evicting              |   publisher's pending entry
+ *                         | or, TOPIC alone, recycle:               | pub.recycled              | as HELD{me}: the bit is
+ *                         |   -> HELD{me} (g+1)                     |                           |   the publisher's
  *                         | drop holder, others remain: HELD{S-s}   | release.cleared           | nothing
  *                         | last holder: flip head off it, then     | release.releasing         | as RELEASING not on the list
  *                         |   -> RELEASING(me, g+1), then push      |                           |
@@ -282,6 +284,15 @@ int zcp__record_drop_topic(struct zcp__pool_view *p, uint64_t gidx, uint64_t gen
  * reference becomes the ring's).  Returns 0, ZCP_EBUSY (a ring keeps it
  * already), ZCP_ESTALE (slot does not hold it at gen), ZCP_EAGAIN. */
 int zcp__record_to_topic(struct zcp__record *r, uint64_t gen, unsigned slot, int move);
+
+/* Recycle: a publisher takes back a sample its ring evicts when the ring
+ * is its only holder, as a new chunk, without a trip through the free
+ * list: HELD{TOPIC} (g) -> HELD{slot} (g+1), then seq = g+1.  The new
+ * generation makes every late acquire of the old sample fail, so nobody
+ * can be reading what the publisher writes next.  gen may be a handle's
+ * (38 bits).  Returns the new full generation (never 0), or 0 (others
+ * hold it, or it moved on: drop the topics' bit instead). */
+uint64_t zcp__record_recycle(struct zcp__record *r, uint64_t gen, unsigned slot);
 
 /* Add m's slot to the holders of record gidx, which someone else keeps
  * alive ("get unless zero"), checking generation gen in the same CAS (its

@@ -173,6 +173,7 @@ static inline uint64_t zcp__topic_keep(uint32_t capacity, uint32_t history)
 }
 
 /* The process-local objects. */
+#define ZCP__PUBLISHER_SPARES 2
 struct zcp_publisher {
 	struct zcp_mempool_manager *m;
 	struct zcp__topic *topic;
@@ -187,6 +188,11 @@ struct zcp_publisher {
 	uint64_t type_size, type_align;
 	int overflow;
 	unsigned forks;
+	/* Evicted samples taken back when the ring was their only holder
+	 * (zcp__record_recycle()): the next loans, without a trip through
+	 * the free list.  Held like any chunk of ours. */
+	unsigned spares;
+	uint64_t spare[ZCP__PUBLISHER_SPARES];
 };
 
 struct zcp__cursor_copy {
