@@ -2,3 +2,5 @@
 # tests/topic.mk - publish/subscribe tests (fragment included by Makefile.am).
 ZCP_C_TESTS += \
 	tests/topic-basic
+ZCP_SH_TESTS += \
+	tests/readme-pubsub.sh
