@@ -24,7 +24,9 @@ uint64_t zcp__topic_block_size(unsigned publishers, unsigned subscribers, unsign
 	uint64_t pub = sizeof(struct zcp__publisher_ep) + (uint64_t)ring * sizeof(struct zcp__ring_slot);
 	uint64_t sub = sizeof(struct zcp__subscriber_ep) + (uint64_t)publishers * sizeof(struct zcp__cursor);
 	sub = (sub + 63) & ~(uint64_t)63;
-	return sizeof(struct zcp__topic) + publishers * pub + subscribers * sub;
+	/* Then the sleepers' mask: a bit a subscriber, on a cache line. */
+	uint64_t mask = ((subscribers + 63) / 64 * 8 + 63) & ~(uint64_t)63;
+	return sizeof(struct zcp__topic) + publishers * pub + subscribers * sub + mask;
 }
 
 static int round_up(uint64_t v, uint64_t a, uint64_t *out)

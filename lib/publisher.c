@@ -363,6 +363,7 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	atomic_store_explicit(&pub->ep->tail, p + 1, memory_order_release);
 	pub->tail = p + 1;
 	atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
+	zcp__topic_wake(m, pub->topic_index);
 	return 0;
 }
 
@@ -389,6 +390,7 @@ int zcp_publisher_close(zcp_publisher *pub)
 							zcp__ep_word(ZCP__EP_CLOSED, zcp__ep_inc(st)),
 							memory_order_release, memory_order_relaxed);
 		zcp__topic_sweep(m, pub->topic_index);
+		zcp__topic_ring_bell(m, pub->topic_index);
 		zcp__topics_unlock(m);
 	}
 	free(pub);

@@ -9,6 +9,7 @@
 
 #include "crashpoint.h"
 #include "view.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -263,6 +264,46 @@ long zcp_subscriber_waiting(zcp_subscriber *sub)
 	return n > (uint64_t)LONG_MAX ? LONG_MAX : (long)n;
 }
 
+int zcp_subscriber_wait(zcp_subscriber *sub, int64_t timeout_ns)
+{
+	if (!sub)
+		return ZCP_EINVAL;
+	struct zcp_mempool_manager *m = sub->m;
+	int err = zcp__mgr_check_rw(m);
+	if (err)
+		return err;
+	if (zcp_subscriber_waiting(sub) > 0)
+		return 0;
+	if (timeout_ns == 0)
+		return ZCP_ETIMEDOUT;
+	struct timespec deadline;
+	if (timeout_ns > 0)
+		zcp__deadline_in(&deadline, timeout_ns);
+	_Atomic uint64_t *word = &zcp__sleepers(m, sub->topic_index)[sub->index / 64];
+	uint64_t bit = UINT64_C(1) << (sub->index % 64);
+	_Atomic uint32_t *bell = &sub->topic->bell;
+	/* The protocol is in topic.h (zcp__topic_wake()).  seq_cst: our bit
+	 * before our look at the tails, against the publisher's tail before
+	 * its look at the bits. */
+	atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(bell, memory_order_seq_cst);
+		if (zcp_subscriber_waiting(sub) > 0) {
+			err = 0;
+			break;
+		}
+		err = zcp__wait_on(bell, seen, timeout_ns > 0 ? &deadline : NULL);
+		if (err)
+			break;
+		/* Woken, a spurious wake-up or a scribbled bell: look again;
+		 * the deadline bounds it. */
+	}
+	atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+	if (err == ZCP_ETIMEDOUT && zcp_subscriber_waiting(sub) > 0)
+		err = 0;
+	return err;
+}
+
 int zcp_subscriber_close(zcp_subscriber *sub)
 {
 	if (!sub)
@@ -277,9 +318,8 @@ int zcp_subscriber_close(zcp_subscriber *sub)
 		err = zcp__topics_lock(m);
 	if (!err) {
 		uint64_t st = sub->state;
-		atomic_compare_exchange_strong_explicit(&sub->ep->state, &st,
-							zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
-							memory_order_release, memory_order_relaxed);
+		if (atomic_load_explicit(&sub->ep->state, memory_order_acquire) == st)
+			zcp__subscriber_freed(m, sub->topic_index, sub->index, st);
 		/* Closed publishers' samples only we could still read go. */
 		zcp__topic_sweep(m, sub->topic_index);
 		zcp__topics_unlock(m);

@@ -6,6 +6,7 @@
 
 #include "crashpoint.h"
 #include "record.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -75,6 +76,30 @@ void zcp__topics_unlock(struct zcp_mempool_manager *m)
 	atomic_compare_exchange_strong_explicit(&m->hdr->topics_lock, &me, 0, memory_order_release,
 						memory_order_relaxed);
 	pthread_mutex_unlock(&m->topics_mutex);
+}
+
+void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t)
+{
+	struct zcp__topic *tp = zcp__topic_at(m, t);
+	atomic_fetch_add_explicit(&tp->bell, 1, memory_order_seq_cst);
+	zcp__wake_all(&tp->bell);
+}
+
+/* Subscriber i of topic t is gone: its sleeper bit goes (a dead sleeper
+ * must not make every publish a system call), and whoever sleeps on the
+ * topic looks again. */
+static void free_subscriber(struct zcp_mempool_manager *m, unsigned t, unsigned i, uint64_t st)
+{
+	struct zcp__subscriber_ep *sub = zcp__subscriber_at(m, t, i);
+	atomic_store_explicit(&sub->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+			      memory_order_release);
+	atomic_fetch_and_explicit(&zcp__sleepers(m, t)[i / 64], ~(UINT64_C(1) << (i % 64)),
+				  memory_order_seq_cst);
+}
+
+void zcp__subscriber_freed(struct zcp_mempool_manager *m, unsigned t, unsigned i, uint64_t st)
+{
+	free_subscriber(m, t, i, st);
 }
 
 /* A NUL inside the n bytes of a shared name field. */
@@ -218,8 +243,7 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 		uint64_t st = atomic_load_explicit(&sub->state, memory_order_acquire);
 		if (zcp__ep_state(st) == ZCP__EP_LIVE &&
 		    !zcp__process_id_alive(m, atomic_load_explicit(&sub->owner, memory_order_relaxed)))
-			atomic_store_explicit(&sub->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
-					      memory_order_release);
+			free_subscriber(m, t, i, st);
 	}
 	for (unsigned j = 0; j < m->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep = zcp__publisher_at(m, t, j);
@@ -280,14 +304,15 @@ int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead)
 			uint64_t st = atomic_load_explicit(&sub->state, memory_order_acquire);
 			if (zcp__ep_state(st) == ZCP__EP_LIVE &&
 			    atomic_load_explicit(&sub->owner, memory_order_relaxed) == dead) {
-				atomic_store_explicit(&sub->state,
-						      zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
-						      memory_order_release);
+				free_subscriber(m, t, i, st);
 				touched = 1;
 			}
 		}
-		if (touched)
+		if (touched) {
 			ZCP__CRASH_POINT("topic.reclaimed");
+			/* A publisher gone: its subscribers look again. */
+			zcp__topic_ring_bell(m, t);
+		}
 		/* Every topic: a reclaimer killed before its sweep, or a slot
 		 * taken over before its dead process's endpoints were closed,
 		 * leaves work that names no process we know of now. */

@@ -76,7 +76,9 @@ struct zcp__topic {
 	/* Publisher places ever opened: readers look no further.  Only
 	 * grows, under the lock (a scribbled value is capped). */
 	_Atomic uint32_t pub_hwm;
-	uint32_t reserved0;
+	/* The futex sleeping subscribers wait on; publishers bump it when
+	 * the sleepers' mask (after the subscribers) is not empty. */
+	_Atomic uint32_t bell;
 	uint64_t reserved[11];
 };
 
@@ -163,6 +165,37 @@ static inline struct zcp__cursor *zcp__cursors(struct zcp__subscriber_ep *ep)
 {
 	return (struct zcp__cursor *)(ep + 1);
 }
+/* The sleepers' mask of topic t: bit i set while subscriber i sleeps. */
+static inline _Atomic uint64_t *zcp__sleepers(const struct zcp_mempool_manager *m, unsigned t)
+{
+	return (_Atomic uint64_t *)((unsigned char *)zcp__topic_at(m, t) + sizeof(struct zcp__topic) +
+				    (uint64_t)m->geo.max_publishers * zcp__publisher_stride(m) +
+				    (uint64_t)m->geo.max_subscribers * zcp__subscriber_stride(m));
+}
+static inline unsigned zcp__sleeper_words(const struct zcp_mempool_manager *m)
+{
+	return (m->geo.max_subscribers + 63) / 64;
+}
+
+/* After a publish (its tail stored): wake the topic's sleepers if there
+ * are any.  The protocol, with zcp_subscriber_wait():
+ *   publisher: store tail; full fence; load the mask; if set: bump bell, wake
+ *   subscriber: set its bit (a full barrier); read bell; look for samples;
+ *               none: futex-wait while bell is unchanged; clear its bit
+ * Either the publisher sees the bit, or the subscriber sees the sample;
+ * and a bump after the subscriber read bell makes its wait return at
+ * once.  So no wake-up is lost, and nobody asleep costs one fence. */
+void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t);
+static inline void zcp__topic_wake(struct zcp_mempool_manager *m, unsigned t)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	_Atomic uint64_t *mask = zcp__sleepers(m, t);
+	for (unsigned k = 0, n = zcp__sleeper_words(m); k < n; k++)
+		if (ZCP_UNLIKELY(atomic_load_explicit(&mask[k], memory_order_relaxed))) {
+			zcp__topic_ring_bell(m, t);
+			return;
+		}
+}
 
 /* A topic's samples a ring keeps: max(capacity, history), at least 1,
  * at most ring_size (checked where the topic is made). */
@@ -237,6 +270,10 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t);
  * rings stay for their readers), free its subscribers.  Takes the lock:
  * 0 or ZCP_EAGAIN. */
 int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead);
+
+/* Subscriber i of topic t, read as st, is closed: FREE, no sleeper bit.
+ * Under the lock. */
+void zcp__subscriber_freed(struct zcp_mempool_manager *m, unsigned t, unsigned i, uint64_t st);
 
 /* Nanoseconds of CLOCK_REALTIME. */
 uint64_t zcp__now_ns(void);

@@ -48,6 +48,8 @@
 	X(ENOTCONN,        -ENOTCONN,        "not connected")                             \
 	X(EPROTO,          -EPROTO,          "protocol error")                            \
 	X(EIO,             -EIO,             "input/output error")                        \
+	X(ETIMEDOUT,       -ETIMEDOUT,       "timed out")                                 \
+	X(EINTR,           -EINTR,           "interrupted by a signal")                   \
 	X(ECORRUPT,        -10001,           "shared segment failed validation")          \
 	X(EVERSION,        -10002,           "segment layout version mismatch")           \
 	X(EFOREIGN,        -10003,           "not a zerocp segment (bad magic)")          \

@@ -38,7 +38,8 @@
  * at a time (calls on one object do not run beside each other); different
  * publishers and subscribers, of the same topic or not, in the same process
  * or not, run beside each other and beside every other call of the library.
- * Publish and take are lock-free and make no system call; create and close
+ * Publish and take are lock-free and make no system call (publish makes one
+ * to wake sleeping subscribers, only when there are some); create and close
  * take the manager's topics lock (a few microseconds; a dead holder's lock is
  * taken over, a live one is waited for up to about two seconds: ZCP_EAGAIN).
  * Calls that return a chunk return NULL with errno set to the negated code.
@@ -182,6 +183,19 @@ ZCP_API int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
  * another negated code: ZCP_EINVAL, ZCP_ECHILD, ZCP_EOVERFLOW.
  */
 ZCP_API zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub);
+
+/* zcp_subscriber_wait - sleep until a sample is waiting, for at most
+ * timeout_ns nanoseconds (CLOCK_MONOTONIC; 0: only look; negative: no
+ * timeout).  A publish that races with going to sleep always wakes the
+ * sleeper; publishing costs no system call while nobody sleeps.  A
+ * publisher closing or dying also wakes the topic's sleepers (they find
+ * nothing new and sleep again, or return at the deadline).
+ * Returns 0 (zcp_subscriber_take() has something), ZCP_ETIMEDOUT,
+ * ZCP_EINTR (a signal arrived: handle it and call again), ZCP_EINVAL,
+ * ZCP_ECHILD, ZCP_EPERM.  Never longer than the timeout, whatever a peer
+ * writes in shared memory.
+ */
+ZCP_API int zcp_subscriber_wait(zcp_subscriber *sub, int64_t timeout_ns);
 
 /* zcp_subscriber_lost - samples this subscriber lost so far (overflow, or
  * a publisher's ring reused before it read them).  0 for NULL. */

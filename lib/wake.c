@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* Futex waits and wakes (see wake.h). */
+#include "wake.h"
+
+#include <errno.h>
+#include <limits.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+void zcp__deadline_in(struct timespec *ts, int64_t ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	int64_t sec = ns / 1000000000;
+	long nsec = (long)(ns % 1000000000) + ts->tv_nsec;
+	if (nsec >= 1000000000) {
+		nsec -= 1000000000;
+		sec++;
+	}
+	ts->tv_nsec = nsec;
+	ts->tv_sec = sec > (int64_t)(INT_MAX) - ts->tv_sec ? (time_t)INT_MAX : ts->tv_sec + (time_t)sec;
+}
+
+#if defined(__linux__) && defined(SYS_futex)
+int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec *deadline)
+{
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+	long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, expect, deadline, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:
+		return 0; /* the word moved on: look again */
+	case ETIMEDOUT:
+		return ZCP_ETIMEDOUT;
+	case EINTR:
+		return ZCP_EINTR;
+	default:
+		return -errno;
+	}
+}
+
+void zcp__wake_all(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+#else
+/* No futex: look every millisecond.  Correct (the caller re-checks), but
+ * a wake-up costs up to a millisecond and the sleeper some CPU. */
+int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec *deadline)
+{
+	for (;;) {
+		if (atomic_load_explicit(word, memory_order_acquire) != expect)
+			return 0;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (deadline && (now.tv_sec > deadline->tv_sec ||
+				 (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec)))
+			return ZCP_ETIMEDOUT;
+		struct timespec ms = {0, 1000000};
+		if (nanosleep(&ms, NULL) != 0 && errno == EINTR)
+			return ZCP_EINTR;
+	}
+}
+
+void zcp__wake_all(_Atomic uint32_t *word)
+{
+	(void)word;
+}
+#endif
