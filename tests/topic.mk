@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
 # tests/topic.mk - publish/subscribe tests (fragment included by Makefile.am).
 ZCP_C_TESTS += \
-	tests/topic-basic
+	tests/topic-basic \
+	tests/topic-nm
