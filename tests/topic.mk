@@ -2,4 +2,6 @@
 # tests/topic.mk - publish/subscribe tests (fragment included by Makefile.am).
 ZCP_C_TESTS += \
 	tests/topic-basic \
-	tests/topic-nm
+	tests/topic-nm \
+	tests/topic-stress \
+	tests/topic-crash
