@@ -447,6 +447,53 @@ static void sweep_under_take(void)
 	zcp_mempool_manager_destroy(m);
 }
 
+/* A process killed while its sweep evicts a closed publisher's sample
+ * (zcp__ring_evict() under the topics lock, at pub.evicting: the slot's
+ * pos is 0, the topics' bit not yet dropped).  The next sweep's
+ * zcp__ring_evict() returns early because pos != q + 1 (lib/topic.c:94),
+ * moves `released` past it and frees the place (lib/topic.c:246-252):
+ * nobody drops that topics' bit, the chunk is lost to its pool for good.
+ * (close_dead_publisher() repairs such slots, but only for a LIVE
+ * publisher of a dead process, not for a CLOSED one being swept.) */
+static void sweeper_killed(void)
+{
+	const char *name;
+	zcp_mempool_manager *m = make(&name);
+	zcp_topic_options o = queue_of_2();
+	memset(sh, 0, sizeof *sh);
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm = join(name);
+		zcp_subscriber *s;
+		ZT_CHECK(zcp_subscriber_create(cm, "swept", &o, &s) == 0);
+		atomic_store(&sh->ready, 1);
+		ZT_CHECK(wait_ge(&sh->published, 1));
+		zcp__crash_arm("pub.evicting", 0);
+		zcp_subscriber_close(s); /* its sweep evicts the closed publisher's samples */
+		_exit(0);
+	}
+	zcp_publisher *p;
+	ok(wait_ge(&sh->ready, 1), "sweeper: a subscriber in another process");
+	is_int(zcp_publisher_create(m, "swept", &o, &p), 0, "sweeper: a publisher here");
+	for (uint64_t i = 0; i < 2; i++) {
+		zcp_chunk *c = zcp_publisher_loan(p, 64);
+		zcp_publisher_publish(p, c);
+	}
+	is_int(zcp_publisher_close(p), 0, "sweeper: the publisher closes, its 2 samples kept for the reader");
+	atomic_store(&sh->published, 1);
+	ok(killed(pid), "sweeper: the subscriber's process killed in its close's sweep, mid-eviction");
+	zcp_reclaim_report rep;
+	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1, "sweeper: reclaim");
+	unsigned kept, endpoints;
+	topic_totals(m, &kept, &endpoints);
+	ok(kept == 0 && endpoints == 0, "sweeper: nothing kept (%u) or open (%u)", kept, endpoints);
+	ok(used(m) == 0, "sweeper: every chunk back in its pool (%llu in use) # TODO library bug: the next "
+			 "sweep skips the emptied slot and never drops its topics' bit (lib/topic.c:94)",
+	   (unsigned long long)used(m));
+	is_int(zcp_mempool_manager_check(m), 0, "sweeper: manager check");
+	zcp_mempool_manager_destroy(m);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -464,6 +511,7 @@ int main(void)
 	dead_lock_holder();
 	live_lock_holder();
 	sweep_under_take();
+	sweeper_killed();
 	zt_done();
 	return done_testing();
 }

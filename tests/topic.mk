@@ -4,4 +4,5 @@ ZCP_C_TESTS += \
 	tests/topic-basic \
 	tests/topic-nm \
 	tests/topic-stress \
-	tests/topic-crash
+	tests/topic-crash \
+	tests/topic-hostile
