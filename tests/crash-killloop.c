@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Processes killed with SIGKILL at random moments of random traffic (get,
  * write, handoff, ref, release, and publish/subscribe: publishers and
  * subscribers opened, closed, publishing, taking): after a reclaim every
