@@ -445,7 +445,7 @@ static int round_main(const char *name, uint64_t seed)
 
 int main(void)
 {
-	long rounds = zt_iters(40);
+	long rounds = zt_iters(30);
 	const char *s = getenv("ZCP_HOSTILE_SEED");
 	uint64_t base = s && *s ? strtoull(s, NULL, 0) : 1;
 	plan_lazy();
