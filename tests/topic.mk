@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 # tests/topic.mk - publish/subscribe tests (fragment included by Makefile.am).
 ZCP_C_TESTS += \
-	tests/topic-basic
+	tests/topic-basic \
+	tests/topic-nm \
+	tests/topic-stress \
+	tests/topic-crash \
+	tests/topic-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh
