@@ -19,3 +19,6 @@ ZCP_C_TESTS += tests/attack-topic-order
 tests_attack_topic_order_SOURCES = tests/attack-topic-order.c tests/attack-topic.h
 ZCP_C_TESTS += tests/attack-topic-kill
 tests_attack_topic_kill_SOURCES = tests/attack-topic-kill.c tests/attack-topic.h
+ZCP_C_TESTS += tests/attack-topic-reject
+ZCP_C_TESTS += tests/attack-topic-hostile
+tests_attack_topic_hostile_SOURCES = tests/attack-topic-hostile.c tests/attack-topic.h
