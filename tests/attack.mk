@@ -14,3 +14,11 @@ ZCP_C_TESTS += tests/attack-threads
 # tests use the public headers only.
 ZCP_SH_TESTS += tests/whitebox.sh
 EXTRA_DIST += tests/whitebox.txt
+# Publish/subscribe attacks (public API only; tests/attack-topic.h stamps samples).
+ZCP_C_TESTS += tests/attack-topic-order
+tests_attack_topic_order_SOURCES = tests/attack-topic-order.c tests/attack-topic.h
+ZCP_C_TESTS += tests/attack-topic-kill
+tests_attack_topic_kill_SOURCES = tests/attack-topic-kill.c tests/attack-topic.h
+ZCP_C_TESTS += tests/attack-topic-reject
+ZCP_C_TESTS += tests/attack-topic-hostile
+tests_attack_topic_hostile_SOURCES = tests/attack-topic-hostile.c tests/attack-topic.h
