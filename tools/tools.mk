@@ -16,6 +16,8 @@ tools_zerocp_SOURCES = \
 	tools/cmd_stat.c \
 	tools/cmd_demo.c \
 	tools/cmd_clean.c \
+	tools/topic_tool.h tools/topic_tool.c \
+	tools/cmd_pub.c tools/cmd_echo.c tools/cmd_hz.c tools/cmd_topics.c \
 	$(ZCP_BENCH_SRCS)
 tools_zerocp_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools -I$(top_srcdir)/tools/bench $(ZCP_BENCH_CPPFLAGS)
 tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
@@ -28,5 +30,5 @@ tools_zerocp_LDADD = lib/libzerocp.la $(PTHREAD_LIBS)
 # (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
 # builds first through "all").
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
-	tests/tool-squat.sh
-EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario
+	tests/tool-squat.sh tests/tool-topics.sh
+EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario docs/topics-json.md

@@ -7,6 +7,7 @@
  * option syntax and are found at one path by scripts.
  */
 #include "tool.h"
+#include "topic_tool.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,10 @@ static void usage(FILE *fp)
 		"  demo    run the seed's client steps against a running server\n"
 		"  clean   remove a manager's shared-memory segments\n"
 		"  bench   measure chunk throughput (when built)\n"
+		"  pub     publish samples on a topic\n"
+		"  echo    print the samples of a topic\n"
+		"  hz      print the rate of a topic once a second\n"
+		"  topics  list the topics, publishers and subscribers of a manager\n"
 		"\n"
 		"'%s COMMAND --help' describes a command's options.  Without --name a\n"
 		"command uses $ZEROCP_NAME, else \"default\".  Exit status: 0 success,\n"
@@ -56,6 +61,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"serve", zcp_tool_serve}, {"stat", zcp_tool_stat}, {"demo", zcp_tool_demo},
 		{"clean", zcp_tool_clean}, {"bench", run_bench},
+		{"pub", zcp_tool_pub},     {"echo", zcp_tool_echo},  {"hz", zcp_tool_hz},
+		{"topics", zcp_tool_topics},
 	};
 
 	if (argc < 2) {
