@@ -6,7 +6,8 @@
 # ZCP_HAVE_BENCH is defined.  Public API only, like every tool.
 
 # tools/bench/: driver.c (options, the order of the figures) calls the
-# figure files (ops.c, contended.c, handoff.c, create.c, reclaim.c), which
+# figure files (ops.c, contended.c, handoff.c, create.c, reclaim.c,
+# pubsub.c), which
 # build their figures with report.c and util.c; freelist.c is the bare
 # baseline.  Nothing below the driver calls back into it.
 ZCP_BENCH_SRCS += \
@@ -19,7 +20,8 @@ ZCP_BENCH_SRCS += \
 	tools/bench/contended.c \
 	tools/bench/handoff.c \
 	tools/bench/create.c \
-	tools/bench/reclaim.c
+	tools/bench/reclaim.c \
+	tools/bench/pubsub.c
 ZCP_BENCH_CPPFLAGS = -DZCP_HAVE_BENCH
 
 # The --json schema, documented and stable.

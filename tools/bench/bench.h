@@ -47,7 +47,12 @@ enum {
 	ZCP_BENCH_HANDOFF = 1u << 3,
 	ZCP_BENCH_CREATE_ATTACH = 1u << 4,
 	ZCP_BENCH_RECLAIM = 1u << 5,
-	ZCP_BENCH_ALL = (1u << 6) - 1,
+	ZCP_BENCH_PUBSUB_RTT = 1u << 6,
+	ZCP_BENCH_PUBSUB_LOCAL = 1u << 7,
+	ZCP_BENCH_PUBSUB_FANOUT = 1u << 8,
+	ZCP_BENCH_PUBSUB_SIZE = 1u << 9,
+	ZCP_BENCH_PUBSUB_THROUGHPUT = 1u << 10,
+	ZCP_BENCH_ALL = (1u << 11) - 1,
 };
 
 /* Median, min and max of a figure's trials. */
@@ -259,5 +264,11 @@ void zcp_bench_handoff(struct zcp_bench_ctx *ctx);
 /* create.c */
 void zcp_bench_create_attach(struct zcp_bench_ctx *ctx);
 void zcp_bench_reclaim(struct zcp_bench_ctx *ctx);
+/* pubsub.c */
+void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx);
+void zcp_bench_pubsub_local(struct zcp_bench_ctx *ctx);
+void zcp_bench_pubsub_fanout(struct zcp_bench_ctx *ctx);
+void zcp_bench_pubsub_size(struct zcp_bench_ctx *ctx);
+void zcp_bench_pubsub_throughput(struct zcp_bench_ctx *ctx);
 
 #endif /* ZEROCP_TOOLS_BENCH_H */

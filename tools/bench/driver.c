@@ -26,6 +26,11 @@ static const struct {
 	{"handoff_rtt", ZCP_BENCH_HANDOFF},
 	{"create_attach", ZCP_BENCH_CREATE_ATTACH},
 	{"reclaim", ZCP_BENCH_RECLAIM},
+	{"pubsub_rtt", ZCP_BENCH_PUBSUB_RTT},
+	{"pubsub_local", ZCP_BENCH_PUBSUB_LOCAL},
+	{"pubsub_fanout", ZCP_BENCH_PUBSUB_FANOUT},
+	{"pubsub_size", ZCP_BENCH_PUBSUB_SIZE},
+	{"pubsub_throughput", ZCP_BENCH_PUBSUB_THROUGHPUT},
 };
 #define NFIGURE_NAMES (sizeof figure_names / sizeof figure_names[0])
 
@@ -43,7 +48,8 @@ static void usage(FILE *fp)
 		"  --quick   short trials (the whole run in seconds; for CI)\n"
 		"  --only NAME...  only these figures (several names, or a comma list):\n"
 		"            get_release, get_release_contended, batch, handoff_rtt,\n"
-		"            create_attach, reclaim\n"
+		"            create_attach, reclaim, pubsub_rtt, pubsub_local,\n"
+		"            pubsub_fanout, pubsub_size, pubsub_throughput\n"
 		"\n"
 		"Exit status: 0 whether or not the bars are met, 1 on an error,\n"
 		"2 on a usage error.\n",
@@ -173,6 +179,16 @@ int zcp_tool_bench(int argc, char **argv)
 		zcp_bench_create_attach(&ctx);
 	if (ctx.only & ZCP_BENCH_RECLAIM)
 		zcp_bench_reclaim(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBSUB_RTT)
+		zcp_bench_pubsub_rtt(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBSUB_LOCAL)
+		zcp_bench_pubsub_local(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBSUB_FANOUT)
+		zcp_bench_pubsub_fanout(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBSUB_SIZE)
+		zcp_bench_pubsub_size(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBSUB_THROUGHPUT)
+		zcp_bench_pubsub_throughput(&ctx);
 
 	if (ctx.json)
 		zcp_bench_print_json(&ctx);
