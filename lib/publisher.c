@@ -52,12 +52,32 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		free(pub);
 		return err;
 	}
-	int t = zcp__topic_open(mgr, name, opts);
+	int t = zcp__topic_open(mgr, name, opts, 1);
 	if (t < 0) {
 		err = t;
 		goto fail;
 	}
 	zcp__topic_sweep(mgr, (unsigned)t);
+	/* No free place: the closed publisher that published last longest
+	 * ago makes room (a topic with history keeps closed rings). */
+	unsigned oldest = mgr->geo.max_publishers, nfree = 0;
+	uint64_t oldest_stamp = UINT64_MAX;
+	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {
+		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, (unsigned)t, j);
+		uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
+		nfree += zcp__ep_state(st) == ZCP__EP_FREE;
+		if (zcp__ep_state(st) != ZCP__EP_CLOSED)
+			continue;
+		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_relaxed);
+		uint64_t stamp = atomic_load_explicit(
+			&zcp__ring(ep)[(tail - 1) & (mgr->geo.ring_size - 1)].stamp, memory_order_relaxed);
+		if (stamp <= oldest_stamp) {
+			oldest_stamp = stamp;
+			oldest = j;
+		}
+	}
+	if (nfree == 0 && oldest < mgr->geo.max_publishers)
+		zcp__publisher_reuse(mgr, (unsigned)t, oldest);
 	err = ZCP_EENDPOINTS;
 	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, (unsigned)t, j);
@@ -88,10 +108,13 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		pub->topic_index = (unsigned)t;
 		pub->index = j;
 		pub->tail = tail;
-		pub->capacity = tp->capacity;
-		pub->keep = zcp__topic_keep(tp->capacity, tp->history);
+		pub->capacity = zcp__clamp_ring(mgr, tp->capacity);
+		pub->keep = zcp__clamp_ring(mgr, zcp__topic_keep(tp->capacity, tp->history));
 		pub->type_size = tp->type_size;
-		pub->type_align = tp->type_align < 64 ? 64 : tp->type_align;
+		pub->type_align = tp->type_align < 64 || tp->type_align > 4096 ||
+					  (tp->type_align & (tp->type_align - 1))
+				  ? 64
+				  : tp->type_align;
 		pub->overflow = opts->overflow;
 		pub->forks = mgr->forks;
 		pub->id = ((zcp__ep_inc(pub->state) & 0xFFFFFFFFu) << 32) | ((uint64_t)t << 10) | j;
@@ -157,10 +180,10 @@ zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_
 {
 	if (!pub)
 		return zcp__fail_null(ZCP_EINVAL);
-	if (align < pub->type_align)
-		align = pub->type_align;
 	if ((align & (align - 1)) != 0 || align > 4096)
 		return zcp__fail_null(ZCP_EINVAL);
+	if (align < pub->type_align)
+		align = pub->type_align;
 	if (size == 0)
 		size = pub->type_size;
 	if (size == 0 || (pub->type_size && size != pub->type_size))
@@ -174,6 +197,9 @@ zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_
 	zcp_chunk *c = pub->spares ? take_spare(pub, pool_for(pub->m, room), room) : NULL;
 	if (!c && !(c = zcp_chunk_get(pub->m, room)))
 		return NULL;
+	/* The sample's size, not the room taken for its alignment: what
+	 * zcp_chunk_size() tells subscribers. */
+	atomic_store_explicit(&pub->m->records[c - pub->m->chunks].size, size, memory_order_relaxed);
 	struct zcp__chunk_header *h = header_of(c);
 	uintptr_t data = (uintptr_t)zcp_chunk_data(c);
 	/* The payload starts at the first aligned byte; its offset is in the
@@ -311,15 +337,13 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	}
 	uint64_t gen = atomic_load_explicit(&chunk->seq, memory_order_relaxed);
 	uint64_t h = zcp__handle_make(gidx, gen);
-	uint64_t stamp = zcp__now_ns();
 	struct zcp__chunk_header *hd = header_of(chunk);
-	if (hd->gen != gen)
-		hd->payload_off = 0; /* not loaned by a publisher */
-	hd->origin = pub->id;
-	hd->sequence = p - atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
-	hd->stamp = stamp;
-	hd->gen = gen;
-	hd->check = header_check(hd);
+	/* Not loaned by a publisher (a plain chunk): no payload offset. */
+	uint64_t off = hd->gen == gen ? hd->payload_off : 0;
+	/* A typed topic's subscribers read type_size bytes at the payload. */
+	if (pub->type_size && (off >= zcp_chunk_capacity(chunk) ||
+			       zcp_chunk_capacity(chunk) - off < pub->type_size))
+		return ZCP_EINVAL;
 
 	/* Relaxed: the CAS below (acq_rel) orders it before the topics' bit,
 	 * which is what reclaim reads it for. */
@@ -344,6 +368,16 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	}
 	if (!move)
 		zcp__view_release(m, chunk, gidx); /* one of several: no crossing */
+	/* The description, now that the chunk is ours to publish (a refused
+	 * publish must not touch a sample others read).  Subscribers see it
+	 * through the tail's release store below. */
+	uint64_t stamp = zcp__now_ns();
+	hd->payload_off = off;
+	hd->origin = pub->id;
+	hd->sequence = p - atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
+	hd->stamp = stamp;
+	hd->gen = gen;
+	hd->check = header_check(hd);
 
 	uint64_t mask = m->geo.ring_size - 1;
 	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);

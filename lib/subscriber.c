@@ -61,7 +61,7 @@ int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
 		free(sub);
 		return err;
 	}
-	int t = zcp__topic_open(mgr, name, opts);
+	int t = zcp__topic_open(mgr, name, opts, 0);
 	if (t < 0) {
 		err = t;
 		goto fail;
@@ -79,8 +79,8 @@ int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
 		sub->ep = ep;
 		sub->topic_index = (unsigned)t;
 		sub->index = i;
-		sub->capacity = tp->capacity;
-		sub->keep = zcp__topic_keep(tp->capacity, tp->history);
+		sub->capacity = zcp__clamp_ring(mgr, tp->capacity);
+		sub->keep = zcp__clamp_ring(mgr, zcp__topic_keep(tp->capacity, tp->history));
 		sub->forks = mgr->forks;
 		/* Publishers there already: their last `history` samples. */
 		for (unsigned j = 0; j < np; j++) {
@@ -197,25 +197,25 @@ zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
 		if (best < 0)
 			break;
 		uint64_t g1 = bh >> ZCP__HANDLE_GEN_BITS, gen = bh & ZCP__HANDLE_GEN_MASK;
-		advance(sub, (unsigned)best, bq);
 		if (g1 == 0 || g1 > m->geo.total_chunks) {
+			advance(sub, (unsigned)best, bq);
 			sub->lost++; /* a scribbled slot */
 			continue;
 		}
 		zcp_chunk *c = &m->chunks[g1 - 1];
 		/* Our own reference, at the generation the slot names: a
 		 * sample evicted (and its chunk given back) meanwhile is
-		 * ZCP_ESTALE here, and lost. */
+		 * ZCP_ESTALE here, and lost.  Our shared cursor moves only
+		 * after it: until then sweeps and REJECT checks see the
+		 * sample as still to be read, and keep it. */
 		err = zcp__ref_gen(m, c, g1 - 1, 1, gen);
 		ZCP__CRASH_POINT("sub.taken");
-		if (err == ZCP_ESTALE) {
+		if (err && err != ZCP_ESTALE)
+			return zcp__fail_null(err); /* not taken: read it again next time */
+		advance(sub, (unsigned)best, bq);
+		if (err) {
 			sub->lost++;
 			continue;
-		}
-		if (err) {
-			/* Not taken: read it again next time. */
-			sub->cur[best].pos = bq;
-			return zcp__fail_null(err);
 		}
 		atomic_store_explicit(&sub->ep->taken,
 				      atomic_load_explicit(&sub->ep->taken, memory_order_relaxed) + 1,

@@ -155,6 +155,29 @@ static int named_elsewhere(struct zcp_mempool_manager *m, unsigned t, unsigned j
 	return 0;
 }
 
+/* Slots of publisher (t, j) caught between the two writes of an eviction
+ * or of a publish cut short (pos 0, a handle left): give back what they
+ * name, if the topics' bit is still set at that generation and no other
+ * ring or publish names it (then the bit is theirs).  Idempotent: the
+ * drop is generation-checked.  The ring's writer is gone or is us. */
+static void release_orphans(struct zcp_mempool_manager *m, unsigned t, unsigned j, uint64_t keep_h)
+{
+	struct zcp__ring_slot *ring = zcp__ring(zcp__publisher_at(m, t, j));
+	unsigned budget = ZCP__RETRY_LIMIT;
+	for (uint64_t k = 0; k < m->geo.ring_size; k++) {
+		if (atomic_load_explicit(&ring[k].pos, memory_order_acquire) != 0)
+			continue;
+		uint64_t h = atomic_load_explicit(&ring[k].handle, memory_order_relaxed);
+		if (h == 0 || h == keep_h)
+			continue;
+		uint64_t g1 = h >> ZCP__HANDLE_GEN_BITS;
+		if (g1 != 0 && g1 <= m->geo.total_chunks && !named_elsewhere(m, t, j, h))
+			zcp__record_drop_topic(zcp__pool_of(m, g1 - 1), g1 - 1,
+					       h & ZCP__HANDLE_GEN_MASK, m->slot, &budget);
+		atomic_store_explicit(&ring[k].handle, 0, memory_order_relaxed);
+	}
+}
+
 /* Publisher (t, j), LIVE, whose process is gone (or is us leaving):
  * finish its publish in progress or undo it, then close it.  Under the
  * lock.  A publish is either in the ring (slot pos = p + 1, tail may lag:
@@ -174,25 +197,13 @@ static void close_dead_publisher(struct zcp_mempool_manager *m, unsigned t, unsi
 	if (atomic_load_explicit(&s->pos, memory_order_acquire) == tail + 1)
 		atomic_store_explicit(&ep->tail, ++tail, memory_order_release);
 	/* Slots caught between their two writes (an eviction or a write cut
-	 * short) give back what they name, if the topics' bit is still set
-	 * at that generation: the drop is generation-checked, so a chunk that
-	 * moved on is left alone. */
+	 * short) give back what they name. */
 	int in_ring = 0;
-	for (uint64_t k = 0; k <= mask; k++) {
-		uint64_t pos = atomic_load_explicit(&ring[k].pos, memory_order_acquire);
-		uint64_t h = atomic_load_explicit(&ring[k].handle, memory_order_relaxed);
-		if (pos != 0) {
-			in_ring |= h == pending;
-			continue;
-		}
-		if (h == 0)
-			continue;
-		uint64_t g1 = h >> ZCP__HANDLE_GEN_BITS;
-		if (g1 != 0 && g1 <= m->geo.total_chunks && !named_elsewhere(m, t, j, h))
-			zcp__record_drop_topic(zcp__pool_of(m, g1 - 1), g1 - 1,
-					       h & ZCP__HANDLE_GEN_MASK, m->slot, &budget);
-		atomic_store_explicit(&ring[k].handle, 0, memory_order_relaxed);
-	}
+	for (uint64_t k = 0; k <= mask; k++)
+		if (atomic_load_explicit(&ring[k].pos, memory_order_acquire) != 0 &&
+		    atomic_load_explicit(&ring[k].handle, memory_order_relaxed) == pending)
+			in_ring = 1;
+	release_orphans(m, t, j, 0);
 	/* The chunk it was publishing, if no slot took it: its topics' bit
 	 * (set or not) is given back, unless another ring or publish names
 	 * it (then the bit is theirs: ours was never set). */
@@ -255,6 +266,8 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 		}
 		if (zcp__ep_state(st) != ZCP__EP_CLOSED)
 			continue;
+		/* A sweeper killed inside an eviction left its slot half done. */
+		release_orphans(m, t, j, 0);
 		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
 		uint64_t done = atomic_load_explicit(&ep->released, memory_order_relaxed);
 		uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
@@ -275,6 +288,24 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 			atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
 					      memory_order_release);
 	}
+}
+
+void zcp__publisher_reuse(struct zcp_mempool_manager *m, unsigned t, unsigned j)
+{
+	struct zcp__publisher_ep *ep = zcp__publisher_at(m, t, j);
+	uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
+	if (zcp__ep_state(st) != ZCP__EP_CLOSED)
+		return;
+	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+	uint64_t done = atomic_load_explicit(&ep->released, memory_order_relaxed);
+	if (tail - done > m->geo.ring_size || done > tail)
+		done = tail > m->geo.ring_size ? tail - m->geo.ring_size : 0;
+	for (uint64_t q = done; q < tail; q++)
+		zcp__ring_evict(m, &zcp__ring(ep)[q & (m->geo.ring_size - 1)], q);
+	release_orphans(m, t, j, 0);
+	atomic_store_explicit(&ep->released, tail, memory_order_relaxed);
+	atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+			      memory_order_release);
 }
 
 int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead)
@@ -336,8 +367,21 @@ static int topic_unused(struct zcp_mempool_manager *m, unsigned t)
 	return 1;
 }
 
-int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o)
+/* Write o's payload type into topic tp. */
+static void set_type(struct zcp__topic *tp, const char *type, const zcp_topic_options *o,
+		     uint64_t align)
 {
+	memset(tp->type_name, 0, sizeof tp->type_name);
+	strcpy(tp->type_name, type);
+	tp->type_size = o->type_size;
+	tp->type_align = align;
+}
+
+int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o,
+		    int publisher)
+{
+	/* A subscriber that names no type takes whatever the topic carries. */
+	int any = !publisher && !o->type_name && !o->type_size && !o->type_align;
 	const char *type = o->type_name ? o->type_name : "";
 	uint64_t align = align_of(o->type_align);
 	if (zcp__name_valid(name, ZCP_TOPIC_NAME_MAX) || strlen(type) > ZCP_TYPE_NAME_MAX ||
@@ -363,6 +407,13 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 		    tp->capacity == 0 || tp->capacity > m->geo.ring_size ||
 		    tp->history > m->geo.ring_size)
 			return ZCP_ECORRUPT;
+		if (any)
+			return (int)t;
+		if (!tp->typed) {
+			set_type(tp, type, o, align);
+			tp->typed = 1;
+			return (int)t;
+		}
 		if (strcmp(tp->type_name, type) != 0 || tp->type_size != o->type_size ||
 		    align_of(tp->type_align) != align)
 			return ZCP_ETYPE;
@@ -382,10 +433,8 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	uint64_t st = atomic_load_explicit(&tp->state, memory_order_relaxed);
 	memset(tp->name, 0, sizeof tp->name);
 	strcpy(tp->name, name);
-	memset(tp->type_name, 0, sizeof tp->type_name);
-	strcpy(tp->type_name, type);
-	tp->type_size = o->type_size;
-	tp->type_align = align;
+	set_type(tp, type, o, align);
+	tp->typed = !any;
 	tp->capacity = o->capacity;
 	tp->history = o->history;
 	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
@@ -469,8 +518,11 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 		unsigned st = zcp__ep_state(atomic_load_explicit(&ep->state, memory_order_acquire));
 		out->publishers += st == ZCP__EP_LIVE;
 		out->closed_publishers += st == ZCP__EP_CLOSED;
-		if (st != ZCP__EP_FREE)
-			out->published += atomic_load_explicit(&ep->tail, memory_order_relaxed);
+		if (st != ZCP__EP_FREE) {
+			uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_relaxed);
+			uint64_t base = atomic_load_explicit(&ep->base, memory_order_relaxed);
+			out->published += tail >= base ? tail - base : 0;
+		}
 		struct zcp__ring_slot *r = zcp__ring(ep);
 		for (unsigned k = 0; k < mgr->geo.ring_size; k++)
 			out->kept += atomic_load_explicit(&r[k].pos, memory_order_relaxed) != 0;
@@ -538,7 +590,5 @@ int zcp_topic_get_endpoint(const zcp_mempool_manager *mgr, int index, int k, zcp
 	out->alive = out->process == mgr->process_id && !mgr->read_only
 			     ? 1
 			     : zcp__process_id_alive(mgr, out->process);
-	if (out->closed)
-		out->alive = 0;
 	return 0;
 }

@@ -79,7 +79,11 @@ struct zcp__topic {
 	/* The futex sleeping subscribers wait on; publishers bump it when
 	 * the sleepers' mask (after the subscribers) is not empty. */
 	_Atomic uint32_t bell;
-	uint64_t reserved[11];
+	/* The type fields are fixed: by a publisher, or by a subscriber that
+	 * named a type (0 while only any-type subscribers opened it). */
+	uint32_t typed;
+	uint32_t reserved0;
+	uint64_t reserved[10];
 };
 
 struct zcp__ring_slot {
@@ -90,17 +94,22 @@ struct zcp__ring_slot {
 };
 
 struct zcp__publisher_ep {
+	/* Read-mostly: written when the place opens and closes. */
 	_Atomic uint64_t state;   /* FREE, LIVE, CLOSED | incarnation */
 	_Atomic uint64_t owner;   /* process id (slot.h) */
 	_Atomic int64_t pid;      /* informative */
-	_Atomic uint64_t tail;    /* next position */
 	_Atomic uint64_t base;    /* first position of this incarnation */
 	_Atomic uint64_t released; /* positions below are no longer in the ring */
-	_Atomic uint64_t pending; /* handle being published, 0 if none */
 	_Atomic uint32_t overflow;
 	uint32_t reserved0;
+	uint64_t reserved1[2];
+	/* What subscribers poll, alone on its line: a publish writes it once. */
+	_Alignas(64) _Atomic uint64_t tail; /* next position */
+	uint64_t reserved2[7];
+	/* The publisher's own bookkeeping, off the polled lines. */
+	_Alignas(64) _Atomic uint64_t pending; /* handle being published, 0 if none */
 	_Atomic uint64_t rejected; /* publishes refused (ZCP_OVERFLOW_REJECT) */
-	uint64_t reserved[7];
+	uint64_t reserved3[6];
 	/* ring_size slots follow */
 };
 
@@ -121,7 +130,7 @@ struct zcp__subscriber_ep {
 
 _Static_assert(sizeof(struct zcp__topic) == 256, "topic size");
 _Static_assert(sizeof(struct zcp__ring_slot) == 32, "ring slot size");
-_Static_assert(sizeof(struct zcp__publisher_ep) == 128, "publisher size");
+_Static_assert(sizeof(struct zcp__publisher_ep) == 192, "publisher size");
 _Static_assert(sizeof(struct zcp__subscriber_ep) == 128, "subscriber size");
 _Static_assert(sizeof(struct zcp__cursor) == 16, "cursor size");
 
@@ -253,7 +262,15 @@ void zcp__topics_unlock(struct zcp_mempool_manager *m);
 /* Find topic `name`, or make it from opts (under the lock).  Checks the
  * payload type: ZCP_ETYPE if it differs, ZCP_ETOPICS if the table is full.
  * Returns the index or a negative error. */
-int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o);
+int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o,
+		    int publisher);
+
+/* A topic's capacity and keep as a process may use them: whatever a peer
+ * wrote there since it was checked, at least 1 and at most ring_size. */
+static inline uint64_t zcp__clamp_ring(const struct zcp_mempool_manager *m, uint64_t v)
+{
+	return v == 0 ? 1 : v > m->geo.ring_size ? m->geo.ring_size : v;
+}
 
 /* Give back what ring slot s of publisher ep keeps as position q (pos
  * q + 1): mark it empty, then drop the topics' bit at the slot's
@@ -264,6 +281,11 @@ void zcp__ring_evict(struct zcp_mempool_manager *m, struct zcp__ring_slot *s, ui
  * that no live subscriber can still read and history does not keep; free
  * endpoints whose process is gone. */
 void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t);
+
+/* Under the lock: closed publisher j of topic t gives back all it keeps
+ * (its subscribers lose what they had not read) and becomes FREE, for a
+ * new publisher when no place is free. */
+void zcp__publisher_reuse(struct zcp_mempool_manager *m, unsigned t, unsigned j);
 
 /* The endpoints of process id `dead` (gone, or ourselves at detach):
  * finish or undo its publish in progress, close its publishers (their

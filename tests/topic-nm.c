@@ -20,7 +20,8 @@
  *   close / die:   a publisher that closes (or dies) right after
  *                  publishing: its samples still reach a subscriber in
  *                  another process.
- * And two cases marked TODO: library defects (see their comments).
+ * Two cases replay defects found and fixed: a closed publisher with history
+ * kept its place for good, and a refused publish wrote the sample's header.
  */
 #include "tap.h"
 #include "zt.h"
@@ -509,8 +510,7 @@ static void history_restarts(void)
 		diag("history restarts: %d of 5 publisher processes failed (first: %s)", fails,
 		     first_err == 10 ? "ZCP_EENDPOINTS" : "other");
 	ok(fails == 0, "history restarts: 5 publishers one after another on a topic with history and "
-		       "2 publisher places # TODO library bug: closed publishers with history never free "
-		       "their place (lib/topic.c zcp__topic_sweep)");
+		       "2 publisher places");
 	ok(kept(m) <= 2 * 2, "history restarts: rings keep at most history per place (%llu)",
 	   (unsigned long long)kept(m));
 	is_int(zcp_mempool_manager_check(m), 0, "history restarts: manager check");
@@ -807,8 +807,7 @@ static void republish_clobber(void)
 	int err = c ? zcp_chunk_sample_info(c, &info) : -1;
 	ok(err == 0 && info.origin == zcp_publisher_id(p) && info.sequence == 0,
 	   "republish: a refused publish leaves the sample's description alone (origin %llx, want %llx; "
-	   "sequence %llu) # TODO library bug: publish writes the header before the topics' bit "
-	   "check (lib/publisher.c:230)",
+	   "sequence %llu)",
 	   (unsigned long long)info.origin, (unsigned long long)zcp_publisher_id(p),
 	   (unsigned long long)info.sequence);
 	if (c)

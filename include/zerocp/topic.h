@@ -28,9 +28,11 @@
  * (or, with history, until the ring is reused); a publish it was in the
  * middle of is delivered to every subscriber or to none.
  *
- * Types.  A topic has a payload type (name, size, alignment) set by whoever
- * opens it first; a publisher or subscriber that names another type gets
- * ZCP_ETYPE.  Payloads are 64-byte aligned; a larger alignment (a power of
+ * Types.  A topic has a payload type (name, size, alignment) set by the
+ * first publisher, or the first subscriber that names one; a publisher or
+ * subscriber that names another type gets ZCP_ETYPE.  A subscriber whose
+ * options name no type (type_name NULL, size and alignment 0: the
+ * defaults) takes any type, as inspection tools do.  Payloads are 64-byte aligned; a larger alignment (a power of
  * two up to 4096) is honoured at loan time: zcp_sample_data() returns the
  * aligned payload, for publisher and subscribers alike.
  *
@@ -83,9 +85,12 @@ typedef struct zcp_topic_options {
 	unsigned int history;
 	/* A publisher's zcp_overflow policy (default DROP_OLDEST). */
 	int overflow;
-	/* The payload type: a name (NULL or "" for none), a size in bytes
-	 * (0: any) and an alignment (0: 64; a power of two up to 4096).  Every
-	 * publisher and subscriber of a topic must name the same. */
+	/* The payload type: a name ("" for none), a size in bytes (0: not
+	 * fixed) and an alignment (0: 64; a power of two up to 4096).  Every
+	 * publisher and subscriber of a topic must name the same; NULL for a
+	 * publisher is "", for a subscriber (with size and alignment 0) "any
+	 * type".  A publish of a chunk smaller than the type's size is
+	 * refused (ZCP_EINVAL). */
 	const char *type_name;
 	uint64_t type_size;
 	uint64_t type_align;
@@ -148,7 +153,8 @@ ZCP_API zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size,
  * chunk of the manager the caller holds) to every subscriber of the topic.
  * Takes over one of the caller's references on success: do not release it.
  * Writes before the call are visible to every subscriber that takes it.
- * Returns 0, or ZCP_EINVAL (NULL, foreign chunk), ZCP_EALREADY (the caller
+ * Returns 0, or ZCP_EINVAL (NULL, foreign chunk, a chunk too small for
+ * the topic's type size), ZCP_EALREADY (the caller
  * holds no reference), ZCP_EBUSY (the chunk is published already and a
  * ring still keeps it: a chunk is in one topic at a time), ZCP_EFULL
  * (REJECT policy and a subscriber's queue is full), ZCP_ECHILD, ZCP_EPERM,
