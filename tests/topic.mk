@@ -5,6 +5,7 @@ ZCP_C_TESTS += \
 	tests/topic-nm \
 	tests/topic-stress \
 	tests/topic-crash \
-	tests/topic-hostile
+	tests/topic-hostile \
+	tests/topic-wait
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh

@@ -216,10 +216,8 @@ int zcp_topic_sleep_until(const struct timespec *when)
 
 int wait_for_sample(zcp_subscriber *sub, const struct timespec *deadline, zcp_chunk **out)
 {
-	uint64_t pause = 1000000u; /* 1 ms, doubling to 10 ms */
-
 	for (;;) {
-		struct timespec now, wake;
+		struct timespec now;
 		zcp_chunk *c = zcp_subscriber_take(sub);
 		if (c != NULL) {
 			*out = c;
@@ -229,14 +227,22 @@ int wait_for_sample(zcp_subscriber *sub, const struct timespec *deadline, zcp_ch
 			return -errno;
 		if (zcp_topic_stop)
 			return ZCP_TOPIC_WAIT_STOPPED;
-		zcp_topic_now(&now);
-		if (deadline != NULL && zcp_topic_ts_diff(deadline, &now) <= 0)
-			return ZCP_TOPIC_WAIT_TIMEOUT;
-		wake = now;
-		zcp_topic_ts_add(&wake, pause);
-		if (deadline != NULL && zcp_topic_ts_diff(deadline, &wake) < 0)
-			wake = *deadline;
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL);
-		pause = pause * 2 > 10000000u ? 10000000u : pause * 2;
+		/* Sleep in the library (a futex: no CPU while the topic is
+		 * idle) until a sample, the deadline, or a signal (EINTR:
+		 * our handlers are installed without SA_RESTART). */
+		/* At most 100 ms a sleep: a signal that lands between the
+		 * stop check and the sleep is seen that late, not never. */
+		int64_t ns = 100000000;
+		if (deadline != NULL) {
+			zcp_topic_now(&now);
+			int64_t left = zcp_topic_ts_diff(deadline, &now);
+			if (left <= 0)
+				return ZCP_TOPIC_WAIT_TIMEOUT;
+			if (left < ns)
+				ns = left;
+		}
+		int err = zcp_subscriber_wait(sub, ns);
+		if (err && err != ZCP_ETIMEDOUT && err != ZCP_EINTR)
+			return err;
 	}
 }
