@@ -48,6 +48,7 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	 * copes with the previous seq (zcp__full_gen) and caps the size. */
 	atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->claimed, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->sample_off, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->size, size, memory_order_relaxed);

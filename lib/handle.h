@@ -67,6 +67,11 @@ struct zcp_chunk {
 	 * back in place, view.h), 0 when it joined other holders (a topic's
 	 * sample, a handle, a ticket): then that attempt would only fail. */
 	_Atomic uint32_t claimed;
+	/* Where a published sample's payload starts in the chunk (its
+	 * alignment, <zerocp/topic.h>): set with the view's generation by
+	 * loan, take and get (0), so reading the payload needs no look at
+	 * the chunk's header. */
+	_Atomic uint32_t sample_off;
 };
 
 struct zcp_mempool_manager {

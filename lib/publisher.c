@@ -205,6 +205,7 @@ zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_
 	/* The payload starts at the first aligned byte; its offset is in the
 	 * header, tied to this generation of the chunk. */
 	h->payload_off = (uint64_t)((align - (data & (align - 1))) & (align - 1));
+	atomic_store_explicit(&c->sample_off, (uint32_t)h->payload_off, memory_order_relaxed);
 	h->gen = atomic_load_explicit(&c->seq, memory_order_relaxed);
 	h->check = 0;
 	return c;
@@ -221,19 +222,9 @@ void *zcp_sample_data(const zcp_chunk *chunk)
 		return NULL;
 	zcp_chunk *c = (zcp_chunk *)chunk;
 	unsigned char *data = atomic_load_explicit(&c->data, memory_order_relaxed);
-	if (!data)
-		return NULL;
-	const struct zcp__chunk_header *h = (const struct zcp__chunk_header *)(data - ZCP__CHUNK_HEADER_SIZE);
-	/* Another process's write could change the header under us: read
-	 * each field once, check it, use the value read. */
-	uint64_t off = ((volatile const struct zcp__chunk_header *)h)->payload_off;
-	uint64_t gen = ((volatile const struct zcp__chunk_header *)h)->gen;
-	if (ZCP_LIKELY(off == 0) ||
-	    ((gen ^ atomic_load_explicit(&c->seq, memory_order_relaxed)) & ZCP__HANDLE_GEN_MASK) ||
-	    off >= 4096 ||
-	    off % 64 || off >= zcp_chunk_capacity(chunk))
-		return data;
-	return data + off;
+	/* Process memory, checked where it was set (loan, take). */
+	uint32_t off = atomic_load_explicit(&c->sample_off, memory_order_relaxed);
+	return data ? data + off : NULL;
 }
 
 int zcp_chunk_sample_info(const zcp_chunk *chunk, zcp_sample_info *out)
@@ -390,6 +381,7 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&s->handle, h, memory_order_relaxed);
 	atomic_store_explicit(&s->stamp, stamp, memory_order_relaxed);
+	atomic_store_explicit(&s->offset, off, memory_order_relaxed);
 	atomic_store_explicit(&s->pos, p + 1, memory_order_release);
 	ZCP__CRASH_POINT("pub.written");
 	/* Release: the slot, the header and (through the record CAS) the

@@ -122,7 +122,7 @@ fail:
 /* The next slot to read from publisher j: its position in *q, its handle
  * and stamp; 0 if there is none.  Counts what overflow cost us. */
 static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *handle,
-		uint64_t *stamp)
+		uint64_t *stamp, uint64_t *offset)
 {
 	struct zcp__publisher_ep *ep;
 	uint64_t st = follow(sub, j, &ep);
@@ -144,12 +144,14 @@ static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *h
 		uint64_t p1 = atomic_load_explicit(&s->pos, memory_order_acquire);
 		uint64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
 		uint64_t t = atomic_load_explicit(&s->stamp, memory_order_relaxed);
+		uint64_t o = atomic_load_explicit(&s->offset, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		uint64_t p2 = atomic_load_explicit(&s->pos, memory_order_relaxed);
 		if (p1 == c->pos + 1 && p2 == p1) {
 			*q = c->pos;
 			*handle = h;
 			*stamp = t;
+			*offset = o;
 			return 1;
 		}
 		/* Overwritten under us, or emptied: lost.  (A slot ahead of
@@ -184,14 +186,15 @@ zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
 		np = m->geo.max_publishers;
 	for (unsigned round = 0; round < 64; round++) {
 		int best = -1;
-		uint64_t bq = 0, bh = 0, bs = 0;
+		uint64_t bq = 0, bh = 0, bs = 0, bo = 0;
 		for (unsigned j = 0; j < np; j++) {
-			uint64_t q, h, s;
-			if (peek(sub, j, &q, &h, &s) && (best < 0 || s < bs)) {
+			uint64_t q, h, s, o;
+			if (peek(sub, j, &q, &h, &s, &o) && (best < 0 || s < bs)) {
 				best = (int)j;
 				bq = q;
 				bh = h;
 				bs = s;
+				bo = o;
 			}
 		}
 		if (best < 0)
@@ -217,6 +220,12 @@ zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
 			sub->lost++;
 			continue;
 		}
+		/* The payload's offset as its publisher wrote it; a scribbled
+		 * one is ignored (the payload is then the chunk's data). */
+		uint64_t cap = m->pools[atomic_load_explicit(&c->pool, memory_order_relaxed)].chunk_size;
+		atomic_store_explicit(&c->sample_off,
+				      bo < 4096 && bo % 64 == 0 && bo < cap ? (uint32_t)bo : 0,
+				      memory_order_relaxed);
 		atomic_store_explicit(&sub->ep->taken,
 				      atomic_load_explicit(&sub->ep->taken, memory_order_relaxed) + 1,
 				      memory_order_relaxed);

@@ -90,7 +90,7 @@ struct zcp__ring_slot {
 	_Atomic uint64_t pos;    /* position + 1, 0 while written */
 	_Atomic uint64_t handle; /* the sample's chunk, as a handle */
 	_Atomic uint64_t stamp;  /* publish time (ns), orders publishers */
-	uint64_t reserved;
+	_Atomic uint64_t offset; /* the payload's offset in the chunk */
 };
 
 struct zcp__publisher_ep {
