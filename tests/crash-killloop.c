@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Processes killed with SIGKILL at random moments of random traffic (get,
  * write, handoff, ref, release): after a reclaim every pool holds exactly
  * what the survivor holds, every chunk is on its free list exactly once,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/scenario.sh - the zerocp command end to end, as the seed's
 # scripts use it: tools/zerocp-scenario passes; "zerocp stat --json"
 # describes a running server; a second server on the same name is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/socket.sh - "zerocp serve --socket": memfd segments handed out by
 # the broker on a Unix socket in a private --socket-dir.  "serve" prints
 # the socket's path before "ready"; "stat --socket" and "demo --socket"

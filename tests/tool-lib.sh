@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/tool-lib.sh - shell helpers shared by the TAP tests of the zerocp
 # command (scenario.sh, socket.sh); sourced, not run.  They use the
 # caller's $zerocp (the tool) and $pids (processes to kill at exit), and

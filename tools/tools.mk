@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tools/tools.mk - the zerocp command (fragment included by Makefile.am).
 #
 # One program, tools/zerocp, with subcommands serve, stat, demo, clean and
