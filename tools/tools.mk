@@ -17,6 +17,8 @@ tools_zerocp_SOURCES = \
 	tools/cmd_stat.c \
 	tools/cmd_demo.c \
 	tools/cmd_clean.c \
+	tools/cmd_list.c \
+	tools/cmd_top.c \
 	$(ZCP_BENCH_SRCS)
 tools_zerocp_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools -I$(top_srcdir)/tools/bench $(ZCP_BENCH_CPPFLAGS)
 tools_zerocp_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
@@ -35,5 +37,6 @@ demo: tools/zerocp$(EXEEXT)
 # (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
 # builds first through "all").
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
+	tests/tool-daemon.sh \
 	tests/tool-squat.sh
 EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario
