@@ -4,7 +4,6 @@
 # functions; every other exported function has a page that is a ".so"
 # link to its group's (tests/man.sh checks that each export has one).
 dist_man_MANS = \
-	man/man.mk \
 	man/zcp_attach_options_init.3 \
 	man/zcp_broker_close.3 \
 	man/zcp_broker_fd.3 \

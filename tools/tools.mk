@@ -30,7 +30,12 @@ tools_zerocp_LDADD = lib/libzerocp.la $(INIH_LIBS) $(PTHREAD_LIBS)
 bin_SCRIPTS = tools/zerocp-scenario
 demo: tools/zerocp$(EXEEXT)
 	ZEROCP=$(abs_top_builddir)/tools/zerocp $(SHELL) $(top_srcdir)/tools/zerocp-scenario
-.PHONY: demo
+# README's quick start, built in a fresh copy (minutes): the full form of
+# tests/readme-quickstart.sh, which "make check" runs only in part.
+check-quickstart:
+	ZCP_TEST_QUICKSTART=full top_srcdir=$(top_srcdir) top_builddir=$(top_builddir) \
+		$(SHELL) $(top_srcdir)/tests/readme-quickstart.sh
+.PHONY: demo check-quickstart
 
 #
 # TAP tests of the command; Makefile.am adds $(ZCP_TOOL_TESTS) to TESTS
