@@ -740,6 +740,7 @@ struct cfg_args {
 	int npool_sec;
 };
 
+#ifdef ZCP_HAVE_INIH
 /* Append one option; 0 or -1 (no memory). */
 static int cfg_push(struct cfg_args *c, const char *opt, const char *val)
 {
@@ -766,6 +767,7 @@ static int cfg_push(struct cfg_args *c, const char *opt, const char *val)
 }
 
 static void goto_nomem(struct cfg_args *c);
+#endif
 
 static void cfg_free(struct cfg_args *c)
 {
@@ -873,13 +875,13 @@ nomem:
 	goto_nomem(c);
 	return 0;
 }
-#endif
 
 /* Record an out-of-memory failure in the handler's error. */
 static void goto_nomem(struct cfg_args *c)
 {
 	snprintf(c->err, sizeof c->err, "%s", zcp_strerror(ZCP_ENOMEM));
 }
+#endif
 
 /* config_load - read FILE into c as options.  Returns 0, or an exit code
  * after printing "FILE:LINE: why" (2: the file is wrong or unreadable, or
