@@ -68,7 +68,10 @@ fi
 # A fresh copy: what git tracks, else the whole source tree (a tarball's).
 src=$tmp/src
 mkdir "$src"
-if command -v git > /dev/null 2>&1 && git -C "$top_srcdir" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+# (Only when the source tree is a git checkout's top: an unpacked tarball
+# under "make distcheck" may lie inside an ignored directory of one.)
+if command -v git > /dev/null 2>&1 &&
+	[ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2> /dev/null)" = "$(cd "$top_srcdir" && pwd -P)" ]; then
 	(cd "$top_srcdir" && git ls-files -z | xargs -0 tar cf - 2> /dev/null) | (cd "$src" && tar xf -)
 else
 	(cd "$top_srcdir" && tar cf - --exclude='./build*' --exclude='./_build' --exclude='./_inst' . 2> /dev/null) |
