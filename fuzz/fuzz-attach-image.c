@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: validating a management segment image on attach.
  *
  * zcp__mgmt_validate() is what attach runs on a segment any peer may have

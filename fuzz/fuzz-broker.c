@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the broker's messages, both directions (lib/broker.c,
  * <zerocp/broker.h>).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: resolving handles and calling the chunk API while
  * shared words hold whatever a hostile peer wrote.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: attaching, for real, to a management segment a hostile
  * peer has written, then calling every public function on it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sealed-memfd attach broker (see <zerocp/broker.h>).
  *
  * Why SOCK_SEQPACKET: the answer is one message whose boundaries the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pool configuration object (process-local). */
 #include "handle.h"
 #include "topic.h"

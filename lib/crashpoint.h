@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test hook: die at a named point of a shared-memory write sequence.
  *
  * The crash-safety tests arm a point in a forked child; the child then

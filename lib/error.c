@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lib/error.c - error strings, all generated from ZCP_ERRNO_MAP() so the
  * enum, the names and the texts cannot drift apart.

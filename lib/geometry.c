@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact segment sizes from a configuration.
  *
  * Management segment: header, pool descriptors, process slots, then one

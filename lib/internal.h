@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lib/internal.h - private helpers shared by the files of lib/.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The layout of a manager's two shared segments, and the encodings of the
  * shared words.  Nothing here is API: the header carries a magic and a
  * layout version, and attach refuses any other.

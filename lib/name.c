@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/name.c - validation of object names and shm path construction. */
 #include "internal.h"
 

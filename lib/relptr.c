@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lib/relptr.c - relative pointers: (segment id, offset) pairs that mean
  * the same byte in every process mapping the segment.

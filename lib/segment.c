@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lib/segment.c - shared-memory segments: POSIX shm objects and memfds.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/version.c - run-time library version. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # ZCP_CHECK_CFLAG(FLAG, VARIABLE)
 # -------------------------------
 # Append FLAG to the shell VARIABLE (and AC_SUBST it) when the C compiler

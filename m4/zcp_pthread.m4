@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # ZCP_PTHREAD
 # -----------
 # A small stand-in for autoconf-archive's AX_PTHREAD that covers the

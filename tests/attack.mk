@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/attack.mk - fragment of Makefile.am: outside attacks on escrow, threads and kills (public API only).
 # Add C tests with "ZCP_C_TESTS += tests/NAME", shell tests with
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).

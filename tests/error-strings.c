@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/error-strings.c - every error code has a name and a text. */
 #include "config.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/exports.sh - the shared library exports exactly the symbols listed
 # in tests/exports.txt, and all of them start with zcp_ (never zcp__).
 # TAP output.  Skipped when no shared library was built.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/headers.sh - every public header compiles on its own, as C11 and,
 # when a C++ compiler was found, as C++.  TAP output.
 #

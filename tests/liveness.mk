@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/liveness.mk - fragment of Makefile.am: outside attacks on liveness, PID namespaces and process slots (public API only).
 # Add C tests with "ZCP_C_TESTS += tests/NAME", shell tests with
 # "ZCP_SH_TESTS += tests/NAME.sh" (and EXTRA_DIST for helpers).

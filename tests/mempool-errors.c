@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every error path of the manager and chunk API, one test each, and that
  * an error changes nothing. */
 #include "tap.h"

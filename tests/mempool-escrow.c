@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Escrow: a reference handed to another process stays owned while in
  * flight, is taken exactly once, and cannot be claimed with a forged
  * ticket. */

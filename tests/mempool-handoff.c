@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Handoff between processes: child A allocates and writes, sends the
  * handle through a pipe to child B, which takes a reference, checks the
  * data and releases; the chunk goes back only after both released. */

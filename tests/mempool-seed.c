@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The seed's scenario end to end: the parent plays the server, a forked
  * child the client; pool status after each step matches the seed's numbers
  * in both processes. */

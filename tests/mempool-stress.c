@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stress: 4 processes x 2 threads take, stamp, check and give back chunks
  * of every pool, and hand chunks over to the next process.  Each holder
  * stamps the payload with a token unique to this use and checks it before

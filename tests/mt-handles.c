@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Several manager handles in ONE process, driven by threads at once: each
  * handle has its own process slot (and its own liveness lock), so this is
  * what a multi-process run does, but under one ThreadSanitizer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/name.c - internal name validation and shm path building. */
 #include "internal.h"
 

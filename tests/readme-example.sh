@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The C example of README.md's API section compiles against the build tree
 # and runs against a live manager.
 set -u

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/relptr.c - relative pointers across mappings and processes. */
 #include "config.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/scenario.sh - the zerocp command end to end, as the seed's
 # scripts use it: tools/zerocp-scenario passes; "zerocp stat --json"
 # describes a running server; a second server on the same name is
@@ -25,7 +26,7 @@ zerocp=$top_builddir/tools/zerocp
 script=$top_srcdir/tools/zerocp-scenario
 
 # Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
-# forget, kill_pids, is_main_shell, seed_pools_after_server.
+# forget, kill_pids, is_main_shell, seed_pools_idle.
 . "$top_srcdir/tests/tool-lib.sh"
 skip_unless_runnable
 
@@ -109,15 +110,15 @@ esac
 tap $r "stat --json prints one object naming the manager"
 printf '%s\n' "$json" | grep -q '"creator_alive":true'
 tap $? "stat --json: creator alive"
-seed_pools_after_server "$json"
-tap $? "stat --json: the seed's four pools, the server holding one chunk in each of three"
+seed_pools_idle "$json"
+tap $? "stat --json: the seed's four pools, all free (serve takes no chunk)"
 proc=$(json_process "$json" "$apid")
 echo "# server entry: $proc"
 case $proc in
-*'"alive":true,"self":false,'*'"chunks":3,'*) r=0 ;;
+*'"alive":true,"self":false,'*'"chunks":0,'*) r=0 ;;
 *) r=1 ;;
 esac
-tap $r "stat --json: the server's process, alive, holding 3 chunks"
+tap $r "stat --json: the server's process, alive, holding no chunk"
 # Read-only, stat takes no process slot; a library without read-only
 # attach makes it a process of the table, listed as self, holding nothing.
 case $json in
@@ -142,11 +143,11 @@ pids="$pids $dpid"
 wait_for '^holding' "$tmp/hold.log"
 tap $? "demo --hold holds its chunks" || show "$tmp/hold.log"
 stop "$dpid" KILL
-wait_for '^Reclaimed 1 dead process' "$tmp/a.log"
+wait_for ' info: Reclaimed 1 dead process' "$tmp/a.log"
 tap $? "the server reclaims the killed client's chunks" || show "$tmp/a.log"
 json=$(limit 10 "$zerocp" stat --name "$A" --json 2> /dev/null)
-printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,'
-tap $? "after reclaim only the server's chunks are in use"
+printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":0,"free":100,'
+tap $? "after reclaim no chunk is in use"
 
 # --- 14-17: restart after kill -9, refused while a client is attached -------
 "$zerocp" demo --name "$A" --hold 60 > "$tmp/hold2.log" 2>&1 &
@@ -171,7 +172,7 @@ wait_for '^ready$' "$tmp/take.log" &&
 tap $? "serve --takeover replaces the segments anyway" || show "$tmp/take.log"
 stop "$dpid" KILL
 stop "$tpid" TERM
-[ "$st" -eq 0 ] && grep -q '^Server stopped' "$tmp/take.log"
+[ "$st" -eq 0 ] && grep -q ' info: Server stopped' "$tmp/take.log"
 tap $? "the takeover server stops on SIGTERM, status 0" || show "$tmp/take.log"
 
 # --- 18-20: restart after kill -9 with no one attached ---------------------
@@ -183,11 +184,11 @@ stop "$bpid" KILL
 start_server "$B" "$tmp/b2.log"
 b2pid=$spid
 wait_for '^ready$' "$tmp/b2.log" &&
-	grep -q "^replacing segments of dead server $bpid\$" "$tmp/b2.log"
+	grep -q " info: replacing segments of dead server $bpid\$" "$tmp/b2.log"
 tap $? "after kill -9 a new serve comes up: 'replacing segments of dead server'" ||
 	show "$tmp/b2.log"
 json=$(limit 10 "$zerocp" stat --name "$B" --json 2> /dev/null)
-[ -n "$(json_process "$json" "$b2pid" | grep '"alive":true,"self":false,.*"chunks":3')" ] &&
+[ -n "$(json_process "$json" "$b2pid" | grep '"alive":true,"self":false,.*"chunks":0')" ] &&
 	[ -z "$(json_process "$json" "$bpid")" ]
 tap $? "the new manager lists the new server, not the dead one"
 stop "$b2pid" INT

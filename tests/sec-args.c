@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every public function given NULL, zero, huge or out-of-range arguments
  * returns an error (or NULL with errno, or 0 for accessors) and changes
  * nothing: the management segment is compared byte for byte before and

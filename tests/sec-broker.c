@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sealed-memfd attach broker: a forked client attaches through the
  * socket and works with the server's chunks; it cannot resize the
  * segments; peers without the right uid or gid are refused; the socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A hostile peer scribbles over the shared segments while a victim keeps
  * calling the API: the victim may get errors, never a signal, a hang, a
  * pointer outside the segments, or a value no function documents.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Segment permissions (shm backend): 0600 by default, a group granted on
  * request, and a process of another uid cannot attach without it.  The
  * parts that change uid need root; they are skipped otherwise. */

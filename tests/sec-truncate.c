@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A peer tries to resize the segments under everyone.
  *
  * shm backend: nothing stops a peer with write access from ftruncate()ing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Security (fragment of Makefile.am): the sealed-memfd attach broker, the
 # permission, truncation, hostile-peer and argument tests, and the
 # libFuzzer targets built by "make fuzz".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/segment-basic.c - create, open, size, options and errors of
  * segments in one process. */
 #include "config.h"

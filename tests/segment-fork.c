@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/segment-fork.c - segments shared with forked children: by name
  * (shm), by inherited descriptor (memfd), seals, and a peer's resize. */
 #include "config.h"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/socket.sh - "zerocp serve --socket": memfd segments handed out by
 # the broker on a Unix socket in a private --socket-dir.  "serve" prints
 # the socket's path before "ready"; "stat --socket" and "demo --socket"
@@ -16,7 +17,7 @@
 zerocp=$top_builddir/tools/zerocp
 
 # Shared helpers: skip_unless_runnable, tap, nap, show, reap, limit,
-# forget, kill_pids, is_main_shell, seed_pools_after_server.
+# forget, kill_pids, is_main_shell, seed_pools_idle.
 . "$top_srcdir/tests/tool-lib.sh"
 skip_unless_runnable
 
@@ -84,8 +85,8 @@ case $json in
 *) r=1 ;;
 esac
 tap $r "stat --socket --json reaches the manager, its creator alive"
-seed_pools_after_server "$json"
-tap $? "stat --socket: the seed's four pools, the server holding one chunk in each of three"
+seed_pools_idle "$json"
+tap $? "stat --socket: the seed's four pools, all free"
 
 # --- 5-6: demo --socket ------------------------------------------------------
 limit 20 "$zerocp" demo --socket "$sock" > "$tmp/demo.log" 2>&1
@@ -94,8 +95,8 @@ show "$tmp/demo.log"
 [ $r -eq 0 ] && grep -q '^demo: all checks passed$' "$tmp/demo.log"
 tap $? "demo --socket passes every check"
 json=$(limit 10 "$zerocp" stat --socket "$sock" --json 2> /dev/null)
-printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,'
-tap $? "after demo only the server's chunks are in use"
+printf '%s\n' "$json" | grep -qF '"index":0,"chunk_size":256,"total":100,"used":0,"free":100,'
+tap $? "after demo no chunk is in use"
 
 # --- 7-8: not by name, not in /dev/shm ---------------------------------------
 left=$(leftovers)
@@ -110,7 +111,7 @@ tap $? "stat --name cannot reach the manager: no name to attach by"
 # --- 9-11: shutdown ----------------------------------------------------------
 kill -TERM "$spid" 2> /dev/null
 reap "$spid" 10
-[ "$st" -eq 0 ] && grep -q '^Server stopped' "$tmp/serve.log"
+[ "$st" -eq 0 ] && grep -q ' info: Server stopped' "$tmp/serve.log"
 tap $? "the server stops on SIGTERM, status 0" || show "$tmp/serve.log"
 [ -n "$sock" ] && [ ! -e "$sock" ]
 tap $? "the socket file is removed at exit"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/tap.c - TAP producer; see tap.h. */
 #include "tap.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tap.h - a small TAP producer in the style of c-tap-harness.
  *

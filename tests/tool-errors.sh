@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/tool-errors.sh - the zerocp command's error paths and exit codes:
 # 2 for usage errors (with a message saying what is wrong), 1 for runtime
 # failures such as a missing manager, 0 for a clean of nothing.  No server

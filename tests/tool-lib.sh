@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/tool-lib.sh - shell helpers shared by the TAP tests of the zerocp
 # command (scenario.sh, socket.sh); sourced, not run.  They use the
 # caller's $zerocp (the tool) and $pids (processes to kill at exit), and
@@ -31,14 +32,14 @@ kill_pids() {
 	done
 }
 
-# seed_pools_after_server JSON: whether `stat --json` output JSON shows
-# the seed's four pools with the server's one chunk in each of the first
-# three (what serve takes at start); names each missing pool.
-seed_pools_after_server() {
+# seed_pools_idle JSON: whether `stat --json` output JSON shows the
+# seed's four pools, all free (serve, a daemon, takes no chunk); names
+# each missing pool.
+seed_pools_idle() {
 	_r=0
-	for _p in '"index":0,"chunk_size":256,"total":100,"used":1,"free":99,' \
-		'"index":1,"chunk_size":1024,"total":50,"used":1,"free":49,' \
-		'"index":2,"chunk_size":4096,"total":20,"used":1,"free":19,' \
+	for _p in '"index":0,"chunk_size":256,"total":100,"used":0,"free":100,' \
+		'"index":1,"chunk_size":1024,"total":50,"used":0,"free":50,' \
+		'"index":2,"chunk_size":4096,"total":20,"used":0,"free":20,' \
 		'"index":3,"chunk_size":16384,"total":10,"used":0,"free":10,'; do
 		printf '%s\n' "$1" | grep -qF "$_p" || { _r=1; echo "# missing: $_p"; }
 	done

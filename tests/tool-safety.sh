@@ -180,8 +180,8 @@ for sig in HUP QUIT; do
 	start_server "$N" "$tmp/$sig.log"
 	wait_for '^ready$' "$tmp/$sig.log" || show "$tmp/$sig.log"
 	stop "$spid" "$sig"
-	[ "$st" -eq 0 ] && grep -q "^Received SIG$sig, shutting down" "$tmp/$sig.log" &&
-		grep -q '^Server stopped' "$tmp/$sig.log"
+	[ "$st" -eq 0 ] && grep -q " info: Received SIG$sig, shutting down" "$tmp/$sig.log" &&
+		grep -q ' info: Server stopped' "$tmp/$sig.log"
 	tap $? "SIG$sig stops the server cleanly, status 0 (got $st)" || show "$tmp/$sig.log"
 	left=$(leftovers "$N")
 	[ -z "$left" ]
@@ -232,8 +232,8 @@ if grep -q 'no read-only attach in this library' "$tmp/fstat.log"; then
 	n=$((n + 1))
 	echo "ok $n # SKIP stat of a full table: the library has no read-only attach yet"
 else
-	[ $r -eq 0 ] && grep -q "^  slot 0: pid $fpid, id 0x[0-9a-f]*, alive, chunks held 3, lent unsettled 0" "$tmp/fstat.log" &&
-		grep -q "^  slot 1: pid $dpid, id 0x[0-9a-f]*, alive, chunks held 3, lent unsettled 0" "$tmp/fstat.log" &&
+	[ $r -eq 0 ] && grep -q "^  slot 0: pid $fpid, id 0x[0-9a-f]*, alive, chunks held 0, lent unsettled 0" "$tmp/fstat.log" &&
+		grep -q "^  slot 1: pid $dpid, id 0x[0-9a-f]*, alive, chunks held 6, lent unsettled 0" "$tmp/fstat.log" &&
 		grep -q "Pool 0: chunk_size=256, total=100, used=2" "$tmp/fstat.log"
 	tap $? "stat reads a manager whose process table is full: pools and both processes"
 fi
@@ -244,17 +244,17 @@ if grep -q 'no read-only attach in this library' "$tmp/fjson.err"; then
 	echo "ok $n # SKIP stat --json of a full table: the library has no read-only attach yet"
 else
 	printf '%s\n' "$json" | grep -q '"read_only":true,' &&
-		printf '%s\n' "$json" | grep -q '{"slot":1,"pid":'"$dpid"',"alive":true,"self":false,"reclaiming":false,"chunks":3,"id":[0-9]*,"lent_unsettled":0}'
+		printf '%s\n' "$json" | grep -q '{"slot":1,"pid":'"$dpid"',"alive":true,"self":false,"reclaiming":false,"chunks":6,"id":[0-9]*,"lent_unsettled":0}'
 	tap $? "stat --json of a full table: read-only, each process with its id and lent_unsettled"
 fi
 stop "$dpid" KILL
-wait_for '^Reclaimed 1 dead process' "$tmp/f.log"
+wait_for ' info: Reclaimed 1 dead process' "$tmp/f.log"
 tap $? "the server reclaims the killed client's chunks" || show "$tmp/f.log"
-grep -q "^  dead process pid $dpid (process id 0x[0-9a-f]*, slot 1): it held 3 chunk(s)" "$tmp/f.log"
+grep -q " info: reclaimed dead process pid $dpid (process id 0x[0-9a-f]*, slot 1): it held 6 chunk(s)" "$tmp/f.log"
 tap $? "and names it: pid, process id, slot and the chunks it held" || show "$tmp/f.log"
 json=$(limit 10 "$zerocp" stat --name "$N" --json 2> /dev/null)
 printf '# %s\n' "$json"
-printf '%s\n' "$json" | grep -q '"chunks":3,"id":[0-9]*,"lent_unsettled":0}'
+printf '%s\n' "$json" | grep -q '"chunks":0,"id":[0-9]*,"lent_unsettled":0}'
 tap $? "stat --json shows id and lent_unsettled for each process"
 stop "$fpid" TERM
 

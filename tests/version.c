@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/version.c - the header, the library and configure agree. */
 #include "config.h"
 

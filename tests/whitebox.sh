@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/whitebox.sh - only the white-box tests listed in tests/whitebox.txt
 # include private headers of lib/ (a quoted #include of a file that exists
 # in lib/); every other test and fuzz source uses the public headers only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/zt.c - fork, timeout and litter helpers; see zt.h. */
 #include "config.h"
 

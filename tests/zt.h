@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/zt.h - helpers for zerocp's test programs: fork with timeouts,
  * unique segment names, and a check that nothing is left in /dev/shm.

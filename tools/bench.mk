@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tools/bench.mk - "zerocp bench" (fragment of Makefile.am).
 #
 # The benchmark is compiled into the zerocp command: tools/tools.mk adds

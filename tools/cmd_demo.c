@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tools/cmd_demo.c - "zerocp demo": the seed's client, as a self-check.
  *
- * Runs the seed's client steps against a running server and checks each
+ * Takes the three chunks the seed's server held (200, 800 and 3000 bytes:
+ * "zerocp serve" is a daemon and takes none), then runs the seed's client steps against a running server and checks each
  * of the seed's verification points on the way (attach, automatic pool
  * choice, data written and read back, reference count 1 -> 2 -> 1, used
  * and free moving with allocation and release).  Every failed check is
@@ -24,7 +25,8 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: %s demo [--name N | --socket PATH] [--owner UID] [--hold SECONDS]\n"
 		"\n"
-		"Attach to the running manager N and perform the seed's client steps:\n"
+		"Attach to the running manager N and perform the seed's steps: take the\n"
+		"seed server's 200, 800 and 3000 bytes (held to the end), then the client's:\n"
 		"allocate 100, 512 and 2048 bytes, write and read back data, take and\n"
 		"drop a reference, release everything.  Exit 1 if any check fails.\n"
 		"  --socket PATH   attach through the socket of a \"serve --socket\"\n"
@@ -80,8 +82,9 @@ static int used_counts(const zcp_mempool_manager *m, uint64_t *used, int n)
 static void run(zcp_mempool_manager *m)
 {
 	static const uint64_t sizes[] = {100, 512, 2048};
+	static const uint64_t server_sizes[] = {200, 800, 3000};
 	static const char hello[] = "Hello from client!";
-	zcp_chunk *c[3] = {NULL, NULL, NULL};
+	zcp_chunk *c[3] = {NULL, NULL, NULL}, *srv[3] = {NULL, NULL, NULL};
 	uint64_t before[ZCP_MAX_POOLS], after[ZCP_MAX_POOLS];
 	int npools = zcp_mempool_manager_pool_count(m);
 	char msg[160];
@@ -91,6 +94,26 @@ static void run(zcp_mempool_manager *m)
 	if (!check(npools > 0 && npools <= ZCP_MAX_POOLS, "the manager has pools"))
 		return;
 	printf("Pool status:\n");
+	zcp_mempool_manager_print_stats(m, stdout);
+
+	/* The seed's server took these three at start and held them until
+	 * it stopped; "zerocp serve" is a daemon that takes nothing, so the
+	 * demo plays that part, holding them to its end. */
+	printf("Server-side allocations (the seed's server): %d, %d and %d bytes...\n",
+	       (int)server_sizes[0], (int)server_sizes[1], (int)server_sizes[2]);
+	for (int k = 0; k < 3; k++) {
+		srv[k] = zcp_chunk_get(m, server_sizes[k]);
+		if (srv[k] == NULL) {
+			int e = -errno;
+			snprintf(msg, sizeof msg, "allocating %d bytes: %s", (int)server_sizes[k],
+				 zcp_strerror(e));
+			check(0, msg);
+			continue;
+		}
+		printf("  %d bytes: pool %d (chunk_size=%llu)\n", (int)server_sizes[k],
+		       zcp_chunk_pool_index(srv[k]), (unsigned long long)zcp_chunk_capacity(srv[k]));
+	}
+	printf("Pool status after the server-side allocations:\n");
 	zcp_mempool_manager_print_stats(m, stdout);
 	check(used_counts(m, before, npools) == 0, "reading the pools' status");
 
@@ -184,6 +207,15 @@ static void run(zcp_mempool_manager *m)
 				 i, (unsigned long long)after[i], (unsigned long long)before[i]);
 			check(after[i] == before[i], msg);
 		}
+	}
+	printf("Releasing the server-side chunks...\n");
+	for (int k = 0; k < 3; k++) {
+		if (srv[k] == NULL)
+			continue;
+		int err = zcp_chunk_release(m, srv[k]);
+		snprintf(msg, sizeof msg, "releasing server-side chunk %d: %s", k + 1,
+			 zcp_strerror(err));
+		check(err == 0, msg);
 	}
 }
 

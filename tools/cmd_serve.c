@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* tools/cmd_serve.c - "zerocp serve": the seed's server.
+/* tools/cmd_serve.c - "zerocp serve": the manager daemon.
  *
  * Creates the manager (replacing the leftovers of a crashed server when
- * that is safe), takes the seed's three chunks, prints "ready" for scripts,
- * then reprints the pools' status and reclaims the chunks of dead processes
- * every --interval seconds until SIGINT or SIGTERM, and finally gives
- * everything back so that nothing stays in /dev/shm.
+ * that is safe) from the command line or a config file (-c FILE, INI read
+ * with libinih: see config_load()), prints "ready" for scripts (and tells
+ * a service manager: --ready-fd, sd_notify), then every --interval seconds
+ * reclaims the chunks of dead processes, naming each, and logs the status
+ * when it changed (or on SIGUSR1), until SIGINT, SIGTERM or another
+ * stopping signal; finally it destroys the manager so that nothing stays
+ * in /dev/shm.  It takes no chunk itself: the seed's server allocations
+ * are part of "zerocp demo".
+ *
+ * Log lines go to standard output, line-buffered, as
+ * "2026-11-30T14:30:00.123+0000 info: message": a timestamp, a level
+ * (error, warning, info, debug) and the message.  --quiet keeps errors and
+ * warnings, --verbose adds debug lines.  The "ready" line (and "socket:
+ * PATH" before it) has no prefix: scripts wait for it.  Errors before the
+ * manager exists (usage, create) are "zerocp: serve: ..." on stderr.
  *
  * With --socket the segments are anonymous memfds instead (nothing in
  * /dev/shm), handed to clients by the broker of <zerocp/broker.h> on a
  * Unix socket, whose path is printed ("socket: PATH") before "ready".
  *
- * Signals: every signal whose default action would end the process
- * (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGALRM, the real-time
+ * Signals: SIGUSR1 logs the status now.  Every other signal whose default
+ * action would end the process (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, the real-time
  * signals...) stops the server cleanly instead, as SIGINT does, so that no
  * way of ending it short of SIGKILL leaves its segments behind; SIGPIPE is
  * ignored (a closed stdout must not kill a server).  They stay blocked
@@ -29,11 +40,15 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,9 +56,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#ifdef ZCP_HAVE_INIH
+#include <ini.h>
+#endif
+
 /* The signal that asked us to stop, 0 while running.  Written only by the
  * handler, read by the main loop. */
 static volatile sig_atomic_t stop_signal;
+
+/* Set by SIGUSR1: log the status at once, changed or not. */
+static volatile sig_atomic_t status_request;
+
+/* Log levels, and the lowest one printed (--quiet: LOG_WARN, --verbose:
+ * LOG_DEBUG). */
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+static int log_level = LOG_INFO;
+
+/* slog - one log line on stdout: local time with milliseconds and UTC
+ * offset, the level, the message.  Lines above log_level are dropped. */
+static void slog(int level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+static void slog(int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	struct timespec ts;
+	struct tm tm;
+	char stamp[64], zone[16];
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof zone, "%z", &tm);
+	printf("%s.%03ld%s %s: ", stamp, ts.tv_nsec / 1000000L, zone, names[level]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
 
 /* The signals that stop the server, with their names for the last
  * message.  Those a process cannot catch (SIGKILL, SIGSTOP) are not here;
@@ -54,7 +112,7 @@ static const struct {
 	const char *name;
 } stop_signals[] = {
 	{SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
-	{SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
+	{SIGQUIT, "SIGQUIT"}, {SIGUSR2, "SIGUSR2"},
 	{SIGALRM, "SIGALRM"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
 	{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
 #ifdef SIGPOLL
@@ -77,34 +135,37 @@ struct serve_opts {
 	int socket;       /* memfd segments, served by a broker */
 	const char *socket_dir; /* the broker's directory; NULL: its default */
 	long allow_gid;   /* a group the broker admits too; -1: none */
+	int ready_fd;     /* --ready-fd: write "READY=1\n" there when ready; -1 */
 };
 
-/* The seed's pools, used when no --pool is given. */
+/* The seed's pools, used when neither --pool nor a [pool NAME] section
+ * is given. */
 static const struct {
 	uint64_t size;
 	uint32_t count;
 } default_pools[] = {{256, 100}, {1024, 50}, {4096, 20}, {16384, 10}};
 
-/* The seed's server allocations, kept until shutdown. */
-static const uint64_t seed_sizes[] = {200, 800, 3000};
-#define NSEED (sizeof seed_sizes / sizeof seed_sizes[0])
-
 /* Why: the documented option list, shown by --help and on usage errors. */
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s serve [--name N] [--pool SIZExCOUNT]... [--interval SECONDS]\n"
+		"Usage: %s serve [-c FILE] [--name N] [--pool SIZExCOUNT]... [--interval SECONDS]\n"
 		"                    [--max-processes N] [--mode 0660] [--gid G] [--takeover]\n"
 		"                    [--socket [--socket-dir D] [--allow-gid G]]\n"
+		"                    [--quiet | --verbose] [--ready-fd FD]\n"
 		"\n"
 		"Create the memory-pool manager N and keep it until SIGINT, SIGTERM or any\n"
 		"other terminating signal (SIGHUP, SIGQUIT...; all but SIGKILL clean up).\n"
+		"Reclaims the chunks of dead processes every interval, naming them, and\n"
+		"logs the status when it changed; SIGUSR1 logs it at once.\n"
 		"An existing manager N is replaced only when its server is dead and no live\n"
 		"process is attached (see --takeover); a live or starting server's never.\n"
+		"  -c, --config FILE   read options from an INI file (see zerocp(1)); the\n"
+		"                      command line overrides it, --pool replaces its pools\n"
 		"  --pool SIZExCOUNT   a pool of COUNT chunks of SIZE bytes (256, 1K, 4K,\n"
 		"                      16K, 1M...); repeatable.  Default: the seed's pools\n"
 		"                      256x100 1Kx50 4Kx20 16Kx10\n"
-		"  --interval SECONDS  status and reclaim period (default 5; fractions ok)\n"
+		"  --interval SECONDS  reclaim and status period (default 5; fractions ok)\n"
 		"  --max-processes N   process table size (1..%d, default %d)\n"
 		"  --mode MODE         segment permissions, octal, subset of 0660\n"
 		"  --gid G             group of the segments (number or name)\n"
@@ -119,6 +180,10 @@ static void usage(FILE *fp)
 		"                      else /tmp/zerocp-UID); the socket is D/zerocp-N.sock\n"
 		"  --allow-gid G       also admit processes whose primary group is G\n"
 		"                      (number or name); by default only our own uid\n"
+		"  -q, --quiet         log only errors and warnings\n"
+		"  -v, --verbose       log debug lines too\n"
+		"  --ready-fd FD       when ready, write \"READY=1\" to descriptor FD and\n"
+		"                      close it (with $NOTIFY_SOCKET set, sd_notify too)\n"
 		"Prints \"socket: PATH\" with --socket, then \"ready\" on a line of its own\n"
 		"once the manager serves.\n",
 		zcp_tool_progname, ZCP_MAX_PROCESSES, ZCP_DEFAULT_PROCESSES);
@@ -129,6 +194,13 @@ static void usage(FILE *fp)
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+/* SIGUSR1: ask the main loop for the status. */
+static void on_status(int sig)
+{
+	(void)sig;
+	status_request = 1;
 }
 
 /* Install the handlers of every stopping signal and block them outside
@@ -147,6 +219,7 @@ static int setup_signals(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: the wait must return EINTR */
 	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
 	for (size_t k = 0; k < NSTOP; k++)
 		sigaddset(&block, stop_signals[k].sig);
 #if defined(SIGRTMIN) && defined(SIGRTMAX)
@@ -167,6 +240,10 @@ static int setup_signals(sigset_t *waitmask)
 		sigaction(sig, &sa, NULL);
 	}
 #endif
+	sa.sa_handler = on_status;
+	sigdelset(waitmask, SIGUSR1);
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
+		return -1;
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -1;
@@ -189,9 +266,9 @@ static const char *signal_name(int sig, char *buf, size_t len)
 	return buf;
 }
 
-/* Wait `seconds` or until a stop signal, whichever comes first, answering
- * the broker's clients (br may be NULL) as they come.  Returns 1 when
- * asked to stop. */
+/* Wait `seconds` or until a stop signal or SIGUSR1, whichever comes
+ * first, answering the broker's clients (br may be NULL) as they come.
+ * Returns 1 when asked to stop. */
 static int wait_interval(double seconds, const sigset_t *waitmask, zcp_broker *br)
 {
 	int bfd = br != NULL ? zcp_broker_fd(br) : -1;
@@ -204,7 +281,7 @@ static int wait_interval(double seconds, const sigset_t *waitmask, zcp_broker *b
 		end.tv_sec++;
 		end.tv_nsec -= 1000000000L;
 	}
-	while (!stop_signal) {
+	while (!stop_signal && !status_request) {
 		struct timespec left;
 		fd_set rd;
 
@@ -228,9 +305,11 @@ static int wait_interval(double seconds, const sigset_t *waitmask, zcp_broker *b
 			 * (a client gone before accept) is harmless; others are
 			 * reported. */
 			int n = zcp_broker_serve(br, 0);
+			if (n > 0)
+				slog(LOG_DEBUG, "broker: handed the manager to %d client(s)", n);
 			if (n < 0 && n != ZCP_EAGAIN) {
-				zcp_tool_err("serve", "the broker cannot accept clients: %s (%s)",
-					     zcp_strerror(n), zcp_err_name(n));
+				slog(LOG_ERROR, "the broker cannot accept clients: %s (%s)",
+				     zcp_strerror(n), zcp_err_name(n));
 				/* A lasting error (EMFILE) would keep the socket
 				 * readable: leave it until the next interval
 				 * rather than spin. */
@@ -314,9 +393,9 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 			     zcp_tool_q(name));
 		return ZCP_TOOL_FAIL;
 	case ZCP_ESRCH:
-		printf("replacing leftover segments of %s: their creator died while "
-		       "initialising them\n",
-		       zcp_tool_q(name));
+		slog(LOG_INFO, "replacing leftover segments of %s: their creator died while "
+			       "initialising them",
+		     zcp_tool_q(name));
 		return unlink_segments(o, name);
 	case ZCP_EOWNER:
 		zcp_tool_attach_error("serve", &t, err);
@@ -335,9 +414,9 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 				     zcp_tool_q(name));
 			return ZCP_TOOL_FAIL;
 		}
-		printf("taking over: replacing segments of %s that are not a usable manager "
-		       "(%s: %s)\n",
-		       zcp_tool_q(name), zcp_err_name(err), zcp_strerror(err));
+		slog(LOG_WARN, "taking over: replacing segments of %s that are not a usable manager "
+			       "(%s: %s)",
+		     zcp_tool_q(name), zcp_err_name(err), zcp_strerror(err));
 		return unlink_segments(o, name);
 	default:
 		zcp_tool_err("serve", "a manager named %s exists but cannot be attached: %s",
@@ -388,11 +467,11 @@ static int handle_existing(const struct serve_opts *o, const char *name)
 	if (creator != 0)
 		snprintf(who, sizeof who, "%ld", creator);
 	if (others > 0)
-		printf("taking over: replacing segments of dead server %s; still attached "
-		       "(they keep their old mappings):%s\n",
-		       who, pids);
+		slog(LOG_WARN, "taking over: replacing segments of dead server %s; still attached "
+			       "(they keep their old mappings):%s",
+		     who, pids);
 	else
-		printf("replacing segments of dead server %s\n", who);
+		slog(LOG_INFO, "replacing segments of dead server %s", who);
 	return remove_mapped(old, name);
 }
 
@@ -405,12 +484,12 @@ static void print_layout(const zcp_mempool_manager *m, const char *name, int mem
 
 	if (zcp_mempool_manager_get_layout(m, &lay) != 0)
 		return;
-	printf("Management segment: %szerocp_%s_mgmt, %llu bytes\n", where, name,
-	       (unsigned long long)lay.mgmt_size);
-	printf("Data segment: %szerocp_%s_data, %llu bytes\n", where, name,
-	       (unsigned long long)lay.data_size);
-	printf("  (%llu chunks, %llu management bytes per chunk)\n",
-	       (unsigned long long)lay.total_chunks, (unsigned long long)lay.record_size);
+	slog(LOG_INFO, "Management segment: %szerocp_%s_mgmt, %llu bytes", where, name,
+	     (unsigned long long)lay.mgmt_size);
+	slog(LOG_INFO, "Data segment: %szerocp_%s_data, %llu bytes (%llu chunks, %llu management "
+		       "bytes per chunk)",
+	     where, name, (unsigned long long)lay.data_size, (unsigned long long)lay.total_chunks,
+	     (unsigned long long)lay.record_size);
 }
 
 /* The directory the broker uses when --socket-dir is not given (the rule
@@ -631,6 +710,275 @@ static int segments_error(const zcp_mempool_config *cfg, int n, const uint64_t *
 	return -1;
 }
 
+/* ---------------------------------------------------------------------
+ * Config file (-c FILE)
+ * ---------------------------------------------------------------------
+ * An INI file read with libinih: every key is the long option of the same
+ * name, so the file and the command line share one parser and one set of
+ * checks (parse() below).  The file's options come first in the argument
+ * vector and the command line's after, so the command line wins; pools
+ * given with --pool replace the file's.  Format (zerocp(1), FILES):
+ *
+ *   [server]            name, interval, max-processes, mode, gid,
+ *                       takeover, socket, socket-dir, allow-gid,
+ *                       log-level (quiet, info or verbose)
+ *   [pool NAME]         size, count: one pool (NAME is only a label)
+ *
+ * Publish/subscribe topics will get [topic NAME] sections of their own
+ * here, translated the same way into their command-line options.
+ */
+
+/* The options read from a file, as "--key=value" strings. */
+struct cfg_args {
+	char **v;
+	int n, cap;
+	int pools;            /* --pool entries among them */
+	char err[256];        /* why the handler refused a line */
+	char pool_sec[ZCP_MAX_POOLS + 1][64]; /* [pool NAME] sections seen */
+	char pool_size[ZCP_MAX_POOLS + 1][64];
+	char pool_count[ZCP_MAX_POOLS + 1][32];
+	int npool_sec;
+};
+
+#ifdef ZCP_HAVE_INIH
+/* Append one option; 0 or -1 (no memory). */
+static int cfg_push(struct cfg_args *c, const char *opt, const char *val)
+{
+	size_t len = strlen(opt) + (val != NULL ? strlen(val) + 1 : 0) + 1;
+	char *a;
+
+	if (c->n + 1 >= c->cap) {
+		int cap = c->cap ? c->cap * 2 : 16;
+		char **v = realloc(c->v, (size_t)cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	a = malloc(len);
+	if (a == NULL)
+		return -1;
+	if (val != NULL)
+		snprintf(a, len, "%s=%s", opt, val);
+	else
+		snprintf(a, len, "%s", opt);
+	c->v[c->n++] = a;
+	return 0;
+}
+
+static void goto_nomem(struct cfg_args *c);
+#endif
+
+static void cfg_free(struct cfg_args *c)
+{
+	for (int k = 0; k < c->n; k++)
+		free(c->v[k]);
+	free(c->v);
+}
+
+#ifdef ZCP_HAVE_INIH
+/* A boolean value: 1, 0, or -1 when it is none of the usual words. */
+static int cfg_bool(const char *v)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"};
+	static const char *const no[] = {"0", "no", "false", "off"};
+	for (size_t k = 0; k < 4; k++) {
+		if (strcasecmp(v, yes[k]) == 0)
+			return 1;
+		if (strcasecmp(v, no[k]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* The libinih handler: one "key = value" of a section.  Returns 1, or 0
+ * after writing the reason into c->err (ini_parse() then gives the line). */
+static int cfg_handler(void *user, const char *section, const char *key, const char *val)
+{
+	static const char *const valued[] = {"name", "interval", "max-processes", "mode",
+					     "gid", "socket-dir", "allow-gid"};
+	static const char *const flags[] = {"takeover", "socket"};
+	struct cfg_args *c = user;
+	char opt[80];
+
+	if (c->err[0] != '\0')
+		return 0;
+	if (strcmp(section, "server") == 0) {
+		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+			if (strcmp(key, valued[k]) == 0) {
+				snprintf(opt, sizeof opt, "--%s", key);
+				if (cfg_push(c, opt, val) != 0)
+					goto nomem;
+				return 1;
+			}
+		}
+		for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+			if (strcmp(key, flags[k]) == 0) {
+				int b = cfg_bool(val);
+				if (b < 0) {
+					snprintf(c->err, sizeof c->err,
+						 "%s = %s: expected true or false", key,
+						 zcp_tool_q(val));
+					return 0;
+				}
+				snprintf(opt, sizeof opt, "--%s", key);
+				if (b && cfg_push(c, opt, NULL) != 0)
+					goto nomem;
+				return 1;
+			}
+		}
+		if (strcmp(key, "log-level") == 0) {
+			if (strcmp(val, "quiet") == 0)
+				return cfg_push(c, "--quiet", NULL) == 0 ? 1 : (goto_nomem(c), 0);
+			if (strcmp(val, "verbose") == 0)
+				return cfg_push(c, "--verbose", NULL) == 0 ? 1 : (goto_nomem(c), 0);
+			if (strcmp(val, "info") == 0)
+				return 1;
+			snprintf(c->err, sizeof c->err,
+				 "log-level = %s: expected quiet, info or verbose", zcp_tool_q(val));
+			return 0;
+		}
+		snprintf(c->err, sizeof c->err, "unknown key %s in [server]", zcp_tool_q(key));
+		return 0;
+	}
+	if (strncmp(section, "pool ", 5) == 0 && section[5] != '\0') {
+		int k;
+		for (k = 0; k < c->npool_sec; k++)
+			if (strcmp(c->pool_sec[k], section + 5) == 0)
+				break;
+		if (k == c->npool_sec) {
+			if (k > ZCP_MAX_POOLS) {
+				snprintf(c->err, sizeof c->err, "more than %d [pool] sections",
+					 ZCP_MAX_POOLS);
+				return 0;
+			}
+			snprintf(c->pool_sec[k], sizeof c->pool_sec[k], "%s", section + 5);
+			c->pool_size[k][0] = c->pool_count[k][0] = '\0';
+			c->npool_sec++;
+		}
+		if (strcmp(key, "size") == 0 && strlen(val) < sizeof c->pool_size[k]) {
+			snprintf(c->pool_size[k], sizeof c->pool_size[k], "%s", val);
+			return 1;
+		}
+		if (strcmp(key, "count") == 0 && strlen(val) < sizeof c->pool_count[k]) {
+			snprintf(c->pool_count[k], sizeof c->pool_count[k], "%s", val);
+			return 1;
+		}
+		snprintf(c->err, sizeof c->err, "%s = %s in [%s]: expected size or count",
+			 zcp_tool_q(key), zcp_tool_q(val), section);
+		return 0;
+	}
+	snprintf(c->err, sizeof c->err,
+		 "unknown section [%s] (expected [server] or [pool NAME])", section);
+	return 0;
+nomem:
+	goto_nomem(c);
+	return 0;
+}
+
+/* Record an out-of-memory failure in the handler's error. */
+static void goto_nomem(struct cfg_args *c)
+{
+	snprintf(c->err, sizeof c->err, "%s", zcp_strerror(ZCP_ENOMEM));
+}
+#endif
+
+/* config_load - read FILE into c as options.  Returns 0, or an exit code
+ * after printing "FILE:LINE: why" (2: the file is wrong or unreadable, or
+ * this build cannot read config files). */
+static int config_load(const char *file, struct cfg_args *c)
+{
+#ifdef ZCP_HAVE_INIH
+	int line = ini_parse(file, cfg_handler, c);
+
+	if (line == -1) {
+		zcp_tool_err("serve", "cannot read config file %s: %s", zcp_tool_q(file),
+			     strerror(errno));
+		return ZCP_TOOL_USAGE;
+	}
+	if (line != 0) {
+		zcp_tool_err("serve", "%s:%d: %s", zcp_tool_q(file), line,
+			     c->err[0] ? c->err : "syntax error (expected [section] or key = value)");
+		return ZCP_TOOL_USAGE;
+	}
+	for (int k = 0; k < c->npool_sec; k++) {
+		char pool[128];
+		if (c->pool_size[k][0] == '\0' || c->pool_count[k][0] == '\0') {
+			zcp_tool_err("serve", "%s: [pool %s] needs both size and count",
+				     zcp_tool_q(file), c->pool_sec[k]);
+			return ZCP_TOOL_USAGE;
+		}
+		snprintf(pool, sizeof pool, "%sx%s", c->pool_size[k], c->pool_count[k]);
+		if (cfg_push(c, "--pool", pool) != 0) {
+			goto_nomem(c);
+			zcp_tool_err("serve", "%s", c->err);
+			return ZCP_TOOL_FAIL;
+		}
+		c->pools++;
+	}
+	return 0;
+#else
+	(void)c;
+	zcp_tool_err("serve",
+		     "cannot read config file %s: this zerocp was built without libinih "
+		     "(install libinih-dev and run configure again), use options instead",
+		     zcp_tool_q(file));
+	return ZCP_TOOL_USAGE;
+#endif
+}
+
+/* Build the argument vector parse() sees: argv[0], the file's options
+ * (without its pools when the command line has --pool), then the command
+ * line without -c FILE.  Returns 0, *out and *outc (free only *out: the
+ * strings belong to argv and c), or an exit code. */
+static int merge_args(int argc, char **argv, struct cfg_args *c, char ***out, int *outc)
+{
+	const char *file = NULL;
+	int cli_pools = 0, n = 0;
+	char **v;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				zcp_tool_err("serve", "%s needs a value", argv[i]);
+				return ZCP_TOOL_USAGE;
+			}
+			file = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+		} else if (strcmp(argv[i], "--pool") == 0 || strncmp(argv[i], "--pool=", 7) == 0) {
+			cli_pools = 1;
+		}
+	}
+	if (file != NULL) {
+		int rc = config_load(file, c);
+		if (rc != 0)
+			return rc;
+	}
+	v = calloc((size_t)argc + (size_t)c->n + 1, sizeof *v);
+	if (v == NULL) {
+		zcp_tool_err("serve", "%s", zcp_strerror(ZCP_ENOMEM));
+		return ZCP_TOOL_FAIL;
+	}
+	v[n++] = argv[0];
+	for (int k = 0; k < c->n; k++)
+		if (!(cli_pools && strncmp(c->v[k], "--pool=", 7) == 0))
+			v[n++] = c->v[k];
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		v[n++] = argv[i];
+	}
+	v[n] = NULL;
+	*out = v;
+	*outc = n;
+	return 0;
+}
+
 /* Parse the command line into o and cfg.  Returns -1 to go on, else the
  * exit code. */
 static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config *cfg)
@@ -726,6 +1074,20 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--allow-gid", &v)) != 0) {
 			if (r < 0 || parse_gid("--allow-gid", v, &o->allow_gid) != 0)
 				return ZCP_TOOL_USAGE;
+		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--ready-fd", &v)) != 0) {
+			unsigned long fd;
+			if (r < 0)
+				return ZCP_TOOL_USAGE;
+			if (zcp_tool_parse_uint(v, 0, 65535, &fd) != 0 || fcntl((int)fd, F_GETFD) < 0) {
+				zcp_tool_err("serve", "bad --ready-fd %s: not an open descriptor",
+					     zcp_tool_q(v));
+				return ZCP_TOOL_USAGE;
+			}
+			o->ready_fd = (int)fd;
+		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+			log_level = LOG_WARN;
+		} else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			log_level = LOG_DEBUG;
 		} else if (strcmp(argv[i], "--socket") == 0) {
 			o->socket = 1;
 		} else if (strcmp(argv[i], "--takeover") == 0) {
@@ -775,11 +1137,9 @@ static void print_config(const zcp_mempool_config *cfg)
 {
 	zcp_mempool_layout lay;
 
-	printf("Creating pool configuration...\n");
-	printf("  %d pool(s)", zcp_mempool_config_pool_count(cfg));
 	if (zcp_mempool_config_layout(cfg, &lay) == 0)
-		printf(", %llu chunks in all", (unsigned long long)lay.total_chunks);
-	printf("\n");
+		slog(LOG_INFO, "configuration: %d pool(s), %llu chunks in all",
+		     zcp_mempool_config_pool_count(cfg), (unsigned long long)lay.total_chunks);
 }
 
 /* Whether both named segments of m are still the objects m mapped (same
@@ -818,12 +1178,16 @@ struct dead_proc {
 };
 
 /* Reclaim the chunks of dead processes, and say whom they were taken
- * from: each dead process (pid, process id, slot, chunks it held) whose
- * slot the reclaim freed, then what came back in all. */
+ * from: one line per dead process whose slot the reclaim freed (pid,
+ * process id, slot, the chunks it held), then what came back in all, with
+ * the pools whose use fell meanwhile (read before and after the reclaim:
+ * live traffic may blur that part). */
 static void reclaim_dead(zcp_mempool_manager *m)
 {
 	struct dead_proc dead[ZCP_MAX_PROCESSES];
 	int ndead = 0, slots = zcp_mempool_manager_process_slots(m);
+	int npools = zcp_mempool_manager_pool_count(m);
+	uint64_t before[ZCP_MAX_POOLS] = {0};
 	zcp_reclaim_report rep;
 	int err;
 
@@ -837,21 +1201,21 @@ static void reclaim_dead(zcp_mempool_manager *m)
 		dead[ndead].chunks = pi.chunks;
 		ndead++;
 	}
+	if (ndead == 0) {
+		slog(LOG_DEBUG, "reclaim: no dead process");
+		return;
+	}
+	for (int p = 0; p < npools && p < ZCP_MAX_POOLS; p++) {
+		zcp_pool_stats st;
+		before[p] = zcp_mempool_manager_pool_stats(m, p, &st) == 0 ? st.used : 0;
+	}
 	memset(&rep, 0, sizeof rep); /* not filled on every error */
 	err = zcp_mempool_manager_reclaim(m, &rep);
 	if (err != 0)
-		zcp_tool_err("serve", "reclaiming the chunks of dead processes: %s (%s)",
-			     zcp_strerror(err), zcp_err_name(err));
+		slog(LOG_ERROR, "reclaiming the chunks of dead processes: %s (%s)",
+		     zcp_strerror(err), zcp_err_name(err));
 	if (rep.processes == 0 && rep.references == 0 && rep.chunks == 0 && rep.cancelled == 0)
 		return;
-	printf("Reclaimed %llu dead process(es): %llu reference(s) dropped, "
-	       "%llu chunk(s) back in their pools",
-	       (unsigned long long)rep.processes, (unsigned long long)rep.references,
-	       (unsigned long long)rep.chunks);
-	if (rep.cancelled != 0)
-		printf(", %llu escrowed reference(s) to dead receivers cancelled",
-		       (unsigned long long)rep.cancelled);
-	printf("\n");
 	for (int k = 0; k < ndead; k++) {
 		zcp_process_info pi;
 		/* Freed (or reused by a newcomer): this reclaim, or a
@@ -859,55 +1223,183 @@ static void reclaim_dead(zcp_mempool_manager *m)
 		if (zcp_mempool_manager_process(m, dead[k].slot, &pi) == 0 && pi.pid != 0 &&
 		    pi.id == dead[k].id)
 			continue;
-		printf("  dead process pid %lld (process id 0x%016llx, slot %d): it held "
-		       "%llu chunk(s)\n",
-		       (long long)dead[k].pid, (unsigned long long)dead[k].id, dead[k].slot,
-		       (unsigned long long)dead[k].chunks);
+		slog(LOG_INFO,
+		     "reclaimed dead process pid %lld (process id 0x%016llx, slot %d): it held "
+		     "%llu chunk(s)",
+		     (long long)dead[k].pid, (unsigned long long)dead[k].id, dead[k].slot,
+		     (unsigned long long)dead[k].chunks);
 	}
+	char pools[ZCP_MAX_POOLS * 48] = "";
+	size_t len = 0;
+	for (int p = 0; p < npools && p < ZCP_MAX_POOLS; p++) {
+		zcp_pool_stats st;
+		if (zcp_mempool_manager_pool_stats(m, p, &st) != 0 || st.used >= before[p])
+			continue;
+		if (len < sizeof pools)
+			len += (size_t)snprintf(pools + len, sizeof pools - len,
+						"%s pool %d (%llu B) %llu", len ? "," : ":", p,
+						(unsigned long long)st.chunk_size,
+						(unsigned long long)(before[p] - st.used));
+	}
+	slog(LOG_INFO,
+	     "Reclaimed %llu dead process(es): %llu reference(s) dropped, %llu chunk(s) back in "
+	     "their pools%s",
+	     (unsigned long long)rep.processes, (unsigned long long)rep.references,
+	     (unsigned long long)rep.chunks, pools);
+	if (rep.cancelled != 0)
+		slog(LOG_INFO, "reclaim cancelled %llu escrowed reference(s) to dead receivers",
+		     (unsigned long long)rep.cancelled);
+}
+
+/* What the status shows, to log it only when it changed: each pool's used
+ * count, each slot's occupant (process id) and chunk count. */
+struct status_snap {
+	int valid;
+	uint64_t used[ZCP_MAX_POOLS];
+	uint64_t id[ZCP_MAX_PROCESSES];
+	uint64_t chunks[ZCP_MAX_PROCESSES];
+	int alive[ZCP_MAX_PROCESSES];
+};
+
+/* Take a snapshot of m into *sn. */
+static void status_take(const zcp_mempool_manager *m, struct status_snap *sn)
+{
+	int npools = zcp_mempool_manager_pool_count(m);
+	int slots = zcp_mempool_manager_process_slots(m);
+
+	memset(sn, 0, sizeof *sn);
+	sn->valid = 1;
+	for (int p = 0; p < npools && p < ZCP_MAX_POOLS; p++) {
+		zcp_pool_stats st;
+		if (zcp_mempool_manager_pool_stats(m, p, &st) == 0)
+			sn->used[p] = st.used;
+	}
+	for (int k = 0; k < slots && k < ZCP_MAX_PROCESSES; k++) {
+		zcp_process_info pi;
+		if (zcp_mempool_manager_process(m, k, &pi) != 0 || pi.pid == 0)
+			continue;
+		sn->id[k] = pi.id;
+		sn->chunks[k] = pi.chunks;
+		sn->alive[k] = pi.alive;
+	}
+}
+
+/* Log the status: one line a pool as the seed prints it, then the
+ * attached processes with the chunks each holds. */
+static void status_log(const zcp_mempool_manager *m, const char *why)
+{
+	int npools = zcp_mempool_manager_pool_count(m);
+	int slots = zcp_mempool_manager_process_slots(m);
+	char procs[ZCP_MAX_PROCESSES * 48] = "";
+	size_t len = 0;
+	int nproc = 0;
+
+	slog(LOG_INFO, "Pool status (%s):", why);
+	for (int p = 0; p < npools; p++) {
+		zcp_pool_stats st;
+		if (zcp_mempool_manager_pool_stats(m, p, &st) != 0)
+			continue;
+		slog(LOG_INFO, "  Pool %d: chunk_size=%llu, total=%llu, used=%llu, free=%llu", p,
+		     (unsigned long long)st.chunk_size, (unsigned long long)st.total,
+		     (unsigned long long)st.used, (unsigned long long)st.free);
+	}
+	for (int k = 0; k < slots; k++) {
+		zcp_process_info pi;
+		if (zcp_mempool_manager_process(m, k, &pi) != 0 || pi.pid == 0)
+			continue;
+		nproc++;
+		if (len < sizeof procs)
+			len += (size_t)snprintf(procs + len, sizeof procs - len,
+						"%s pid %lld%s (%llu chunk(s))", len ? "," : ":",
+						(long long)pi.pid, pi.alive ? "" : " dead",
+						(unsigned long long)pi.chunks);
+	}
+	slog(LOG_INFO, "  Processes: %d attached%s", nproc, procs);
+}
+
+/* Tell a service manager we are ready (or stopping): the sd_notify
+ * protocol, a datagram to $NOTIFY_SOCKET (a path, or '@' for the abstract
+ * namespace), written by hand so that no libsystemd is needed. */
+static void notify_systemd(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof sa.sun_path)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		slog(LOG_WARN, "sd_notify to %s: %s", zcp_tool_q(path), strerror(errno));
+	close(fd);
 }
 
 /* Entry point of "zerocp serve". */
 int zcp_tool_serve(int argc, char **argv)
 {
-	struct serve_opts o = {NULL, 5.0, 0, 0, NULL, -1};
+	struct serve_opts o = {NULL, 5.0, 0, 0, NULL, -1, -1};
+	struct cfg_args ca;
+	struct status_snap last, now;
 	zcp_mempool_config *cfg;
 	zcp_mempool_manager *m = NULL;
-	zcp_chunk *held[NSEED] = {NULL};
 	zcp_broker *br = NULL;
 	sigset_t waitmask;
 	const char *name;
-	int rc, err;
+	char **av = NULL;
+	int ac = 0, rc, err;
 
 	if (zcp_tool_help_requested(argc, argv)) {
 		usage(stdout);
 		return ZCP_TOOL_OK;
 	}
+	memset(&ca, 0, sizeof ca);
+	rc = merge_args(argc, argv, &ca, &av, &ac);
+	if (rc != 0) {
+		cfg_free(&ca);
+		return rc;
+	}
 	cfg = zcp_mempool_config_new();
 	if (cfg == NULL) {
 		zcp_tool_err("serve", "%s", zcp_strerror(ZCP_ENOMEM));
+		free(av);
+		cfg_free(&ca);
 		return ZCP_TOOL_FAIL;
 	}
-	rc = parse(argc, argv, &o, cfg);
+	rc = parse(ac, av, &o, cfg);
+	if (rc < 0 && zcp_tool_check_env_name("serve", o.name) != 0)
+		rc = ZCP_TOOL_USAGE;
 	if (rc >= 0) {
 		zcp_mempool_config_free(cfg);
+		free(av);
+		cfg_free(&ca);
 		return rc;
 	}
-	if (zcp_tool_check_env_name("serve", o.name) != 0) {
-		zcp_mempool_config_free(cfg);
-		return ZCP_TOOL_USAGE;
-	}
+	/* o.name may point into the file's strings: keep them until the end. */
 	name = zcp_tool_name(o.name);
 	/* Line-buffered even into a file or pipe: scripts wait for "ready". */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (setup_signals(&waitmask) != 0) {
 		zcp_tool_err("serve", "cannot install signal handlers: %s", strerror(errno));
 		zcp_mempool_config_free(cfg);
-		return ZCP_TOOL_FAIL;
+		rc = ZCP_TOOL_FAIL;
+		goto out;
 	}
 
-	printf("Server pid: %ld\n", (long)getpid());
+	slog(LOG_INFO, "zerocp %s serve, pid %ld, manager %s", zcp_version_string(), (long)getpid(),
+	     zcp_tool_q(name));
 	print_config(cfg);
-	printf("Creating shared instance %s...\n", zcp_tool_q(name));
 	/* Each EEXIST is examined; after a removal, create again.  A few
 	 * rounds at most: another server racing us for the name makes us
 	 * refuse (EAGAIN or a live creator) rather than loop. */
@@ -918,7 +1410,7 @@ int zcp_tool_serve(int argc, char **argv)
 		rc = handle_existing(&o, name);
 		if (rc != 0) {
 			zcp_mempool_config_free(cfg);
-			return rc;
+			goto out;
 		}
 	}
 	zcp_mempool_config_free(cfg);
@@ -928,7 +1420,8 @@ int zcp_tool_serve(int argc, char **argv)
 			     err == ZCP_EEXIST ? " (segments of that name keep appearing: is "
 						 "another server starting?)"
 					       : "");
-		return ZCP_TOOL_FAIL;
+		rc = ZCP_TOOL_FAIL;
+		goto out;
 	}
 	if (!o.socket && !segments_still_ours(m, name)) {
 		/* Someone removed or replaced our segments while we built
@@ -939,67 +1432,68 @@ int zcp_tool_serve(int argc, char **argv)
 			     zcp_tool_q(name));
 		zcp_mempool_manager_remove(m);
 		zcp_mempool_manager_detach(m);
-		return ZCP_TOOL_FAIL;
+		rc = ZCP_TOOL_FAIL;
+		goto out;
 	}
 	print_layout(m, name, o.socket);
 	if (o.socket) {
 		rc = start_broker(&o, m, name, &br);
 		if (rc != 0) {
 			zcp_mempool_manager_destroy(m);
-			return rc;
+			goto out;
 		}
 	}
-	printf("Initial pool status:\n");
-	zcp_mempool_manager_print_stats(m, stdout);
-
-	printf("Allocating %llu, %llu and %llu bytes...\n", (unsigned long long)seed_sizes[0],
-	       (unsigned long long)seed_sizes[1], (unsigned long long)seed_sizes[2]);
-	for (size_t k = 0; k < NSEED; k++) {
-		held[k] = zcp_chunk_get(m, seed_sizes[k]);
-		if (held[k] == NULL) {
-			/* Possible with a custom --pool set; serve anyway. */
-			int e = -errno;
-			printf("  %llu bytes: failed: %s\n", (unsigned long long)seed_sizes[k],
-			       zcp_strerror(e));
-			continue;
-		}
-		printf("  %llu bytes: pool %d (chunk_size=%llu)\n",
-		       (unsigned long long)seed_sizes[k], zcp_chunk_pool_index(held[k]),
-		       (unsigned long long)zcp_chunk_capacity(held[k]));
-	}
-	printf("Pool status after allocation:\n");
-	zcp_mempool_manager_print_stats(m, stdout);
+	status_take(m, &last);
+	status_log(m, "start");
 	if (br != NULL)
 		printf("socket: %s\n", zcp_broker_path(br));
 	printf("ready\n");
 	fflush(stdout);
+	if (o.ready_fd >= 0) {
+		static const char msg[] = "READY=1\n";
+		if (write(o.ready_fd, msg, sizeof msg - 1) != (ssize_t)(sizeof msg - 1))
+			slog(LOG_WARN, "--ready-fd %d: %s", o.ready_fd, strerror(errno));
+		close(o.ready_fd);
+	}
+	{
+		char st[64];
+		snprintf(st, sizeof st, "READY=1\nMAINPID=%ld", (long)getpid());
+		notify_systemd(st);
+	}
 
-	while (!wait_interval(o.interval, &waitmask, br)) {
+	for (;;) {
+		int stop = wait_interval(o.interval, &waitmask, br);
+		if (stop)
+			break;
 		reclaim_dead(m);
-		printf("Pool status:\n");
-		zcp_mempool_manager_print_stats(m, stdout);
+		status_take(m, &now);
+		if (status_request) {
+			status_request = 0;
+			status_log(m, "SIGUSR1");
+		} else if (memcmp(&now, &last, sizeof now) != 0) {
+			status_log(m, "changed");
+		} else {
+			slog(LOG_DEBUG, "status unchanged");
+		}
+		last = now;
 	}
 
 	char sigbuf[32];
-	printf("Received %s, shutting down...\n", signal_name(stop_signal, sigbuf, sizeof sigbuf));
+	slog(LOG_INFO, "Received %s, shutting down...", signal_name(stop_signal, sigbuf, sizeof sigbuf));
+	notify_systemd("STOPPING=1");
 	/* First: no client may be handed a manager about to go, and the
 	 * socket file goes with it. */
 	zcp_broker_close(br);
 	rc = ZCP_TOOL_OK;
-	for (size_t k = 0; k < NSEED; k++) {
-		if (held[k] == NULL)
-			continue;
-		err = zcp_chunk_release(m, held[k]);
-		if (err != 0) {
-			zcp_tool_err("serve", "releasing chunk %zu: %s", k, zcp_strerror(err));
-			rc = ZCP_TOOL_FAIL;
-		}
-	}
 	err = zcp_mempool_manager_destroy(m);
 	if (err != 0) {
 		zcp_tool_err("serve", "destroying manager %s: %s", zcp_tool_q(name), zcp_strerror(err));
-		return ZCP_TOOL_FAIL;
+		rc = ZCP_TOOL_FAIL;
+		goto out;
 	}
-	printf("Server stopped.\n");
+	slog(LOG_INFO, "Server stopped.");
+out:
+	free(av);
+	cfg_free(&ca);
 	return rc;
 }

@@ -6,7 +6,7 @@
  * with the seed's status lines and the process table (each process's pid,
  * process id, liveness, chunks held and lent references not yet settled),
  * then detaches.  --json gives the same facts as one JSON object on one
- * line, for scripts without a JSON parser to grep; its "read_only" says
+ * line (schema: docs/json.md), for scripts without a JSON parser to grep; its "read_only" says
  * whether the attach was read-only (a library without read-only attach
  * makes stat a process of the table, listed as "self").  --socket PATH
  * attaches through a "serve --socket" server's broker instead of by name;
@@ -43,6 +43,9 @@ static int print_json(const zcp_mempool_manager *m, int alive, int read_only)
 		return n < 0 ? n : slots;
 	printf("{\"name\":");
 	zcp_tool_json_string(zcp_mempool_manager_name(m));
+	printf(",\"schema\":\"zerocp-stat\",\"version\":1");
+	printf(",\"creator_pid\":%ld", zcp_mempool_manager_creator_pid(m));
+	printf(",\"process_slots\":%d", slots);
 	printf(",\"creator_alive\":%s,\"read_only\":%s,\"pools\":[", alive ? "true" : "false",
 	       read_only ? "true" : "false");
 	for (int i = 0; i < n; i++) {

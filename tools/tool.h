@@ -158,6 +158,8 @@ int zcp_tool_serve(int argc, char **argv);
 int zcp_tool_stat(int argc, char **argv);
 int zcp_tool_demo(int argc, char **argv);
 int zcp_tool_clean(int argc, char **argv);
+int zcp_tool_list(int argc, char **argv);
+int zcp_tool_top(int argc, char **argv);
 
 /* zcp_tool_bench - "zerocp bench", implemented in tools/bench*.c and built
  * only when tools/bench.mk adds -DZCP_HAVE_BENCH (ZCP_BENCH_CPPFLAGS); the

@@ -21,9 +21,11 @@ static void usage(FILE *fp)
 		"       %s --help | --version\n"
 		"\n"
 		"Commands:\n"
-		"  serve   create a memory-pool manager and keep it until a signal stops it\n"
-		"  stat    print the pools and the attached processes of a manager\n"
-		"  demo    run the seed's client steps against a running server\n"
+		"  serve   run a memory-pool manager (daemon) until a signal stops it\n"
+		"  list    list the managers of this host\n"
+		"  stat    print a manager's pools and attached processes (read-only)\n"
+		"  top     live view of a manager's pools and processes\n"
+		"  demo    run the seed's server and client steps against a running server\n"
 		"  clean   remove a manager's shared-memory segments\n"
 		"  bench   measure chunk throughput (when built)\n"
 		"  pub     publish samples on a topic\n"
@@ -60,7 +62,8 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{"serve", zcp_tool_serve}, {"stat", zcp_tool_stat}, {"demo", zcp_tool_demo},
-		{"clean", zcp_tool_clean}, {"bench", run_bench},
+		{"clean", zcp_tool_clean}, {"bench", run_bench},   {"list", zcp_tool_list},
+		{"top", zcp_tool_top},
 		{"pub", zcp_tool_pub},     {"echo", zcp_tool_echo},  {"hz", zcp_tool_hz},
 		{"topics", zcp_tool_topics},
 	};

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zerocp/broker.h - hand a sealed memfd manager to authorised processes
  * over a Unix domain socket.

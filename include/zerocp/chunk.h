@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* zerocp: chunks — taking, sharing and giving back fixed-size buffers.
  *
  * A zcp_chunk pointer is this process's view of one chunk of a manager: it

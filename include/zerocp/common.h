@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zerocp/common.h - definitions shared by every zerocp public header.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* zerocp: pools of fixed-size chunks in shared memory, and their manager.
  *
  * A server creates a manager with zcp_mempool_manager_create(): two

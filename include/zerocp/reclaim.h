@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* zerocp: crash safety — processes that die holding chunks.
  *
  * Every process attached to a manager has a slot in its process table,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zerocp/relptr.h - relative pointers into segments.
  *

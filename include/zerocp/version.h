@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zerocp/version.h - compile-time and run-time library version.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * zerocp/zerocp.h - umbrella header: include this one.
  *
