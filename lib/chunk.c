@@ -52,6 +52,8 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	atomic_store_explicit(&c->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->size, size, memory_order_relaxed);
+	if (ZCP_UNLIKELY(p->ages))
+		atomic_store_explicit(&r->taken, zcp__coarse_ns(), memory_order_relaxed);
 	if (ZCP_UNLIKELY(atomic_load_explicit(used_max, memory_order_relaxed) <= idx))
 		return raise_used_max(used_max, (uint64_t)idx + 1, c);
 	return c;

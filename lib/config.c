@@ -55,6 +55,14 @@ int zcp_mempool_config_set_max_processes(zcp_mempool_config *cfg, unsigned int n
 	return 0;
 }
 
+int zcp_mempool_config_set_chunk_ages(zcp_mempool_config *cfg, int on)
+{
+	if (!cfg)
+		return ZCP_EINVAL;
+	cfg->chunk_ages = on != 0;
+	return 0;
+}
+
 int zcp_mempool_config_set_topics(zcp_mempool_config *cfg, unsigned int max_topics,
 				  unsigned int max_publishers, unsigned int max_subscribers,
 				  unsigned int max_queue)

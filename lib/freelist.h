@@ -52,6 +52,7 @@ struct zcp__pool_view {
 	uint32_t count;
 	uint32_t first;               /* global index of records[0] */
 	unsigned index;               /* pool index */
+	unsigned ages;                /* stamp records when taken (ZCP__HDR_CHUNK_AGES) */
 };
 
 /* Bound on the failed compare-and-swaps (and re-reads) of one public call,

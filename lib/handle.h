@@ -48,6 +48,7 @@ struct zcp_mempool_config {
 	unsigned mode;
 	long gid;
 	int backend;
+	int chunk_ages;
 	uint64_t chunk_size[ZCP_MAX_POOLS];
 	uint32_t chunk_count[ZCP_MAX_POOLS];
 	unsigned max_topics, max_publishers, max_subscribers, max_queue;

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,20 @@ static inline int zcp__neg_errno(void)
 
 /* The failure of a call that returns a pointer: errno from a negative
  * zerocp code, and NULL. */
+/* Nanoseconds of a cheap clock (CLOCK_MONOTONIC_COARSE where there is
+ * one: a few milliseconds of resolution, a few nanoseconds to read), for
+ * informative ages. */
+static inline uint64_t zcp__coarse_ns(void)
+{
+	struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline void *zcp__fail_null(int err)
 {
 	errno = -err;

@@ -57,7 +57,7 @@ struct zcp__header {
 	_Atomic uint64_t creator_id; /* the creator's process id (slot.h) */
 	uint64_t nonce;         /* random per creation: tells managers apart */
 	uint32_t mode;          /* the segments' declared mode (attach checks) */
-	uint32_t reserved32;
+	uint32_t flags;         /* ZCP__HDR_* below */
 	/* Topics (topic.h): the table's place and shape, and the lock of
 	 * the rare changes to it (a process id, 0 when free). */
 	uint64_t topics_off;
@@ -69,6 +69,9 @@ struct zcp__header {
 	_Atomic uint64_t topics_lock;
 	uint64_t reserved[44];
 };
+
+/* Header flags. */
+#define ZCP__HDR_CHUNK_AGES 1u /* takers stamp records with the time (record.taken) */
 
 /* A pool descriptor.  The first line is static; head and used_max live on
  * lines of their own so allocation traffic does not false-share. */
@@ -100,7 +103,8 @@ struct zcp__record {
 	uint32_t reserved0;
 	_Atomic uint64_t seq;  /* generation: +1 at every return to the pool */
 	_Atomic uint64_t size; /* size asked for by the current holder */
-	uint64_t reserved[4];
+	_Atomic uint64_t taken; /* CLOCK_MONOTONIC_COARSE ns when taken (informative) */
+	uint64_t reserved[3];
 };
 
 /* The 64 bytes before each chunk's payload in the data segment: they keep

@@ -98,6 +98,7 @@ static int build_views(struct zcp_mempool_manager *m)
 		p->count = g->chunk_count[i];
 		p->first = g->first_record[i];
 		p->index = i;
+		p->ages = (m->hdr->flags & ZCP__HDR_CHUNK_AGES) != 0;
 	}
 	m->chunks_bytes = (size_t)g->total_chunks * sizeof(struct zcp_chunk);
 	/* Views are zero until used: no per-chunk work at attach. */
@@ -138,7 +139,7 @@ static struct zcp_mempool_manager *new_manager(const char *name)
 }
 
 /* Write a new manager's shared structures (attach waits for READY). */
-static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned mode)
+static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned mode, unsigned flags)
 {
 	const struct zcp__geometry *g = &m->geo;
 	struct zcp__header *h = m->hdr;
@@ -163,6 +164,9 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned 
 	atomic_store_explicit(&h->creator_pid, (int64_t)getpid(), memory_order_relaxed);
 	h->nonce = nonce;
 	h->mode = mode;
+	h->flags = flags;
+	for (unsigned i = 0; i < g->pool_count; i++)
+		m->pools[i].ages = (h->flags & ZCP__HDR_CHUNK_AGES) != 0;
 	for (unsigned i = 0; i < g->pool_count; i++) {
 		struct zcp__pool_view *p = &m->pools[i];
 		p->desc->chunk_size = p->chunk_size;
@@ -234,7 +238,7 @@ int zcp_mempool_manager_create(const char *name, const zcp_mempool_config *cfg,
 	err = build_views(m);
 	if (err)
 		goto fail_unlink;
-	init_shared(m, make_nonce(), cfg->mode);
+	init_shared(m, make_nonce(), cfg->mode, cfg->chunk_ages ? ZCP__HDR_CHUNK_AGES : 0);
 	/* Slot 0, whose lock byte we hold already. */
 	err = zcp__slot_claim(m, 0, zcp__sid_make(ZCP__SLOT_FREE, 0), ZCP__SLOT_LIVE);
 	if (err)

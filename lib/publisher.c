@@ -171,6 +171,9 @@ static zcp_chunk *take_spare(struct zcp_publisher *pub, unsigned i, uint64_t siz
 		pub->spare[k] = pub->spare[--pub->spares];
 		/* Relaxed: published by the release CAS of its publish. */
 		atomic_store_explicit(&m->records[gidx].size, size, memory_order_relaxed);
+		if (m->pools[i].ages)
+			atomic_store_explicit(&m->records[gidx].taken, zcp__coarse_ns(),
+					      memory_order_relaxed);
 		return c;
 	}
 	return NULL;

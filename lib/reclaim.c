@@ -254,3 +254,40 @@ int zcp_mempool_manager_check(const zcp_mempool_manager *mgr)
 	}
 	return 0;
 }
+
+int zcp_mempool_manager_chunks(const zcp_mempool_manager *mgr, int slot,
+			       int (*fn)(const zcp_chunk_info *info, void *arg), void *arg)
+{
+	int err = zcp__mgr_check(mgr);
+	if (err)
+		return err;
+	if (!fn || slot < -1 || slot >= (int)mgr->geo.max_processes)
+		return ZCP_EINVAL;
+	uint64_t want = slot < 0 ? ZCP__W_HOLDERS_MASK : UINT64_C(1) << slot;
+	uint64_t now = zcp__coarse_ns();
+	for (uint64_t g = 0; g < mgr->geo.total_chunks; g++) {
+		const struct zcp__record *r = &mgr->records[g];
+		/* Relaxed: a snapshot, documented as such. */
+		uint64_t w = atomic_load_explicit(&r->word, memory_order_relaxed);
+		if (!zcp__w_held_valid(w) || !(w & want))
+			continue;
+		struct zcp__pool_view *p = zcp__pool_of((struct zcp_mempool_manager *)mgr, g);
+		zcp_chunk_info info;
+		memset(&info, 0, sizeof info);
+		info.pool = (int)p->index;
+		info.index = (uint32_t)(g - p->first);
+		info.capacity = p->chunk_size;
+		info.size = atomic_load_explicit(&r->size, memory_order_relaxed);
+		if (info.size > info.capacity)
+			info.size = info.capacity; /* a peer may have scribbled it */
+		info.holders = zcp__w_holders(w);
+		uint64_t taken = atomic_load_explicit(&r->taken, memory_order_relaxed);
+		info.age_ns = taken && taken <= now ? now - taken : 0;
+		uint64_t seq = zcp__full_gen(atomic_load_explicit(&r->seq, memory_order_relaxed), w);
+		info.handle = zcp__handle_make(g, seq);
+		int rc = fn(&info, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -100,6 +100,13 @@ ZCP_API int zcp_mempool_config_set_access(zcp_mempool_config *cfg, unsigned int 
  * built in). */
 ZCP_API int zcp_mempool_config_set_backend(zcp_mempool_config *cfg, int backend);
 
+/* zcp_mempool_config_set_chunk_ages - whether a chunk's record notes the
+ * time it was taken from its pool, so inspection tools can show its age
+ * (zcp_mempool_manager_chunks(), zerocp stat --chunks).  Off by default: it
+ * costs a clock read (a few nanoseconds) on every zcp_chunk_get().
+ * Returns 0 or ZCP_EINVAL (NULL cfg). */
+ZCP_API int zcp_mempool_config_set_chunk_ages(zcp_mempool_config *cfg, int on);
+
 /* zcp_mempool_config_pool_count - number of entries added so far, or
  * ZCP_EINVAL for NULL. */
 ZCP_API int zcp_mempool_config_pool_count(const zcp_mempool_config *cfg);

@@ -97,6 +97,34 @@ ZCP_API long zcp_mempool_manager_creator_pid(const zcp_mempool_manager *mgr);
  * is neither free nor held), ZCP_EINVAL, ZCP_ECHILD, ZCP_ENOMEM. */
 ZCP_API int zcp_mempool_manager_check(const zcp_mempool_manager *mgr);
 
+/* The holder bit of zcp_chunk_info.holders that is no process: a topic's
+ * ring keeps the chunk (<zerocp/topic.h>). */
+#define ZCP_HOLDER_TOPIC 55
+
+/* One held chunk, as zcp_mempool_manager_chunks() reports it. */
+typedef struct zcp_chunk_info {
+	int pool;           /* pool index (0 = smallest) */
+	uint32_t index;     /* chunk index in its pool */
+	uint64_t size;      /* size its holder asked for (capped at capacity) */
+	uint64_t capacity;  /* its pool's chunk size */
+	uint64_t holders;   /* bit i: process slot i holds it; bit ZCP_HOLDER_TOPIC: a ring */
+	uint64_t age_ns;    /* since it was taken from its pool; 0 if unknown
+			     * (the manager notes ages only when made with
+			     * zcp_mempool_config_set_chunk_ages()) */
+	uint64_t handle;    /* its current handle (zcp_chunk_handle()), for display */
+	uint64_t reserved[3];
+} zcp_chunk_info;
+
+/* zcp_mempool_manager_chunks - call fn(info, arg) for every chunk held by
+ * process slot `slot` (-1: every held chunk), reading each record once: a
+ * snapshot, for inspection tools; works on read-only handles and beside
+ * every other call.  Ages come from a coarse clock (a few milliseconds).
+ * fn returning non-zero stops the walk.
+ * Returns 0 (or fn's non-zero value), ZCP_EINVAL (NULL mgr or fn, slot out
+ * of range), ZCP_ECHILD. */
+ZCP_API int zcp_mempool_manager_chunks(const zcp_mempool_manager *mgr, int slot,
+				       int (*fn)(const zcp_chunk_info *info, void *arg), void *arg);
+
 ZCP_END_DECLS
 
 #endif /* ZEROCP_RECLAIM_H */
