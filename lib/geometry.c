@@ -7,6 +7,7 @@
  * up to 64 bytes, so every payload is 64-byte aligned.
  */
 #include "handle.h"
+#include "layout_abi.h"
 
 #include <stdint.h>
 

@@ -15,6 +15,9 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void after_fork_child(void)
 {
 	zcp__plat_fork_child();
+	/* Relaxed: the child has one thread here, and its later reads of
+	 * the counter (zcp__fork_count()) are in this thread or in threads
+	 * it creates after (pthread_create orders them). */
 	atomic_fetch_add_explicit(&zcp__forks, 1, memory_order_relaxed);
 }
 
