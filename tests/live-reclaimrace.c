@@ -221,6 +221,7 @@ int main(void)
 	double secs = iters ? (double)iters / 1000.0 : 5.0;
 	if (secs < 5)
 		secs = 5;
+	secs *= (double)zt_slowdown(); /* as many processes as natively */
 	pid_t rec[RECLAIMERS];
 	for (int i = 0; i < RECLAIMERS; i++)
 		if ((rec[i] = zt_fork()) == 0)
