@@ -199,7 +199,7 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	 * with the sender's release fence after FILLING, a field of a later
 	 * use of the entry makes the re-check fail (the seqlock reader). */
 	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&o->word, memory_order_relaxed) != w || gidx >= mgr->geo.total_chunks)
+	if (atomic_load_explicit(&o->word, memory_order_acquire) != w || gidx >= mgr->geo.total_chunks)
 		return zcp__fail_null(ZCP_ESTALE);
 	if (to != 0 && to != mgr->process_id)
 		return zcp__fail_null(ZCP_EACCES);
