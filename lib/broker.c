@@ -6,8 +6,8 @@
  * with its descriptors, and a short or oversized answer is a protocol
  * error rather than something to reassemble.
  *
- * Why SO_PEERCRED: the kernel records the credentials of the process that
- * called connect(), at that moment; the peer cannot forge them (unlike
+ * Why SO_PEERCRED (through zcp__peer_cred(), platform.h): the kernel
+ * records the credentials of the process that called connect(), at that moment; the peer cannot forge them (unlike
  * SCM_CREDENTIALS, which a root peer can choose).
  *
  * What we trust: the directory (ours, writable by nobody else, so nobody
@@ -35,6 +35,7 @@
  * at most CONNECT_RETRY_MS (2 s) in all, before giving up with ZCP_EAGAIN.
  */
 #include "handle.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <string.h>
@@ -294,18 +295,18 @@ const char *zcp_broker_path(const zcp_broker *b)
  * ((uid_t)-1 when the kernel would not say). */
 static int peer_allowed(const zcp_broker *b, int cfd, uid_t *uid)
 {
-	struct ucred cred;
-	socklen_t len = sizeof cred;
+	uid_t cuid;
+	gid_t cgid;
 
 	*uid = (uid_t)-1;
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof cred)
+	if (zcp__peer_cred(cfd, &cuid, &cgid) != 0)
 		return 0;
-	*uid = cred.uid;
-	if (cred.uid == 0 || cred.uid == b->uid)
+	*uid = cuid;
+	if (cuid == 0 || cuid == b->uid)
 		return 1;
-	if (b->allow_uid != -1 && cred.uid == (uid_t)b->allow_uid)
+	if (b->allow_uid != -1 && cuid == (uid_t)b->allow_uid)
 		return 1;
-	if (b->allow_gid != -1 && cred.gid == (gid_t)b->allow_gid)
+	if (b->allow_gid != -1 && cgid == (gid_t)b->allow_gid)
 		return 1;
 	return 0;
 }
@@ -644,15 +645,13 @@ int zcp__broker_attach(const char *path, const zcp_attach_options *opts,
 	if (uid >= 0) {
 		/* The broker's uid, as the kernel recorded it when it called
 		 * listen(): what no squatter can fake. */
-		struct ucred cred;
-		socklen_t clen = sizeof cred;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-		    clen != sizeof cred) {
-			err = zcp__neg_errno();
+		uid_t buid;
+		gid_t bgid;
+		if ((err = zcp__peer_cred(fd, &buid, &bgid)) != 0) {
 			close(fd);
 			return err;
 		}
-		if (cred.uid != (uid_t)uid) {
+		if (buid != (uid_t)uid) {
 			close(fd);
 			return ZCP_EOWNER;
 		}

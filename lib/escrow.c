@@ -45,6 +45,8 @@ static uint64_t fresh_nonce(struct zcp_mempool_manager *m)
 	/* A per-manager random start (the header nonce mixed with our slot
 	 * id) plus a counter: unique per entry use, unguessable by peers
 	 * that do not read our slot. */
+	/* Relaxed: process-local; only uniqueness matters, which any
+	 * order of the RMWs gives. */
 	uint64_t n = atomic_fetch_add_explicit(&m->next_nonce, 1, memory_order_relaxed);
 	uint64_t x = (n + m->process_id) * UINT64_C(0x9E3779B97F4A7C15);
 	x ^= x >> 29;
@@ -65,13 +67,18 @@ unsigned zcp__escrow_collect(struct zcp_mempool_manager *m)
 		if (zcp__out_state(w) != ZCP__OUT_DONE)
 			continue;
 		/* Which chunk this use of the entry lent: read before the CAS
-		 * that lets another thread's send reuse the entry. */
+		 * that lets another thread's send reuse the entry.  Relaxed:
+		 * process memory, written by our send before its release store
+		 * of LIVE, which the acquire load above (through the DONE CAS's
+		 * release sequence) orders before this read. */
 		uint64_t gidx = atomic_load_explicit(&m->lent_gidx[e], memory_order_relaxed);
 		if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 							     zcp__out_word(ZCP__OUT_EMPTY, 0),
 							     memory_order_acq_rel, memory_order_acquire))
 			continue;
 		zcp__view_release(m, &m->chunks[gidx], gidx);
+		/* Relaxed: a process-local hint (escrow_cancel_dead() only
+		 * skips a collect when it reads 0). */
 		atomic_fetch_sub_explicit(&m->lent, 1, memory_order_relaxed);
 		dropped++;
 	}
@@ -94,6 +101,8 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 	uint64_t gidx;
 	if (!ticket || zcp__chunk_index(mgr, chunk, &gidx))
 		return ZCP_EINVAL;
+	/* Acquire: pairs with the release store of the count that ended
+	 * another thread's crossing of zero (view.h). */
 	uint32_t n = atomic_load_explicit(&chunk->refs, memory_order_acquire);
 	if (n == 0 || n == UINT32_MAX)
 		return ZCP_EALREADY;
@@ -103,20 +112,41 @@ int zcp_chunk_send(zcp_mempool_manager *mgr, zcp_chunk *chunk, uint64_t receiver
 	uint64_t nonce = fresh_nonce(mgr);
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 		struct zcp__outbox_entry *o = &self->outbox[e];
+		/* Acquire: pairs with the collect's CAS to EMPTY (the entry's
+		 * previous use is over before we reuse it). */
 		uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
+		/* acq_rel: EMPTY -> FILLING, the entry is ours; acquire as
+		 * above, release so that a receiver that sees FILLING or
+		 * later also sees what came before. */
 		if (zcp__out_state(w) != ZCP__OUT_EMPTY ||
 		    !atomic_compare_exchange_strong_explicit(&o->word, &w,
 							     zcp__out_word(ZCP__OUT_FILLING, nonce),
 							     memory_order_acq_rel, memory_order_acquire))
 			continue;
+		/* Release fence: the field stores below must not be seen by
+		 * a receiver of the entry's previous use (an old ticket) that
+		 * then still sees the old LIVE word.  With the receiver's
+		 * acquire fence before its re-check of the word
+		 * (zcp_chunk_receive()), a receiver that read any of the new
+		 * fields re-reads FILLING or later, so it never pairs new
+		 * fields with an old nonce.  The seqlock writer's fence
+		 * (Boehm, "Can seqlocks get along with programming language
+		 * memory models?", 2012); free on x86, a dmb on arm64. */
+		atomic_thread_fence(memory_order_release);
 		/* The lent reference: counted like any other of ours. */
 		err = zcp__ref_gen(mgr, chunk, gidx, 0, 0);
 		if (err) {
-			/* FILLING is ours alone: nobody else CASes it. */
+			/* FILLING is ours alone: nobody else CASes it.
+			 * Release: nothing was published; kept for
+			 * symmetry with the other transitions. */
 			atomic_store_explicit(&o->word, zcp__out_word(ZCP__OUT_EMPTY, 0),
 					      memory_order_release);
 			return err;
 		}
+		/* Relaxed, all five: lent_gidx and lent are process memory
+		 * read after the DONE word (acquire) in collect; the entry's
+		 * fields are published by the release store of LIVE below and
+		 * fenced from the previous use above. */
 		atomic_store_explicit(&mgr->lent_gidx[e], gidx, memory_order_relaxed);
 		atomic_fetch_add_explicit(&mgr->lent, 1, memory_order_relaxed);
 		atomic_store_explicit(&o->chunk, gidx, memory_order_relaxed);
@@ -158,10 +188,17 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
 		return zcp__fail_null(ZCP_ESTALE);
+	/* Relaxed: ordered after the LIVE load by its acquire, and before
+	 * the re-check by the fence below. */
 	uint64_t gidx = atomic_load_explicit(&o->chunk, memory_order_relaxed);
 	uint64_t seq = atomic_load_explicit(&o->seq, memory_order_relaxed);
 	uint64_t to = atomic_load_explicit(&o->receiver, memory_order_relaxed);
-	/* The fields belong to this (LIVE, nonce) only if it is still there. */
+	/* The fields belong to this (LIVE, nonce) only if it is still there.
+	 * Acquire fence: the three loads above may not move after the
+	 * re-check (an acquire load orders only what follows it); paired
+	 * with the sender's release fence after FILLING, a field of a later
+	 * use of the entry makes the re-check fail (the seqlock reader). */
+	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&o->word, memory_order_acquire) != w || gidx >= mgr->geo.total_chunks)
 		return zcp__fail_null(ZCP_ESTALE);
 	if (to != 0 && to != mgr->process_id)
@@ -172,12 +209,17 @@ zcp_chunk *zcp_chunk_receive(zcp_mempool_manager *mgr, uint64_t ticket)
 	if (err)
 		return zcp__fail_null(err);
 	ZCP__CRASH_POINT("receive.bit");
+	/* acq_rel: LIVE -> DONE; release publishes our holder bit (taken
+	 * above) to the sender's collect before it drops its lent
+	 * reference, so the chunk never has no holder in between. */
 	if (!atomic_compare_exchange_strong_explicit(&o->word, &w,
 						     zcp__out_word(ZCP__OUT_DONE, w),
 						     memory_order_acq_rel, memory_order_acquire)) {
 		zcp__view_release(mgr, c, gidx); /* taken, cancelled, or its sender is gone */
 		return zcp__fail_null(ZCP_ESTALE);
 	}
+	/* Release: a hint for the sender's collect; the DONE word itself
+	 * carries the ordering. */
 	atomic_fetch_add_explicit(&zcp__proc_at(mgr, slot)->outbox_taken, 1, memory_order_release);
 	return c;
 }
@@ -191,6 +233,8 @@ int zcp_chunk_unsend(zcp_mempool_manager *mgr, uint64_t ticket)
 	struct zcp__outbox_entry *o = entry_of(mgr, ticket, &slot);
 	if (!o || slot != mgr->slot)
 		return ZCP_EINVAL;
+	/* Acquire, and acq_rel on the CAS: as for a receiver; LIVE -> DONE
+	 * by the sender itself. */
 	uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 	if (zcp__out_state(w) != ZCP__OUT_LIVE || (w & NONCE54) != (ticket & NONCE54))
 		return ZCP_ESTALE;
@@ -206,17 +250,26 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 	unsigned cancelled = 0;
 	for (unsigned s = 0; s < m->geo.max_processes; s++) {
 		struct zcp__proc *p = zcp__proc_at(m, s);
+		/* Acquire: pairs with the release CAS that claimed the slot. */
 		if (!zcp__sid_occupied(atomic_load_explicit(&p->id, memory_order_acquire)))
 			continue;
 		unsigned here = 0;
 		for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 			struct zcp__outbox_entry *o = &p->outbox[e];
+			/* Acquire: pairs with the sender's release store of
+			 * LIVE, so the receiver field below is this use's. */
 			uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 			if (zcp__out_state(w) != ZCP__OUT_LIVE)
 				continue;
-			uint64_t to = atomic_load_explicit(&o->receiver, memory_order_relaxed);
+			/* Acquire (not relaxed): should it read a later use's
+			 * receiver, it synchronises with that sender's release
+			 * fence after FILLING, so the CAS below, expecting the
+			 * old LIVE word, must fail instead of cancelling a
+			 * ticket on a stale decision. */
+			uint64_t to = atomic_load_explicit(&o->receiver, memory_order_acquire);
 			if (to == 0 || zcp__process_id_alive(m, to))
 				continue;
+			/* acq_rel: LIVE -> DONE, as a receiver's. */
 			if (atomic_compare_exchange_strong_explicit(
 				    &o->word, &w, zcp__out_word(ZCP__OUT_DONE, w),
 				    memory_order_acq_rel, memory_order_acquire))
@@ -224,10 +277,11 @@ unsigned zcp__escrow_cancel_dead(struct zcp_mempool_manager *m)
 		}
 		/* Wake the owner's collect (also for entries a dead receiver
 		 * marked DONE without getting to bump the counter). */
-		if (here)
+		if (here) /* Release: a hint, as in zcp_chunk_receive(). */
 			atomic_fetch_add_explicit(&p->outbox_taken, 1, memory_order_release);
 		cancelled += here;
 	}
+	/* Relaxed: process-local hint; collect re-reads every word. */
 	if (atomic_load_explicit(&m->lent, memory_order_relaxed))
 		zcp__escrow_collect(m);
 	return cancelled;
@@ -239,6 +293,8 @@ unsigned zcp__escrow_clear_slot(struct zcp_mempool_manager *m, unsigned i)
 	unsigned n = 0;
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++) {
 		struct zcp__outbox_entry *o = &p->outbox[e];
+		/* Acquire, and acq_rel on the CAS: the entry's last transition
+		 * (and what it published) before we empty it. */
 		uint64_t w = atomic_load_explicit(&o->word, memory_order_acquire);
 		/* Only receivers and cancellers move a dead slot's entries,
 		 * each once (LIVE -> DONE): a few tries always suffice. */
@@ -258,6 +314,7 @@ uint64_t zcp__escrow_unsettled(const struct zcp_mempool_manager *m, unsigned i)
 {
 	const struct zcp__proc *p = zcp__proc_at(m, i);
 	uint64_t n = 0;
+	/* Relaxed: a statistic; nothing is read through it. */
 	for (unsigned e = 0; e < ZCP__OUTBOX_SLOTS; e++)
 		n += zcp__out_state(atomic_load_explicit(&p->outbox[e].word, memory_order_relaxed)) == ZCP__OUT_DONE;
 	return n;

@@ -9,6 +9,7 @@
  */
 #include "handle.h"
 #include "topic.h"
+#include "layout_abi.h"
 
 #include <stdint.h>
 

@@ -19,6 +19,16 @@
  *    the descriptor, but an atfork handler closes it in the child.
  *
  * Errors err towards "alive": a lock that cannot be queried counts as held.
+ *
+ * The above is the Linux platform layer (platform_linux.c).  The POSIX one
+ * (platform_posix.c, --with-platform=posix) has the same interface over
+ * classic fcntl() record locks, which belong to the process: one lock
+ * descriptor per process and segment, shared by its handles, bytes held
+ * by this process recognised by an in-process table, closes of the
+ * segment's descriptors deferred while the process holds locks on it, and
+ * no proof of death by pid (see platform.h).  Both layers give the same
+ * answers to the same calls; only what they cost and what can defeat them
+ * differ.
  */
 #ifndef ZCP_LIVENESS_H
 #define ZCP_LIVENESS_H

@@ -18,6 +18,7 @@
  * error code for the creator instead of a crash for anyone.
  */
 #include "internal.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,10 +50,7 @@ struct zcp_segment {
 /* close() that keeps errno, for error paths. */
 static void close_keep_errno(int fd)
 {
-	int saved = errno;
-
-	close(fd);
-	errno = saved;
+	zcp__plat_close(fd); /* keeps errno */
 }
 
 static int set_cloexec(int fd)
@@ -311,9 +309,10 @@ static int segment_setup(int fd, size_t size, const zcp_segment_options *o)
  *
  * The probe opens the name read-only with O_NONBLOCK and O_NOCTTY, so
  * that a FIFO put in its place cannot block us (O_NOFOLLOW is added by the
- * C library, so a symbolic link fails with ELOOP: not ours either).  On Linux, when the
+ * C library, so a symbolic link fails with ELOOP: not ours either).  When the
  * probe cannot be opened for want of read permission or of a free
- * descriptor, lstat() of the file under /dev/shm answers instead.
+ * descriptor, lstat() of the file under /dev/shm answers instead where the
+ * platform layer has that path (Linux).
  */
 static int name_is(const char *path, const struct stat *mine)
 {
@@ -323,23 +322,27 @@ static int name_is(const char *path, const struct stat *mine)
 	fd = shm_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd >= 0) {
 		e = fstat(fd, &st) < 0 ? errno : 0;
-		close(fd);
+		zcp__plat_close(fd);
 		if (e)
 			return -e;
 	} else {
 		e = errno;
 		if (e == ENOENT || e == ELOOP)
 			return 0;
-#ifdef __linux__
 		if (e == EACCES || e == EMFILE || e == ENFILE) {
-			char file[sizeof("/dev/shm") + SEG_PATH_MAX];
+			/* Through the file system, where it has a path
+			 * (Linux: /dev/shm). */
+			int r = zcp__plat_shm_lstat(path, &st);
 
-			snprintf(file, sizeof(file), "/dev/shm%s", path);
-			if (lstat(file, &st) < 0)
-				return errno == ENOENT ? 0 : zcp__neg_errno();
-		} else
-#endif
+			if (r == ZCP_ENOENT)
+				return 0;
+			if (r == ZCP_ENOSYS)
+				return -e;
+			if (r < 0)
+				return r;
+		} else {
 			return e > 0 ? -e : ZCP_EINVAL;
+		}
 	}
 	return st.st_dev == mine->st_dev && st.st_ino == mine->st_ino;
 }
@@ -382,7 +385,7 @@ static int create_shm(const char *name, size_t size, const zcp_segment_options *
 		/* Only our own object: its name may have been unlinked and
 		 * created again by someone else meanwhile. */
 		unlink_if_same(path, fd);
-		close(fd);
+		zcp__plat_close(fd);
 	}
 	return err;
 }
@@ -407,7 +410,7 @@ static int create_memfd(const char *name, size_t size, const zcp_segment_options
 	if (err == 0)
 		err = segment_wrap(fd, size, 1, ZCP_BACKEND_MEMFD, name, out);
 	if (err < 0)
-		close(fd);
+		zcp__plat_close(fd);
 	return err;
 #else
 	(void)name;
@@ -497,8 +500,9 @@ int zcp_segment_open(const char *name, int writable, zcp_segment **out)
 
 /*
  * Recover the backend and the user name of a descriptor from its
- * /proc/self/fd link: "/memfd:zerocp_<name> (deleted)" for a memfd,
- * "/dev/shm/zerocp_<name>" for an shm object.  Without /proc, or for
+ * path (zcp__plat_fd_path(), Linux: its /proc/self/fd link):
+ * "/memfd:zerocp_<name> (deleted)" for a memfd,
+ * "/dev/shm/zerocp_<name>" for an shm object.  Without one, or for
  * anything else, the name stays "" and the backend is guessed as shm.
  */
 static void fd_identity(int fd, char *name, size_t namesz, zcp_backend *backend)
@@ -506,18 +510,16 @@ static void fd_identity(int fd, char *name, size_t namesz, zcp_backend *backend)
 	static const char memfd_prefix[] = "/memfd:" ZCP__SHM_PREFIX;
 	static const char shm_prefix[] = "/dev/shm/" ZCP__SHM_PREFIX;
 	static const char deleted[] = " (deleted)";
-	char proc[64], link[PATH_MAX];
+	char link[PATH_MAX];
 	const char *p = NULL;
-	ssize_t n;
+	int n;
 	size_t len;
 
 	name[0] = '\0';
 	*backend = ZCP_BACKEND_SHM;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, link, sizeof(link) - 1);
+	n = zcp__plat_fd_path(fd, link, sizeof(link));
 	if (n <= 0)
 		return;
-	link[n] = '\0';
 	len = (size_t)n;
 	if (len >= sizeof(deleted) - 1 &&
 	    strcmp(link + len - (sizeof(deleted) - 1), deleted) == 0)
@@ -630,6 +632,6 @@ void zcp_segment_close(zcp_segment *seg)
 	if (seg == NULL)
 		return;
 	munmap(seg->base, seg->size);
-	close(seg->fd);
+	zcp__plat_close(seg->fd);
 	free(seg);
 }

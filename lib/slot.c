@@ -109,6 +109,12 @@ static int occupant_alive(const struct zcp_mempool_manager *m, unsigned i)
 	if (!zcp__live_held(query_fd(m), i))
 		return 0;
 	const struct zcp__proc *p = zcp__proc_at(m, i);
+	/* Relaxed: every caller read the slot word with acquire first, and
+	 * the occupant stored pid and pidns before its release CAS of that
+	 * word (zcp__slot_claim()), so these are that occupant's or a later
+	 * one's.  A later one's pid can only make a dead verdict wrong for a
+	 * word that has moved on, and every action on a verdict is a CAS
+	 * expecting the word it was taken on, which then fails. */
 	return !zcp__pid_gone(atomic_load_explicit(&p->pid, memory_order_relaxed),
 			      atomic_load_explicit(&p->pidns, memory_order_relaxed));
 }

@@ -81,6 +81,9 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 				return 0;
 			continue;
 		}
+		/* acq_rel: 0 -> PENDING starts a crossing; the acquire pairs
+		 * with the release store that ended the previous one, so the
+		 * view's fields (bound by that crossing) are visible to us. */
 		if (atomic_compare_exchange_weak_explicit(&c->refs, &n, ZCP__VIEW_PENDING,
 							  memory_order_acq_rel, memory_order_acquire))
 			break;

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
-#if defined(__linux__)
+#if defined(ZCP_PLATFORM_LINUX)
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,7 +23,7 @@ void zcp__deadline_in(struct timespec *ts, int64_t ns)
 	ts->tv_sec = sec > (int64_t)(INT_MAX) - ts->tv_sec ? (time_t)INT_MAX : ts->tv_sec + (time_t)sec;
 }
 
-#if defined(__linux__) && defined(SYS_futex)
+#if defined(ZCP_PLATFORM_LINUX) && defined(SYS_futex)
 int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec *deadline)
 {
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Sleeping on a word of shared memory and waking its sleepers: futexes on
- * Linux (process-shared: never FUTEX_PRIVATE_FLAG, the word is in a
- * segment other processes map), a bounded sleep-and-look elsewhere. */
+/* Sleeping on a word of shared memory and waking its sleepers: futexes in
+ * the Linux platform layer (process-shared: never FUTEX_PRIVATE_FLAG, the
+ * word is in a segment other processes map), a bounded sleep-and-look in
+ * the POSIX one (see platform.h). */
 #ifndef ZCP_WAKE_H
 #define ZCP_WAKE_H
 

@@ -12,6 +12,7 @@
 #include "tap.h"
 #include "zt.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -229,10 +230,11 @@ static void kill_loop(void)
 			if (pids[c] == 0)
 				traffic(name, s | 1);
 		}
-		/* Let them run into the thick of it, then kill at random. */
-		sleep_us(200 + (long)(xorshift(&seed) % 3000));
+		/* Let them run into the thick of it, then kill at random
+		 * (later under an emulator, which is slower to get there). */
+		sleep_us((200 + (long)(xorshift(&seed) % 3000)) * zt_slowdown());
 		for (int c = 0; c < CHILDREN; c++) {
-			sleep_us((long)(xorshift(&seed) % 300));
+			sleep_us((long)(xorshift(&seed) % 300) * zt_slowdown());
 			kill(pids[c], SIGKILL);
 		}
 		for (int c = 0; c < CHILDREN; c++) {
@@ -347,7 +349,11 @@ static void liveness(void)
 	pid = holder(name, 0);
 	for (int i = 0; i < 200 && used(m) != 3; i++)
 		sleep_us(5000);
-	sleep_us(20000); /* let it exit; do not reap: a zombie */
+	/* Let it exit; do not reap: a zombie.  WNOWAIT waits for the exit
+	 * itself (a fixed sleep was too short on a loaded machine). */
+	siginfo_t si;
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 && errno == EINTR)
+		;
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1 && used(m) == 0,
 	   "a zombie holder is dead: its chunks are reclaimed");
 	zt_wait(pid, &st);

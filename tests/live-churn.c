@@ -265,6 +265,7 @@ int main(void)
 	double secs = iters ? (double)iters / 1000.0 : 4.0;
 	if (secs < 4)
 		secs = 4;
+	secs *= (double)zt_slowdown(); /* as many processes as natively */
 	pid_t w[WORKERS] = {0};
 	uint64_t seed = 0x2545F4914F6CDD1Dull ^ (uint64_t)getpid();
 	long spawned = 0, killed = 0;

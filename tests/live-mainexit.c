@@ -169,6 +169,14 @@ static void main_thread_exits(void)
 	zcp_mempool_manager *m = make(name);
 	zcp_process_info pi;
 	zcp_reclaim_report rep;
+	if (zt_emulator()) {
+		/* qemu-user 7.2 aborts (rcu_read_unlock assertion) when the
+		 * main thread exits while others run. */
+		skip("main thread exits while a worker runs: not under %s, which aborts then",
+		     zt_emulator());
+		zcp_mempool_manager_destroy(m);
+		return;
+	}
 	memset(box, 0, sizeof *box);
 	pid_t pid = zt_fork();
 	if (pid == 0) {

@@ -68,14 +68,14 @@ static void stamp(zcp_chunk *c, uint64_t tag)
 {
 	uint64_t *d = zcp_chunk_data(c);
 	for (size_t i = 0; i < CHUNK / 8; i++)
-		d[i] = tag ^ (i << 56);
+		d[i] = tag ^ ((uint64_t)i << 56);
 }
 
 static int stamp_ok(zcp_chunk *c, uint64_t tag)
 {
 	const volatile uint64_t *d = zcp_chunk_data(c);
 	for (size_t i = 0; i < CHUNK / 8; i++)
-		if (d[i] != (tag ^ (i << 56)))
+		if (d[i] != (tag ^ ((uint64_t)i << 56)))
 			return 0;
 	return 1;
 }
@@ -221,6 +221,7 @@ int main(void)
 	double secs = iters ? (double)iters / 1000.0 : 5.0;
 	if (secs < 5)
 		secs = 5;
+	secs *= (double)zt_slowdown(); /* as many processes as natively */
 	pid_t rec[RECLAIMERS];
 	for (int i = 0; i < RECLAIMERS; i++)
 		if ((rec[i] = zt_fork()) == 0)

@@ -71,14 +71,14 @@ static void stamp(zcp_chunk *c, uint64_t tag)
 {
 	uint64_t *d = zcp_chunk_data(c);
 	for (size_t i = 0; i < CHUNK / 8; i++)
-		d[i] = tag ^ (i << 48);
+		d[i] = tag ^ ((uint64_t)i << 48);
 }
 
 static int stamp_ok(zcp_chunk *c, uint64_t tag)
 {
 	const volatile uint64_t *d = zcp_chunk_data(c);
 	for (size_t i = 0; i < CHUNK / 8; i++)
-		if (d[i] != (tag ^ (i << 48)))
+		if (d[i] != (tag ^ ((uint64_t)i << 48)))
 			return 0;
 	return 1;
 }

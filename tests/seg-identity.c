@@ -111,6 +111,7 @@ static void test_handles(void)
 	}
 	err = zcp_segment_open_fd(zcp_segment_fd(a), 1, &c);
 	is_int(err, 0, "open_fd of the first object's descriptor");
+#ifdef ZCP_PLATFORM_LINUX
 	if (err == 0) {
 		is_string(zcp_segment_name(c), name, "  name recovered (\"(deleted)\" stripped)");
 		is_int(zcp_segment_unlink_same(c), 0, "  unlink_same: 0");
@@ -124,6 +125,19 @@ static void test_handles(void)
 		ok(!shm_exists(name), "  gone");
 		zcp_segment_close(c);
 	}
+#else
+	/* No descriptor paths: open_fd cannot learn a name, so unlink_same
+	 * of such a handle has nothing to compare and refuses. */
+	if (err == 0) {
+		is_string(zcp_segment_name(c), "", "  no name without descriptor paths");
+		is_int(zcp_segment_unlink_same(c), ZCP_EINVAL, "  unlink_same: EINVAL (no name)");
+		ok(shm_exists(name), "  the second object stays");
+		zcp_segment_close(c);
+	}
+	skip("open_fd name recovery needs /proc/self/fd (linux platform)");
+	skip("open_fd name recovery needs /proc/self/fd (linux platform)");
+	skip("open_fd name recovery needs /proc/self/fd (linux platform)");
+#endif
 	zcp_segment_unlink(name);
 	zcp_segment_close(b);
 	zcp_segment_close(a);
@@ -272,7 +286,7 @@ static void emfile_child(int unused)
 	err = zcp_segment_open_fd(zcp_segment_fd(a), 1, &s);
 	ZT_CHECK_MSG(err == ZCP_EMFILE, "open_fd: %s", zcp_err_name(err));
 	err = zcp_segment_unlink_same(a);
-#ifdef __linux__
+#ifdef ZCP_PLATFORM_LINUX
 	ZT_CHECK_MSG(err == 0 && !shm_exists(name), "unlink_same: %s", zcp_err_name(err));
 #else
 	ZT_CHECK(err == 0 || err == ZCP_EMFILE);

@@ -312,7 +312,11 @@ static void test_memfd(void)
 	is_int(err, 0, "open_fd of an shm descriptor");
 	if (err == 0) {
 		is_int(zcp_segment_backend(t), ZCP_BACKEND_SHM, "open_fd sees shm");
+#ifdef ZCP_PLATFORM_LINUX
 		is_string(zcp_segment_name(t), name, "open_fd recovers the shm name");
+#else
+		skip("open_fd name recovery needs /proc/self/fd (linux platform)");
+#endif
 		zcp_segment_close(t);
 	}
 	zcp_segment_close(s);

@@ -88,7 +88,7 @@ static void on_alarm(int sig)
 
 __attribute__((constructor)) static void zt_init(void)
 {
-	long total = env_long("ZT_TIMEOUT_TOTAL", 120);
+	long total = env_long("ZT_TIMEOUT_TOTAL", 120 * zt_slowdown());
 
 	primary = getpid();
 	snprintf(litter_prefix, sizeof(litter_prefix), "zerocp_zt%ldx", (long)primary);
@@ -103,7 +103,7 @@ __attribute__((constructor)) static void zt_init(void)
 
 static long child_timeout(void)
 {
-	return env_long("ZT_TIMEOUT", ZT_CHILD_TIMEOUT);
+	return env_long("ZT_TIMEOUT", ZT_CHILD_TIMEOUT * zt_slowdown());
 }
 
 pid_t zt_fork(void)
@@ -271,4 +271,18 @@ void zt_child_note(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	child_line(file, line, "", fmt, ap);
 	va_end(ap);
+}
+
+long zt_slowdown(void)
+{
+	long f = env_long("ZT_SLOWDOWN", 1);
+
+	return f >= 1 && f <= 1000 ? f : 1;
+}
+
+const char *zt_emulator(void)
+{
+	const char *e = getenv("ZT_EMULATOR");
+
+	return e != NULL && *e != '\0' ? e : NULL;
 }

@@ -51,6 +51,17 @@ const char *zt_name(void);
  * else dflt ("make stress" sets it). */
 long zt_iters(long dflt);
 
+/* zt_slowdown - ZT_SLOWDOWN from the environment (a factor, default 1):
+ * how much slower than native the tests run, e.g. under qemu-user.  It
+ * multiplies the default timeouts (ZT_TIMEOUT_TOTAL, ZT_TIMEOUT) and the
+ * durations of the tests that run for a time and count what they did. */
+long zt_slowdown(void);
+
+/* zt_emulator - ZT_EMULATOR from the environment ("qemu-user" in .ci/run's
+ * emulated passes), or NULL when the tests run natively.  Only for
+ * skipping what an emulator cannot do, with the reason. */
+const char *zt_emulator(void);
+
 /*
  * zt_done - at the end of every test program, in the primary process:
  * reports "no shared-memory litter" as one test (failing, with a list, if

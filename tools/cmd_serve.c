@@ -678,21 +678,41 @@ static int pool_error(const char *v, uint64_t size, uint32_t count, int n,
  * a manager: either segment at most ZCP_MAX_SEGMENT_SIZE bytes, all the
  * chunks addressable.  The data segment's size is computed here as the
  * library does (a 64-byte header plus the payload rounded up to 64 bytes
- * per chunk, each pool on a 4096-byte boundary), in 128 bits so nothing
- * overflows, to say by how much.  Returns 0, or -1 after a diagnostic. */
+ * per chunk, each pool on a 4096-byte boundary), in 128 bits where the
+ * compiler has them so nothing overflows, to say by how much.  Returns 0, or -1 after a diagnostic. */
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 wide_t;
+#define WIDE_ADD(a, b) ((a) + (b))
+#define WIDE_MUL(a, b) ((a) * (b))
+#else
+/* No 128-bit integers (i386, armhf): 64 bits that saturate, which still
+ * tell "over the limit" and give an "about" that is a lower bound. */
+typedef uint64_t wide_t;
+static wide_t wide_add(wide_t a, wide_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+static wide_t wide_mul(wide_t a, wide_t b)
+{
+	return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+#define WIDE_ADD(a, b) wide_add((a), (b))
+#define WIDE_MUL(a, b) wide_mul((a), (b))
+#endif
+
 static int segments_error(const zcp_mempool_config *cfg, int n, const uint64_t *sizes,
 			  const uint32_t *counts)
 {
 	zcp_mempool_layout lay;
-	unsigned __int128 data = 0, chunks = 0;
+	wide_t data = 0, chunks = 0;
 
 	if (zcp_mempool_config_layout(cfg, &lay) == 0 && lay.data_size <= ZCP_MAX_SEGMENT_SIZE &&
 	    lay.mgmt_size <= ZCP_MAX_SEGMENT_SIZE)
 		return 0;
 	for (int k = 0; k < n; k++) {
-		unsigned __int128 stride = ((unsigned __int128)sizes[k] + 64 + 63) / 64 * 64;
-		data = (data + 4095) / 4096 * 4096 + stride * counts[k];
-		chunks += counts[k];
+		wide_t stride = WIDE_ADD((wide_t)sizes[k], 64 + 63) / 64 * 64;
+		data = WIDE_ADD(WIDE_ADD(data, 4095) / 4096 * 4096, WIDE_MUL(stride, counts[k]));
+		chunks = WIDE_ADD(chunks, counts[k]);
 	}
 	if (data > ZCP_MAX_SEGMENT_SIZE) {
 		zcp_tool_err("serve",
