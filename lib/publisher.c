@@ -301,9 +301,13 @@ static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint6
 	ZCP__CRASH_POINT("pub.evicting");
 	uint64_t next = zcp__record_recycle(&m->records[g1 - 1], gen, m->slot);
 	if (next) {
-		/* Bound to this chunk already (it was ours before): only the
-		 * generation is new. */
-		atomic_store_explicit(&c->seq, next, memory_order_relaxed);
+		/* Bound already if we published it (the usual case): then only
+		 * the generation is new.  A scribbled slot can name a chunk we
+		 * never had: bind it. */
+		if (ZCP_LIKELY(atomic_load_explicit(&c->mgr, memory_order_relaxed) == m))
+			atomic_store_explicit(&c->seq, next, memory_order_relaxed);
+		else
+			zcp__bind_view(m, c, g1 - 1, next);
 		atomic_store_explicit(&c->claimed, 1, memory_order_relaxed);
 		pub->spare[pub->spares++] = g1 - 1;
 	} else {
