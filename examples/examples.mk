@@ -3,25 +3,27 @@
 # included by Makefile.am): built by "make check" and run by
 # tests/examples.sh; installed as documentation with the example
 # configuration and systemd unit of "zerocp serve".
-#
-# Publish/subscribe gets examples/pubsub.c here once topics exist.
 ZCP_EXAMPLES = \
 	examples/seed-scenario \
 	examples/handle-passing \
-	examples/escrow
+	examples/escrow \
+	examples/pubsub
 examples_seed_scenario_SOURCES = examples/seed-scenario.c
 examples_handle_passing_SOURCES = examples/handle-passing.c
 examples_escrow_SOURCES = examples/escrow.c
+examples_pubsub_SOURCES = examples/pubsub.c
 # Public API only, against the library that gets installed.
 examples_seed_scenario_CPPFLAGS = -I$(top_srcdir)/include
 examples_handle_passing_CPPFLAGS = -I$(top_srcdir)/include
 examples_escrow_CPPFLAGS = -I$(top_srcdir)/include
+examples_pubsub_CPPFLAGS = -I$(top_srcdir)/include
 examples_seed_scenario_LDADD = lib/libzerocp.la
 examples_handle_passing_LDADD = lib/libzerocp.la
 examples_escrow_LDADD = lib/libzerocp.la
+examples_pubsub_LDADD = lib/libzerocp.la
 
 examplesdir = $(docdir)/examples
-dist_examples_DATA = examples/seed-scenario.c examples/handle-passing.c examples/escrow.c
+dist_examples_DATA = examples/seed-scenario.c examples/handle-passing.c examples/escrow.c examples/pubsub.c
 
 # "zerocp serve": an example configuration and systemd unit.
 dist_pkgdata_DATA = examples/zerocp.conf

@@ -21,6 +21,7 @@ dist_man_MANS = \
 	man/zcp_chunk_ref.3 \
 	man/zcp_chunk_refcount.3 \
 	man/zcp_chunk_release.3 \
+	man/zcp_chunk_sample_info.3 \
 	man/zcp_chunk_send.3 \
 	man/zcp_chunk_size.3 \
 	man/zcp_chunk_unsend.3 \
@@ -32,12 +33,15 @@ dist_man_MANS = \
 	man/zcp_mempool_config_pool_count.3 \
 	man/zcp_mempool_config_set_access.3 \
 	man/zcp_mempool_config_set_backend.3 \
+	man/zcp_mempool_config_set_chunk_ages.3 \
 	man/zcp_mempool_config_set_max_processes.3 \
+	man/zcp_mempool_config_set_topics.3 \
 	man/zcp_mempool_manager_attach.3 \
 	man/zcp_mempool_manager_attach_fds.3 \
 	man/zcp_mempool_manager_attach_opts.3 \
 	man/zcp_mempool_manager_attach_socket.3 \
 	man/zcp_mempool_manager_check.3 \
+	man/zcp_mempool_manager_chunks.3 \
 	man/zcp_mempool_manager_create.3 \
 	man/zcp_mempool_manager_creator_alive.3 \
 	man/zcp_mempool_manager_creator_pid.3 \
@@ -56,10 +60,17 @@ dist_man_MANS = \
 	man/zcp_mempool_manager_remove.3 \
 	man/zcp_mempool_manager_settle.3 \
 	man/zcp_mempool_manager_unlink.3 \
+	man/zcp_publisher_close.3 \
+	man/zcp_publisher_create.3 \
+	man/zcp_publisher_id.3 \
+	man/zcp_publisher_loan.3 \
+	man/zcp_publisher_loan_aligned.3 \
+	man/zcp_publisher_publish.3 \
 	man/zcp_relptr_from.3 \
 	man/zcp_relptr_offset.3 \
 	man/zcp_relptr_resolve.3 \
 	man/zcp_relptr_segment.3 \
+	man/zcp_sample_data.3 \
 	man/zcp_segment_backend.3 \
 	man/zcp_segment_base.3 \
 	man/zcp_segment_close.3 \
@@ -75,6 +86,17 @@ dist_man_MANS = \
 	man/zcp_segment_unlink.3 \
 	man/zcp_segment_unlink_same.3 \
 	man/zcp_strerror.3 \
+	man/zcp_subscriber_close.3 \
+	man/zcp_subscriber_create.3 \
+	man/zcp_subscriber_lost.3 \
+	man/zcp_subscriber_take.3 \
+	man/zcp_subscriber_wait.3 \
+	man/zcp_subscriber_waiting.3 \
+	man/zcp_topic_endpoint_slots.3 \
+	man/zcp_topic_get_endpoint.3 \
+	man/zcp_topic_get_info.3 \
+	man/zcp_topic_options_init.3 \
+	man/zcp_topic_slots.3 \
 	man/zcp_version.3 \
 	man/zcp_version_string.3 \
 	man/zerocp.1 \

@@ -8,7 +8,7 @@ cleanup() {
 	rm -f /dev/shm/zerocp_"$name"*
 }
 trap cleanup EXIT INT TERM
-set -- seed-scenario handle-passing escrow
+set -- seed-scenario handle-passing escrow pubsub
 echo "1..$(($# + 1))"
 k=0
 for ex in "$@"; do

@@ -23,7 +23,7 @@ pids=
 cleanup() {
 	is_main_shell || return 0
 	kill_pids
-	for x in a b c x; do
+	for x in a b c t x; do
 		"$zerocp" clean --name "$base$x" --force > /dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -33,7 +33,7 @@ trap 'exit 1' INT TERM HUP
 
 n=0
 failed=0
-echo "1..24"
+echo "1..30"
 
 # wait_for PATTERN FILE: up to 10 s for a line matching PATTERN (grep -E).
 wait_for() {
@@ -63,6 +63,8 @@ cat > "$tmp/a.conf" << EOF
 name = $A
 interval = 0.2
 max-processes = 4
+chunk-ages = true
+topic-queue = 32
 
 [pool small]
 size = 256
@@ -208,6 +210,16 @@ out=$(limit 10 "$zerocp" stat --name "$A")
 	! printf '%s\n' "$out" | grep -q 'this stat'
 tap $? "stat of a full table (4 of 4 slots) lists all four processes, taking none" ||
 	printf '# %s\n' "$out"
+printf '%s\n' "$out" | grep -Eq '^    pool [0-9]+: [0-9]+ chunks?$' &&
+	limit 10 "$zerocp" stat --name "$A" --json | grep -q '"pools_held":\[[0-9]'
+tap $? "stat shows the chunks each holding process holds per pool (text and --json)" ||
+	printf '# %s\n' "$out"
+out=$(limit 10 "$zerocp" stat --name "$A" --chunks)
+json=$(limit 10 "$zerocp" stat --name "$A" --chunks --json)
+printf '%s\n' "$out" | grep -Eq '^  pool [0-9]+ chunk [0-9]+: size [0-9]+ of [0-9]+, holders [0-9]+, age [^,]+, handle 0x' &&
+	printf '%s\n' "$json" | grep -q '"chunks":\[{"pool":[0-9]*,"index":[0-9]*,"size":[0-9]*,"capacity":[0-9]*,"holders":\[[0-9]'
+tap $? "stat --chunks lists every held chunk with its holders (text and --json)" ||
+	{ printf '# %s\n' "$out"; printf '# %s\n' "$json"; }
 
 # --- 19-22: top ---------------------------------------------------------------
 out=$(limit 10 "$zerocp" top --name "$A" -n 2 --interval 0.1)
@@ -230,6 +242,43 @@ else
 	n=$((n + 1))
 	echo "ok $n # SKIP no script(1) to give top a terminal"
 fi
+
+# --- topics: serve --topics, stat and top show them ---------------------------
+T=${base}t
+"$zerocp" serve --name "$T" --topics 2 --topic-publishers 2 --topic-subscribers 2 \
+	--topic-queue 16 --interval 0.2 > "$tmp/t.log" 2>&1 &
+tpid_s=$!
+pids="$pids $tpid_s"
+wait_for '^ready$' "$tmp/t.log"
+grep -q 'info: topics: up to 2, each with up to 2 publishers and 2 subscribers, queues of up to 16 samples' "$tmp/t.log"
+tap $? "serve --topics 2 ... logs the topic table size" || show "$tmp/t.log"
+for tp in one two; do
+	"$zerocp" pub "$tp" --name "$T" --count 0 --rate 20 --quiet > "$tmp/pub-$tp.log" 2>&1 &
+	pids="$pids $!"
+done
+i=0
+while [ "$(limit 10 "$zerocp" stat --name "$T" | grep -c "^  topic '[a-z]*': publishers 1, subscribers 0, published [1-9]")" -lt 2 ]; do
+	[ $i -lt 100 ] || break
+	nap
+	i=$((i + 1))
+done
+out=$(limit 10 "$zerocp" stat --name "$T")
+json=$(limit 10 "$zerocp" stat --name "$T" --json)
+printf '%s\n' "$out" | grep -q "^  topic 'one': publishers 1, subscribers 0, published [0-9]*, lost 0, kept [0-9]*$" &&
+	printf '%s\n' "$out" | grep -q '^    publisher  0x[0-9a-f]*: pid [0-9]*, alive' &&
+	printf '%s\n' "$json" | grep -q '"topics":\[{"index":[0-9]*,"name":"one","type":{.*"publishers":\[{"pid":'
+tap $? "stat shows the topics and their publishers (text and --json)" ||
+	{ printf '# %s\n' "$out"; printf '# %s\n' "$json"; }
+out=$(limit 10 "$zerocp" top --name "$T" -n 2 --interval 0.5)
+printf '%s\n' "$out" | grep -q '^TOPIC .*RATE/s' &&
+	printf '%s\n' "$out" | grep -Eq "^'two' +1 +0 +[0-9]+\.[0-9] +0 +[0-9]+$"
+tap $? "top shows a TOPICS section with the publishers and the rate" || printf '# %s\n' "$out"
+limit 10 "$zerocp" pub three --name "$T" --count 1 > "$tmp/out" 2>&1
+st=$?
+[ "$st" -eq 1 ] && grep -q 'topic table is full' "$tmp/out"
+tap $? "with --topics 2, a third topic fails: exit 1, 'topic table is full' (exit $st)" ||
+	show "$tmp/out"
+stop "$tpid_s" TERM
 
 # --- 23-24: stop, nothing left ----------------------------------------------
 stop "$apid" TERM

@@ -136,6 +136,12 @@ struct serve_opts {
 	const char *socket_dir; /* the broker's directory; NULL: its default */
 	long allow_gid;   /* a group the broker admits too; -1: none */
 	int ready_fd;     /* --ready-fd: write "READY=1\n" there when ready; -1 */
+	/* The topic table (zcp_mempool_config_set_topics()): topics,
+	 * publishers and subscribers a topic, queue slots; 0 in [1..3]: the
+	 * default; topics_set: one of them was given. */
+	unsigned long topics[4];
+	int topics_set;
+	int chunk_ages;   /* --chunk-ages: note when each chunk was taken */
 };
 
 /* The seed's pools, used when neither --pool nor a [pool NAME] section
@@ -151,6 +157,8 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: %s serve [-c FILE] [--name N] [--pool SIZExCOUNT]... [--interval SECONDS]\n"
 		"                    [--max-processes N] [--mode 0660] [--gid G] [--takeover]\n"
+		"                    [--topics N] [--topic-publishers N] [--topic-subscribers N]\n"
+		"                    [--topic-queue N] [--chunk-ages]\n"
 		"                    [--socket [--socket-dir D] [--allow-gid G]]\n"
 		"                    [--quiet | --verbose] [--ready-fd FD]\n"
 		"\n"
@@ -167,6 +175,13 @@ static void usage(FILE *fp)
 		"                      256x100 1Kx50 4Kx20 16Kx10\n"
 		"  --interval SECONDS  reclaim and status period (default 5; fractions ok)\n"
 		"  --max-processes N   process table size (1..%d, default %d)\n"
+		"  --topics N          topic table size (0..4096, default %d; 0: no topics)\n"
+		"  --topic-publishers N   publishers a topic may have (1..1024, default %d)\n"
+		"  --topic-subscribers N  subscribers a topic may have (1..1024, default %d)\n"
+		"  --topic-queue N     the largest capacity or history of a topic\n"
+		"                      (1..65536, default %d)\n"
+		"  --chunk-ages        note when each chunk is taken, for \"stat --chunks\"\n"
+		"                      (a clock read on every chunk get)\n"
 		"  --mode MODE         segment permissions, octal, subset of 0660\n"
 		"  --gid G             group of the segments (number or name)\n"
 		"  --takeover          replace a dead server's segments even while other\n"
@@ -186,7 +201,8 @@ static void usage(FILE *fp)
 		"                      close it (with $NOTIFY_SOCKET set, sd_notify too)\n"
 		"Prints \"socket: PATH\" with --socket, then \"ready\" on a line of its own\n"
 		"once the manager serves.\n",
-		zcp_tool_progname, ZCP_MAX_PROCESSES, ZCP_DEFAULT_PROCESSES);
+		zcp_tool_progname, ZCP_MAX_PROCESSES, ZCP_DEFAULT_PROCESSES, ZCP_DEFAULT_TOPICS,
+		ZCP_DEFAULT_TOPIC_PUBLISHERS, ZCP_DEFAULT_TOPIC_SUBSCRIBERS, ZCP_DEFAULT_TOPIC_QUEUE);
 }
 
 /* Why a handler at all: to leave the wait and clean up instead of dying
@@ -741,6 +757,8 @@ static int segments_error(const zcp_mempool_config *cfg, int n, const uint64_t *
  *
  *   [server]            name, interval, max-processes, mode, gid,
  *                       takeover, socket, socket-dir, allow-gid,
+ *                       topics, topic-publishers, topic-subscribers,
+ *                       topic-queue, chunk-ages,
  *                       log-level (quiet, info or verbose)
  *   [pool NAME]         size, count: one pool (NAME is only a label)
  *
@@ -815,9 +833,13 @@ static int cfg_bool(const char *v)
  * after writing the reason into c->err (ini_parse() then gives the line). */
 static int cfg_handler(void *user, const char *section, const char *key, const char *val)
 {
-	static const char *const valued[] = {"name", "interval", "max-processes", "mode",
-					     "gid", "socket-dir", "allow-gid"};
-	static const char *const flags[] = {"takeover", "socket"};
+	static const char *const valued[] = {"name",	       "interval",
+					     "max-processes",  "mode",
+					     "gid",	       "socket-dir",
+					     "allow-gid",      "topics",
+					     "topic-publishers", "topic-subscribers",
+					     "topic-queue"};
+	static const char *const flags[] = {"takeover", "socket", "chunk-ages"};
 	struct cfg_args *c = user;
 	char opt[80];
 
@@ -999,6 +1021,37 @@ static int merge_args(int argc, char **argv, struct cfg_args *c, char ***out, in
 	return 0;
 }
 
+/* The topic table options: --topics, --topic-publishers,
+ * --topic-subscribers, --topic-queue.  Returns 1 on a match (stored in
+ * o->topics), 0 for another argument, -1 after a diagnostic. */
+static int topic_opt(int argc, char **argv, int *i, struct serve_opts *o)
+{
+	static const struct {
+		const char *opt;
+		unsigned long min, max;
+	} t[4] = {{"--topics", 0, 4096},
+		  {"--topic-publishers", 1, 1024},
+		  {"--topic-subscribers", 1, 1024},
+		  {"--topic-queue", 1, 65536}};
+
+	for (int k = 0; k < 4; k++) {
+		const char *v;
+		int r = zcp_tool_opt("serve", argc, argv, i, t[k].opt, &v);
+		if (r == 0)
+			continue;
+		if (r < 0)
+			return -1;
+		if (zcp_tool_parse_uint(v, t[k].min, t[k].max, &o->topics[k]) != 0) {
+			zcp_tool_err("serve", "bad %s %s: %lu to %lu", t[k].opt, zcp_tool_q(v),
+				     t[k].min, t[k].max);
+			return -1;
+		}
+		o->topics_set = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Parse the command line into o and cfg.  Returns -1 to go on, else the
  * exit code. */
 static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config *cfg)
@@ -1063,6 +1116,9 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 					     ZCP_MAX_PROCESSES);
 				return ZCP_TOOL_USAGE;
 			}
+		} else if ((r = topic_opt(argc, argv, &i, o)) != 0) {
+			if (r < 0)
+				return ZCP_TOOL_USAGE;
 		} else if ((r = zcp_tool_opt("serve", argc, argv, &i, "--mode", &v)) != 0) {
 			char *end;
 			unsigned long mv;
@@ -1112,6 +1168,8 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			o->socket = 1;
 		} else if (strcmp(argv[i], "--takeover") == 0) {
 			o->takeover = 1;
+		} else if (strcmp(argv[i], "--chunk-ages") == 0) {
+			o->chunk_ages = 1;
 		} else {
 			zcp_tool_err("serve", "unknown option %s", zcp_tool_q(argv[i]));
 			usage(stderr);
@@ -1136,6 +1194,23 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 			return ZCP_TOOL_FAIL;
 		}
 	}
+	if (o->topics_set) {
+		int err = zcp_mempool_config_set_topics(cfg, (unsigned)o->topics[0],
+							(unsigned)o->topics[1],
+							(unsigned)o->topics[2],
+							(unsigned)o->topics[3]);
+		if (err != 0) {
+			zcp_tool_err("serve", "bad topic table: %s", zcp_strerror(err));
+			return ZCP_TOOL_USAGE;
+		}
+	}
+	if (o->chunk_ages) {
+		int err = zcp_mempool_config_set_chunk_ages(cfg, 1);
+		if (err != 0) {
+			zcp_tool_err("serve", "--chunk-ages: %s", zcp_strerror(err));
+			return ZCP_TOOL_FAIL;
+		}
+	}
 	if (access) {
 		int err = zcp_mempool_config_set_access(cfg, mode, gid);
 		if (err != 0) {
@@ -1153,13 +1228,20 @@ static int parse(int argc, char **argv, struct serve_opts *o, zcp_mempool_config
 }
 
 /* Print the configuration as the seed's server does before creating. */
-static void print_config(const zcp_mempool_config *cfg)
+static void print_config(const zcp_mempool_config *cfg, const struct serve_opts *o)
 {
 	zcp_mempool_layout lay;
 
 	if (zcp_mempool_config_layout(cfg, &lay) == 0)
 		slog(LOG_INFO, "configuration: %d pool(s), %llu chunks in all",
 		     zcp_mempool_config_pool_count(cfg), (unsigned long long)lay.total_chunks);
+	if (o->topics[0] == 0)
+		slog(LOG_INFO, "topics: off (--topics 0)");
+	else
+		slog(LOG_INFO,
+		     "topics: up to %lu, each with up to %lu publishers and %lu subscribers, "
+		     "queues of up to %lu samples",
+		     o->topics[0], o->topics[1], o->topics[2], o->topics[3]);
 }
 
 /* Whether both named segments of m are still the objects m mapped (same
@@ -1369,7 +1451,17 @@ static void notify_systemd(const char *msg)
 /* Entry point of "zerocp serve". */
 int zcp_tool_serve(int argc, char **argv)
 {
-	struct serve_opts o = {NULL, 5.0, 0, 0, NULL, -1, -1};
+	struct serve_opts o = {NULL,
+			       5.0,
+			       0,
+			       0,
+			       NULL,
+			       -1,
+			       -1,
+			       {ZCP_DEFAULT_TOPICS, ZCP_DEFAULT_TOPIC_PUBLISHERS,
+				ZCP_DEFAULT_TOPIC_SUBSCRIBERS, ZCP_DEFAULT_TOPIC_QUEUE},
+			       0,
+			       0};
 	struct cfg_args ca;
 	struct status_snap last, now;
 	zcp_mempool_config *cfg;
@@ -1419,7 +1511,7 @@ int zcp_tool_serve(int argc, char **argv)
 
 	slog(LOG_INFO, "zerocp %s serve, pid %ld, manager %s", zcp_version_string(), (long)getpid(),
 	     zcp_tool_q(name));
-	print_config(cfg);
+	print_config(cfg, &o);
 	/* Each EEXIST is examined; after a removal, create again.  A few
 	 * rounds at most: another server racing us for the name makes us
 	 * refuse (EAGAIN or a live creator) rather than loop. */

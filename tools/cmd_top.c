@@ -43,7 +43,8 @@ static void usage(FILE *fp)
 		"                  [-n FRAMES]\n"
 		"\n"
 		"Show manager N live: its pools (used, free, a bar, the most ever used)\n"
-		"and its attached processes (pid, alive, chunks held, lent unsettled).\n"
+		"its attached processes (pid, alive, chunks held, lent unsettled) and\n"
+		"its topics (publishers, subscribers, samples/s, lost, kept).\n"
 		"Read-only: takes no process slot.  On a terminal the view is redrawn in\n"
 		"place and 'q' quits; otherwise each frame is printed as plain text.\n"
 		"  --interval SECONDS  time between frames (default 1; fractions ok)\n"
@@ -64,6 +65,62 @@ static void bar(char *out, int width, uint64_t used, uint64_t total)
 	for (int k = 0; k < width; k++)
 		out[k] = k < n ? '#' : '.';
 	out[width] = '\0';
+}
+
+/* What the previous frame saw of each topic, for the rate column. */
+#define TOP_MAX_TOPICS 4096 /* the most a manager may have */
+static struct {
+	char name[ZCP_TOPIC_NAME_MAX + 1];
+	uint64_t published;
+	struct timespec when;
+	int valid;
+} prev_topic[TOP_MAX_TOPICS];
+
+/* The TOPICS section: per topic publishers, subscribers, rate (samples/s
+ * of published between this frame and the last), lost and kept. */
+static int topics_section(const zcp_mempool_manager *m, const char *eol)
+{
+	int n = zcp_topic_slots(m), shown = 0;
+	struct timespec now;
+
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		printf("topics are turned off%s", eol);
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	printf("TOPIC                             PUBS  SUBS     RATE/s        LOST        KEPT%s",
+	       eol);
+	for (int i = 0; i < n && i < TOP_MAX_TOPICS; i++) {
+		zcp_topic_info ti;
+		char rate[32] = "-";
+		int err = zcp_topic_get_info(m, i, &ti);
+		if (err == ZCP_ENOENT || err == ZCP_ECORRUPT) {
+			prev_topic[i].valid = 0;
+			continue;
+		}
+		if (err != 0)
+			return err;
+		if (prev_topic[i].valid && strcmp(prev_topic[i].name, ti.name) == 0 &&
+		    ti.published >= prev_topic[i].published) {
+			double dt = (double)(now.tv_sec - prev_topic[i].when.tv_sec) +
+				    (double)(now.tv_nsec - prev_topic[i].when.tv_nsec) / 1e9;
+			if (dt > 0)
+				snprintf(rate, sizeof rate, "%.1f",
+					 (double)(ti.published - prev_topic[i].published) / dt);
+		}
+		memcpy(prev_topic[i].name, ti.name, sizeof prev_topic[i].name);
+		prev_topic[i].published = ti.published;
+		prev_topic[i].when = now;
+		prev_topic[i].valid = 1;
+		shown++;
+		printf("%-32s  %4u  %4u  %9s  %10llu  %10llu%s", zcp_tool_q(ti.name), ti.publishers,
+		       ti.subscribers, rate, (unsigned long long)ti.lost,
+		       (unsigned long long)ti.kept, eol);
+	}
+	printf("%d of %d topic slots in use%s", shown, n, eol);
+	return 0;
 }
 
 /* Draw one frame to stdout; tty: clear the screen first and end lines
@@ -119,6 +176,12 @@ static int frame(const zcp_mempool_manager *m, int tty, double interval)
 		       (unsigned long long)pi.id, pi.self ? " (this top)" : "", eol);
 	}
 	printf("%d of %d process slots in use%s", nproc, slots, eol);
+	printf("%s", eol);
+	{
+		int err = topics_section(m, eol);
+		if (err != 0)
+			return err;
+	}
 	if (tty)
 		fputs("\033[J", stdout); /* erase what an older, longer frame left */
 	return fflush(stdout) == 0 ? 0 : -errno;

@@ -88,17 +88,16 @@ static int json_endpoints(const zcp_mempool_manager *m, int index, int slots, in
 	return 0;
 }
 
-/* The --json form: one object on one line. */
-static int print_json(const zcp_mempool_manager *m, int read_only)
+/* zcp_topic_json_topics - the manager's topics as a JSON array (the
+ * "topics" of "zerocp topics --json", also in "zerocp stat --json"). */
+int zcp_topic_json_topics(const zcp_mempool_manager *m)
 {
 	int n = zcp_topic_slots(m), eps = zcp_topic_endpoint_slots(m);
 	const char *sep = "";
 
 	if (n < 0)
 		return n;
-	printf("{\"version\":1,\"manager\":");
-	zcp_tool_json_string(zcp_mempool_manager_name(m));
-	printf(",\"read_only\":%s,\"topic_slots\":%d,\"topics\":[", yes(read_only), n);
+	putchar('[');
 	for (int i = 0; i < n; i++) {
 		zcp_topic_info ti;
 		int err = zcp_topic_get_info(m, i, &ti);
@@ -125,7 +124,56 @@ static int print_json(const zcp_mempool_manager *m, int read_only)
 		putchar('}');
 		sep = ",";
 	}
-	printf("]}\n");
+	putchar(']');
+	return 0;
+}
+
+/* The --json form: one object on one line. */
+static int print_json(const zcp_mempool_manager *m, int read_only)
+{
+	int n = zcp_topic_slots(m), err;
+
+	if (n < 0)
+		return n;
+	printf("{\"version\":1,\"manager\":");
+	zcp_tool_json_string(zcp_mempool_manager_name(m));
+	printf(",\"read_only\":%s,\"topic_slots\":%d,\"topics\":", yes(read_only), n);
+	if ((err = zcp_topic_json_topics(m)) != 0)
+		return err;
+	printf("}\n");
+	return 0;
+}
+
+/* zcp_topic_print_endpoints - the endpoint lines of topic `index`, each
+ * after `indent`. */
+int zcp_topic_print_endpoints(const zcp_mempool_manager *m, int index, const char *indent)
+{
+	int eps = zcp_topic_endpoint_slots(m);
+
+	if (eps < 0)
+		return eps;
+	for (int k = 0; k < eps; k++) {
+		zcp_endpoint_info e;
+		int err = zcp_topic_get_endpoint(m, index, k, &e);
+		if (err == ZCP_ENOENT)
+			continue;
+		if (err != 0)
+			return err;
+		if (e.kind == ZCP_ENDPOINT_PUBLISHER)
+			/* The library reports a closed publisher as not
+			 * alive, whatever its process: say closed only. */
+			printf("%spublisher  0x%llx: pid %ld, %s, published %llu, "
+			       "rejected %llu\n",
+			       indent, (unsigned long long)e.id, e.pid,
+			       e.closed ? "closed" : e.alive ? "alive" : "dead",
+			       (unsigned long long)e.published, (unsigned long long)e.rejected);
+		else
+			printf("%ssubscriber: pid %ld, %s, waiting %llu, taken %llu, "
+			       "lost %llu\n",
+			       indent, e.pid, e.alive ? "alive" : "dead",
+			       (unsigned long long)e.waiting, (unsigned long long)e.taken,
+			       (unsigned long long)e.lost);
+	}
 	return 0;
 }
 
@@ -166,28 +214,8 @@ static int print_text(const zcp_mempool_manager *m)
 		printf(", capacity %u, history %u; published %llu, lost %llu, kept %llu\n",
 		       ti.capacity, ti.history, (unsigned long long)ti.published,
 		       (unsigned long long)ti.lost, (unsigned long long)ti.kept);
-		for (int k = 0; k < eps; k++) {
-			zcp_endpoint_info e;
-			err = zcp_topic_get_endpoint(m, i, k, &e);
-			if (err == ZCP_ENOENT)
-				continue;
-			if (err != 0)
-				return err;
-			if (e.kind == ZCP_ENDPOINT_PUBLISHER)
-				/* The library reports a closed publisher as not
-				 * alive, whatever its process: say closed only. */
-				printf("  publisher  0x%llx: pid %ld, %s, published %llu, "
-				       "rejected %llu\n",
-				       (unsigned long long)e.id, e.pid,
-				       e.closed ? "closed" : e.alive ? "alive" : "dead",
-				       (unsigned long long)e.published, (unsigned long long)e.rejected);
-			else
-				printf("  subscriber: pid %ld, %s, waiting %llu, taken %llu, "
-				       "lost %llu\n",
-				       e.pid, e.alive ? "alive" : "dead",
-				       (unsigned long long)e.waiting, (unsigned long long)e.taken,
-				       (unsigned long long)e.lost);
-		}
+		if ((err = zcp_topic_print_endpoints(m, i, "  ")) != 0)
+			return err;
 	}
 	if (found == 0)
 		printf("no topics\n");

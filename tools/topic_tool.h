@@ -22,6 +22,12 @@ int zcp_tool_echo(int argc, char **argv);
 int zcp_tool_hz(int argc, char **argv);
 int zcp_tool_topics(int argc, char **argv);
 
+/* Shared with "zerocp stat" (tools/cmd_topics.c): the manager's topics
+ * as the JSON array of "zerocp topics --json", and the endpoint lines of
+ * one topic in the text form, each after `indent`.  0 or a code. */
+int zcp_topic_json_topics(const zcp_mempool_manager *m);
+int zcp_topic_print_endpoints(const zcp_mempool_manager *m, int index, const char *indent);
+
 /* Set by the handler of SIGINT, SIGTERM and SIGHUP: the command closes
  * its endpoint, detaches and exits 0 instead of dying with an open
  * endpoint (which only the next reclaim would close). */
@@ -91,9 +97,9 @@ int zcp_topic_sleep_until(const struct timespec *when);
 /* wait_for_sample - the next sample of sub: 0 and *out (one reference,
  * the caller's), ZCP_TOPIC_WAIT_TIMEOUT when *deadline (monotonic; NULL:
  * none) passes first, ZCP_TOPIC_WAIT_STOPPED on a stop signal, or the
- * library's negative code.  The library has no blocking wait yet, so this
- * polls: 1 ms between tries, doubling up to 10 ms while idle.  The one
- * place to change when the library gets its wait. */
+ * library's negative code.  Sleeps in zcp_subscriber_wait() (no CPU while
+ * the topic is idle), at most 100 ms at a time so a stop signal that lands
+ * just before the sleep is seen soon. */
 int wait_for_sample(zcp_subscriber *sub, const struct timespec *deadline, zcp_chunk **out);
 
 #endif /* ZEROCP_TOOLS_TOPIC_TOOL_H */
