@@ -81,13 +81,16 @@ long zcp__slot_drop_all(struct zcp_mempool_manager *m, unsigned slot, unsigned m
 static long clean_slot(struct zcp_mempool_manager *m, unsigned i, uint64_t dead, unsigned me,
 		       uint64_t *refs)
 {
-	/* Its endpoints first: a publish it left half done may hold the
-	 * topics' bit on a chunk no ring names yet. */
-	int err = zcp__topics_reclaim(m, dead);
-	if (err)
-		return err;
 	zcp__escrow_clear_slot(m, i);
 	long n = zcp__slot_drop_all(m, i, me, refs);
+	/* Then its endpoints: a publish it left half done holds the topics'
+	 * bit (no process's) on a chunk no ring names yet.  This takes the
+	 * topics lock, which can be busy: the slot is clean of everything
+	 * else whatever happens here (a takeover uses it at once), and a
+	 * sweep closes endpoints whose process is gone anyway. */
+	int err = zcp__topics_reclaim(m, dead);
+	if (n >= 0 && err)
+		n = err;
 	ZCP__CRASH_POINT("reclaim.dropped");
 	return n;
 }

@@ -312,6 +312,14 @@ int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead)
 {
 	if (m->geo.max_topics == 0 || m->read_only)
 		return 0;
+	/* No topic in use: nothing to close, and no lock to take (reclaims
+	 * and detaches of managers without topics stay independent). */
+	unsigned live = 0;
+	for (unsigned t = 0; t < m->geo.max_topics && !live; t++)
+		live = zcp__ep_state(atomic_load_explicit(&zcp__topic_at(m, t)->state,
+							  memory_order_acquire)) == ZCP__EP_LIVE;
+	if (!live)
+		return 0;
 	int err = zcp__topics_lock(m);
 	if (err)
 		return err;

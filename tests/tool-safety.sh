@@ -244,7 +244,7 @@ if grep -q 'no read-only attach in this library' "$tmp/fjson.err"; then
 	echo "ok $n # SKIP stat --json of a full table: the library has no read-only attach yet"
 else
 	printf '%s\n' "$json" | grep -q '"read_only":true,' &&
-		printf '%s\n' "$json" | grep -q '{"slot":1,"pid":'"$dpid"',"alive":true,"self":false,"reclaiming":false,"chunks":6,"id":[0-9]*,"lent_unsettled":0}'
+		printf '%s\n' "$json" | grep -q '{"slot":1,"pid":'"$dpid"',"alive":true,"self":false,"reclaiming":false,"chunks":6,"id":[0-9]*,"lent_unsettled":0,"pools_held":\[[0-9,]*\]}'
 	tap $? "stat --json of a full table: read-only, each process with its id and lent_unsettled"
 fi
 stop "$dpid" KILL
@@ -254,7 +254,7 @@ grep -q " info: reclaimed dead process pid $dpid (process id 0x[0-9a-f]*, slot 1
 tap $? "and names it: pid, process id, slot and the chunks it held" || show "$tmp/f.log"
 json=$(limit 10 "$zerocp" stat --name "$N" --json 2> /dev/null)
 printf '# %s\n' "$json"
-printf '%s\n' "$json" | grep -q '"chunks":0,"id":[0-9]*,"lent_unsettled":0}'
+printf '%s\n' "$json" | grep -q '"chunks":0,"id":[0-9]*,"lent_unsettled":0,"pools_held":\[[0-9,]*\]}'
 tap $? "stat --json shows id and lent_unsettled for each process"
 stop "$fpid" TERM
 
