@@ -155,7 +155,7 @@ static const struct {
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s serve [-c FILE] [--name N] [--pool SIZExCOUNT]... [--interval SECONDS]\n"
+		"Usage: %s serve [-c|--config FILE] [--name N] [--pool SIZExCOUNT]... [--interval S]\n"
 		"                    [--max-processes N] [--mode 0660] [--gid G] [--takeover]\n"
 		"                    [--topics N] [--topic-publishers N] [--topic-subscribers N]\n"
 		"                    [--topic-queue N] [--chunk-ages]\n"

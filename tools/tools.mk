@@ -44,6 +44,6 @@ check-quickstart:
 # (they need tools/zerocp built: it is in bin_PROGRAMS, which "make check"
 # builds first through "all").
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
-	tests/tool-daemon.sh \
+	tests/tool-daemon.sh tests/completion.sh \
 	tests/tool-squat.sh tests/tool-topics.sh
 EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario docs/topics-json.md
