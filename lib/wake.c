@@ -5,9 +5,23 @@
 #include <errno.h>
 #include <limits.h>
 #if defined(ZCP_PLATFORM_LINUX)
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<linux/futex.h>)
+#include <linux/futex.h>
+#endif
+#endif
+/* The kernel's ABI, for C libraries without the kernel headers (musl). */
+#ifndef FUTEX_WAKE
+#define FUTEX_WAKE 1
+#endif
+#ifndef FUTEX_WAIT_BITSET
+#define FUTEX_WAIT_BITSET 9
+#endif
+#ifndef FUTEX_BITSET_MATCH_ANY
+#define FUTEX_BITSET_MATCH_ANY 0xffffffff
+#endif
 #endif
 
 void zcp__deadline_in(struct timespec *ts, int64_t ns)
