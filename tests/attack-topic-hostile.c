@@ -245,15 +245,15 @@ static void h3(void)
 		ZT_CHECK(zcp_publisher_publish(p, c) == ZCP_ECHILD);
 		ZT_CHECK(zcp_subscriber_take(s) == NULL && errno == ECHILD);
 		ZT_CHECK(zcp_subscriber_waiting(s) == ZCP_ECHILD);
-		zcp_mempool_manager_detach(m);
-		ZT_CHECK(zcp_subscriber_take(s) == NULL && errno == ECHILD);
-		ZT_CHECK(zcp_publisher_publish(p, c) == ZCP_ECHILD);
-		/* closing the parent's endpoints here must not close them there */
+		/* closing the parent's endpoints here must not close them
+		 * there; then the handle goes (after its objects: using them
+		 * once it is detached would be a use after free) */
 		zcp_publisher_close(p);
 		zcp_subscriber_close(s);
+		zcp_mempool_manager_detach(m);
 		_exit(0);
 	}
-	zt_ok_child(pid, "H3 forked child: ZCP_ECHILD everywhere, even after detaching");
+	zt_ok_child(pid, "H3 forked child: ZCP_ECHILD everywhere, closes and detach harmless");
 	at_stamp(m, c, 3, 0, 0, 0);
 	is_int(zcp_publisher_publish(p, c), 0, "H3 the parent's publisher still works");
 	zcp_chunk *t = zcp_subscriber_take(s);
