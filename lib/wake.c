@@ -4,6 +4,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/select.h>
 #if defined(ZCP_PLATFORM_LINUX)
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,21 +66,43 @@ void zcp__wake_all(_Atomic uint32_t *word)
 }
 #else
 /* No futex: look every millisecond.  Correct (the caller re-checks), but
- * a wake-up costs up to a millisecond and the sleeper some CPU. */
+ * a wake-up costs up to a millisecond and the sleeper some CPU.
+ *
+ * A signal must end the wait even when it lands between two sleeps, where
+ * nanosleep would never see it: block the signals for the whole wait and
+ * sleep in pselect, which unblocks them atomically for the sleep only, so
+ * a signal that came while we looked is delivered (and reported) by the
+ * next sleep.  Faults stay unblocked: a blocked SIGBUS or SIGSEGV would
+ * kill the process instead of reaching its handler. */
 int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec *deadline)
 {
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0)
+		return ZCP_EINVAL;
+	int err = 0;
 	for (;;) {
 		if (atomic_load_explicit(word, memory_order_acquire) != expect)
-			return 0;
+			break;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (deadline && (now.tv_sec > deadline->tv_sec ||
-				 (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec)))
-			return ZCP_ETIMEDOUT;
+				 (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))) {
+			err = ZCP_ETIMEDOUT;
+			break;
+		}
 		struct timespec ms = {0, 1000000};
-		if (nanosleep(&ms, NULL) != 0 && errno == EINTR)
-			return ZCP_EINTR;
+		if (pselect(0, NULL, NULL, NULL, &ms, &old) < 0 && errno == EINTR) {
+			err = ZCP_EINTR;
+			break;
+		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }
 
 void zcp__wake_all(_Atomic uint32_t *word)
