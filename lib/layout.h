@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define ZCP__MAGIC UINT64_C(0x5a45524f43504d47) /* "ZEROCPMG" */
-#define ZCP__LAYOUT_VERSION 4u
+#define ZCP__LAYOUT_VERSION 5u
 #define ZCP__HEADER_SIZE 512u
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u

@@ -35,7 +35,7 @@ _Static_assert(ZCP__HEADER_SIZE == 512 && ZCP__POOL_DESC_SIZE == 256 && ZCP__REC
 		       ZCP__CHUNK_HEADER_SIZE == 64,
 	       "shared ABI: segment geometry constants changed");
 _Static_assert(ZCP__OUTBOX_SLOTS == 16, "shared ABI: outbox slots per process changed");
-_Static_assert(ZCP__LAYOUT_VERSION == 4, "shared ABI: layout version changed: update this file");
+_Static_assert(ZCP__LAYOUT_VERSION == 5, "shared ABI: layout version changed: update this file");
 
 ZCP__ABI_SIZE(zcp__header, 512);
 ZCP__ABI_OFF(zcp__header, magic, 0);
@@ -122,8 +122,10 @@ ZCP__ABI_OFF(zcp__topic, history, 156);
 ZCP__ABI_OFF(zcp__topic, pub_hwm, 160);
 ZCP__ABI_OFF(zcp__topic, bell, 164);
 ZCP__ABI_OFF(zcp__topic, typed, 168);
-ZCP__ABI_OFF(zcp__topic, reserved0, 172);
-ZCP__ABI_OFF(zcp__topic, reserved, 176);
+ZCP__ABI_OFF(zcp__topic, space_bell, 172);
+ZCP__ABI_OFF(zcp__topic, space_waiters, 176);
+ZCP__ABI_OFF(zcp__topic, blocking, 180);
+ZCP__ABI_OFF(zcp__topic, reserved, 184);
 
 ZCP__ABI_SIZE(zcp__ring_slot, 32);
 ZCP__ABI_OFF(zcp__ring_slot, pos, 0);
@@ -138,7 +140,7 @@ ZCP__ABI_OFF(zcp__publisher_ep, pid, 16);
 ZCP__ABI_OFF(zcp__publisher_ep, base, 24);
 ZCP__ABI_OFF(zcp__publisher_ep, released, 32);
 ZCP__ABI_OFF(zcp__publisher_ep, overflow, 40);
-ZCP__ABI_OFF(zcp__publisher_ep, reserved0, 44);
+ZCP__ABI_OFF(zcp__publisher_ep, blocked, 44);
 ZCP__ABI_OFF(zcp__publisher_ep, reserved1, 48);
 ZCP__ABI_OFF(zcp__publisher_ep, tail, 64);
 ZCP__ABI_OFF(zcp__publisher_ep, reserved2, 72);

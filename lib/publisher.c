@@ -20,6 +20,7 @@
 
 #include "crashpoint.h"
 #include "view.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->rejected, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->overflow, (uint32_t)opts->overflow, memory_order_relaxed);
+		atomic_store_explicit(&ep->blocked, 0, memory_order_relaxed);
 		pub->state = zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1);
 		/* Release: the fields above before anyone reads LIVE. */
 		atomic_store_explicit(&ep->state, pub->state, memory_order_release);
@@ -116,6 +118,13 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 				  ? 64
 				  : tp->type_align;
 		pub->overflow = opts->overflow;
+		pub->block_timeout_ns = opts->block_timeout_ns;
+		if (opts->overflow == ZCP_OVERFLOW_BLOCK)
+			/* From now on takes look for blocked publishers
+			 * (zcp__topic_space()).  A take racing with this
+			 * store may miss it: that costs our first wait at
+			 * most one slice of wait_for_room(). */
+			atomic_store_explicit(&tp->blocking, 1, memory_order_seq_cst);
 		pub->forks = mgr->forks;
 		pub->id = ((zcp__ep_inc(pub->state) & 0xFFFFFFFFu) << 32) | ((uint64_t)t << 10) | j;
 		err = 0;
@@ -319,6 +328,56 @@ static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint6
 	atomic_store_explicit(&c->refs, next ? 1 : 0, memory_order_release);
 }
 
+/* ZCP_OVERFLOW_BLOCK: sleep until no live subscriber has `capacity`
+ * samples of ours waiting (the protocol is at zcp__topic_space()).  Every
+ * 100 ms, reclaim: a dead subscriber's queue never drains, its reclaim
+ * frees it.  Returns 0, ZCP_ETIMEDOUT or ZCP_EINTR. */
+#define ZCP__BLOCK_SLICE_NS 100000000
+static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
+{
+	struct zcp__topic *tp = pub->topic;
+	int64_t limit = pub->block_timeout_ns;
+	if (limit == 0)
+		return ZCP_ETIMEDOUT;
+	int64_t end = limit > 0 ? (int64_t)zcp__mono_ns() + limit : INT64_MAX;
+	int err = 0;
+	atomic_store_explicit(&pub->ep->blocked, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&tp->space_waiters, 1, memory_order_seq_cst);
+	for (;;) {
+		atomic_thread_fence(memory_order_seq_cst);
+		uint32_t seen = atomic_load_explicit(&tp->space_bell, memory_order_seq_cst);
+		if (!some_queue_full(pub, p))
+			break;
+		int64_t now = (int64_t)zcp__mono_ns();
+		if (now >= end) {
+			err = ZCP_ETIMEDOUT;
+			break;
+		}
+		int64_t slice = end - now < ZCP__BLOCK_SLICE_NS ? end - now : ZCP__BLOCK_SLICE_NS;
+		struct timespec deadline;
+		zcp__deadline_in(&deadline, slice);
+		err = zcp__wait_on(&tp->space_bell, seen, &deadline);
+		if (err == ZCP_ETIMEDOUT) {
+			err = 0;
+			if (slice == ZCP__BLOCK_SLICE_NS)
+				zcp_mempool_manager_reclaim(pub->m, NULL);
+		} else if (err) {
+			break; /* ZCP_EINTR */
+		}
+	}
+	/* Ours back, unless a reclaim judged us dead and took it already. */
+	uint32_t one = 1;
+	if (atomic_compare_exchange_strong_explicit(&pub->ep->blocked, &one, 0, memory_order_relaxed,
+						    memory_order_relaxed)) {
+		uint32_t w = atomic_load_explicit(&tp->space_waiters, memory_order_relaxed);
+		while (w && !atomic_compare_exchange_weak_explicit(&tp->space_waiters, &w, w - 1,
+								   memory_order_seq_cst,
+								   memory_order_relaxed))
+			;
+	}
+	return err;
+}
+
 int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 {
 	if (!pub)
@@ -329,9 +388,12 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	if (err)
 		return err;
 	uint64_t p = pub->tail;
-	if (pub->overflow == ZCP_OVERFLOW_REJECT && some_queue_full(pub, p)) {
-		atomic_fetch_add_explicit(&pub->ep->rejected, 1, memory_order_relaxed);
-		return ZCP_EFULL;
+	if (pub->overflow != ZCP_OVERFLOW_DROP_OLDEST && some_queue_full(pub, p)) {
+		err = pub->overflow == ZCP_OVERFLOW_BLOCK ? wait_for_room(pub, p) : ZCP_EFULL;
+		if (err) {
+			atomic_fetch_add_explicit(&pub->ep->rejected, 1, memory_order_relaxed);
+			return err;
+		}
 	}
 	uint64_t gen = atomic_load_explicit(&chunk->seq, memory_order_relaxed);
 	uint64_t h = zcp__handle_make(gidx, gen);

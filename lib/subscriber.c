@@ -230,9 +230,11 @@ zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub)
 				      atomic_load_explicit(&sub->ep->taken, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 		atomic_store_explicit(&sub->ep->lost, sub->lost, memory_order_relaxed);
+		zcp__topic_space(sub->topic);
 		return c;
 	}
 	atomic_store_explicit(&sub->ep->lost, sub->lost, memory_order_relaxed);
+	zcp__topic_space(sub->topic); /* samples found lost moved the cursor too */
 	return zcp__fail_null(ZCP_EAGAIN);
 }
 

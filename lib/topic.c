@@ -24,13 +24,6 @@ uint64_t zcp__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int zcp__topics_lock(struct zcp_mempool_manager *m)
 {
 	if (m->read_only)
@@ -56,7 +49,7 @@ int zcp__topics_lock(struct zcp_mempool_manager *m)
 			sched_yield();
 			continue;
 		}
-		uint64_t now = mono_ns();
+		uint64_t now = zcp__mono_ns();
 		if (!start)
 			start = now;
 		else if (now - start > (uint64_t)LOCK_WAIT_NS) {
@@ -85,9 +78,15 @@ void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t)
 	zcp__wake_all(&tp->bell);
 }
 
+void zcp__topic_ring_space(struct zcp__topic *tp)
+{
+	atomic_fetch_add_explicit(&tp->space_bell, 1, memory_order_seq_cst);
+	zcp__wake_all(&tp->space_bell);
+}
+
 /* Subscriber i of topic t is gone: its sleeper bit goes (a dead sleeper
- * must not make every publish a system call), and whoever sleeps on the
- * topic looks again. */
+ * must not make every publish a system call), whoever sleeps on the
+ * topic looks again, and a publisher blocked on its full queue goes on. */
 static void free_subscriber(struct zcp_mempool_manager *m, unsigned t, unsigned i, uint64_t st)
 {
 	struct zcp__subscriber_ep *sub = zcp__subscriber_at(m, t, i);
@@ -95,6 +94,7 @@ static void free_subscriber(struct zcp_mempool_manager *m, unsigned t, unsigned 
 			      memory_order_release);
 	atomic_fetch_and_explicit(&zcp__sleepers(m, t)[i / 64], ~(UINT64_C(1) << (i % 64)),
 				  memory_order_seq_cst);
+	zcp__topic_space(zcp__topic_at(m, t));
 }
 
 void zcp__subscriber_freed(struct zcp_mempool_manager *m, unsigned t, unsigned i, uint64_t st)
@@ -214,6 +214,17 @@ static void close_dead_publisher(struct zcp_mempool_manager *m, unsigned t, unsi
 					       pending & ZCP__HANDLE_GEN_MASK, m->slot, &budget);
 	}
 	atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
+	/* Killed while blocked (BLOCK): its count of waiters goes. */
+	uint32_t one = 1;
+	if (atomic_compare_exchange_strong_explicit(&ep->blocked, &one, 0, memory_order_relaxed,
+						    memory_order_relaxed)) {
+		struct zcp__topic *tp = zcp__topic_at(m, t);
+		uint32_t w = atomic_load_explicit(&tp->space_waiters, memory_order_relaxed);
+		while (w && !atomic_compare_exchange_weak_explicit(&tp->space_waiters, &w, w - 1,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+			;
+	}
 	uint64_t st = atomic_load_explicit(&ep->state, memory_order_relaxed);
 	/* Release: the repairs above before anyone sees CLOSED. */
 	atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_CLOSED, zcp__ep_inc(st)),
@@ -394,7 +405,8 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	uint64_t align = align_of(o->type_align);
 	if (zcp__name_valid(name, ZCP_TOPIC_NAME_MAX) || strlen(type) > ZCP_TYPE_NAME_MAX ||
 	    (align & (align - 1)) != 0 || align > 4096 ||
-	    (o->overflow != ZCP_OVERFLOW_DROP_OLDEST && o->overflow != ZCP_OVERFLOW_REJECT))
+	    (o->overflow != ZCP_OVERFLOW_DROP_OLDEST && o->overflow != ZCP_OVERFLOW_REJECT &&
+	     o->overflow != ZCP_OVERFLOW_BLOCK))
 		return ZCP_EINVAL;
 	if (m->geo.max_topics == 0)
 		return ZCP_ETOPICS;
@@ -446,6 +458,8 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	tp->capacity = o->capacity;
 	tp->history = o->history;
 	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
+	atomic_store_explicit(&tp->blocking, 0, memory_order_relaxed);
+	atomic_store_explicit(&tp->space_waiters, 0, memory_order_relaxed);
 	/* Release: the fields above before anyone reads LIVE. */
 	atomic_store_explicit(&tp->state, zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1),
 			      memory_order_release);
@@ -459,6 +473,7 @@ void zcp_topic_options_init(zcp_topic_options *o)
 	memset(o, 0, sizeof *o);
 	o->capacity = 16;
 	o->overflow = ZCP_OVERFLOW_DROP_OLDEST;
+	o->block_timeout_ns = -1;
 }
 
 /* --- discovery ------------------------------------------------------------ */

@@ -82,8 +82,13 @@ struct zcp__topic {
 	/* The type fields are fixed: by a publisher, or by a subscriber that
 	 * named a type (0 while only any-type subscribers opened it). */
 	uint32_t typed;
-	uint32_t reserved0;
-	uint64_t reserved[10];
+	/* ZCP_OVERFLOW_BLOCK: blocked publishers sleep on space_bell, counted
+	 * in space_waiters; `blocking` is set once a BLOCK publisher opened,
+	 * so takes on other topics skip the check (see zcp__topic_space()). */
+	_Atomic uint32_t space_bell;
+	_Atomic uint32_t space_waiters;
+	_Atomic uint32_t blocking;
+	uint64_t reserved[9];
 };
 
 struct zcp__ring_slot {
@@ -101,7 +106,9 @@ struct zcp__publisher_ep {
 	_Atomic uint64_t base;    /* first position of this incarnation */
 	_Atomic uint64_t released; /* positions below are no longer in the ring */
 	_Atomic uint32_t overflow;
-	uint32_t reserved0;
+	/* 1 while it is counted in its topic's space_waiters (BLOCK), so
+	 * whoever closes it dead takes its count back. */
+	_Atomic uint32_t blocked;
 	uint64_t reserved1[2];
 	/* What subscribers poll, alone on its line: a publish writes it once. */
 	_Alignas(64) _Atomic uint64_t tail; /* next position */
@@ -195,6 +202,25 @@ static inline unsigned zcp__sleeper_words(const struct zcp_mempool_manager *m)
  * and a bump after the subscriber read bell makes its wait return at
  * once.  So no wake-up is lost, and nobody asleep costs one fence. */
 void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t);
+
+/* A queue of topic t got room (a take, a subscriber gone): wake the
+ * publishers blocked on it, if any.  The protocol, with a BLOCK publish:
+ *   subscriber: store its cursor; full fence; load space_waiters;
+ *               if set: bump space_bell, wake
+ *   publisher:  space_waiters++ (full barrier); read space_bell; look at
+ *               the cursors; still full: futex-wait while space_bell is
+ *               unchanged; space_waiters--
+ * Either the subscriber sees the waiter, or the publisher sees the
+ * cursor.  Topics without a BLOCK publisher pay one relaxed load. */
+void zcp__topic_ring_space(struct zcp__topic *tp);
+static inline void zcp__topic_space(struct zcp__topic *tp)
+{
+	if (ZCP_LIKELY(!atomic_load_explicit(&tp->blocking, memory_order_relaxed)))
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&tp->space_waiters, memory_order_relaxed))
+		zcp__topic_ring_space(tp);
+}
 static inline void zcp__topic_wake(struct zcp_mempool_manager *m, unsigned t)
 {
 	atomic_thread_fence(memory_order_seq_cst);
@@ -229,6 +255,7 @@ struct zcp_publisher {
 	uint64_t id;         /* the origin subscribers see */
 	uint64_t type_size, type_align;
 	int overflow;
+	int64_t block_timeout_ns;
 	unsigned forks;
 	/* Evicted samples taken back when the ring was their only holder
 	 * (zcp__record_recycle()): the next loans, without a trip through

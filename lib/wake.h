@@ -20,6 +20,9 @@ int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec 
 /* Wake every sleeper on word. */
 void zcp__wake_all(_Atomic uint32_t *word);
 
+/* CLOCK_MONOTONIC now, in ns. */
+uint64_t zcp__mono_ns(void);
+
 /* *ts = CLOCK_MONOTONIC now + ns (ns >= 0), saturating. */
 void zcp__deadline_in(struct timespec *ts, int64_t ns);
 

@@ -226,8 +226,12 @@ static void killed_sleeper(const char *name, zcp_mempool_manager *m)
  * publish/take/release with nobody asleep: exiting 0 proves none was made.
  * Without a vDSO (emulators) reading the clock is a system call: then it
  * is allowed, and the test says so. */
-static void no_syscalls(const char *name, zcp_mempool_manager *m)
+static void no_syscalls(const char *name, zcp_mempool_manager *m, int overflow)
 {
+	static const char *topics[] = {"quiet", "quietreject", "quietblock"};
+	zcp_topic_options o;
+	zcp_topic_options_init(&o);
+	o.overflow = overflow;
 	long n = zt_iters(100000) * 10;
 	int vdso = getauxval(AT_SYSINFO_EHDR) != 0;
 	pid_t pid = fork();
@@ -235,8 +239,9 @@ static void no_syscalls(const char *name, zcp_mempool_manager *m)
 		zcp_mempool_manager *cm;
 		zcp_subscriber *s;
 		zcp_publisher *p;
-		if (zcp_mempool_manager_attach(name, &cm) || zcp_subscriber_create(cm, "quiet", NULL, &s) ||
-		    zcp_publisher_create(cm, "quiet", NULL, &p))
+		if (zcp_mempool_manager_attach(name, &cm) ||
+		    zcp_subscriber_create(cm, topics[overflow], &o, &s) ||
+		    zcp_publisher_create(cm, topics[overflow], &o, &p))
 			_exit(2);
 		for (int i = 0; i < 100; i++) { /* warm up: lazy pages, the vDSO */
 			publish_u64(cm, p, (uint64_t)i);
@@ -270,12 +275,13 @@ static void no_syscalls(const char *name, zcp_mempool_manager *m)
 	int st = 0;
 	waitpid(pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "no system call in %ld publish + take + release with nobody asleep%s (status %#x%s)", n,
+	   "no system call in %ld publish + take + release with nobody asleep, %s topic%s (status %#x%s)",
+	   n, overflow == ZCP_OVERFLOW_BLOCK ? "a BLOCK" : "a DROP_OLDEST",
 	   vdso ? "" : " (clock reads allowed: no vDSO here)", st,
 	   WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS ? ": killed at a system call" : "");
 	zcp_reclaim_report rep;
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1,
-	   "no system call: the child reclaimed");
+	   "no system call: the child reclaimed (%s)", topics[overflow]);
 }
 #endif
 
@@ -295,7 +301,10 @@ int main(void)
 	if (getenv("ZT_EMULATOR") && *getenv("ZT_EMULATOR"))
 		skip("under an emulator (ZT_EMULATOR): seccomp would judge its own system calls");
 	else
-		no_syscalls(name, m);
+	{
+		no_syscalls(name, m, ZCP_OVERFLOW_DROP_OLDEST);
+		no_syscalls(name, m, ZCP_OVERFLOW_BLOCK);
+	}
 #else
 	skip("no seccomp filters on this platform: the zero-system-call check needs them");
 #endif

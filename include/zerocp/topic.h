@@ -72,6 +72,7 @@ ZCP_BEGIN_DECLS
 enum zcp_overflow {
 	ZCP_OVERFLOW_DROP_OLDEST = 0, /* the oldest sample is lost for it (counted) */
 	ZCP_OVERFLOW_REJECT = 1,      /* publish fails with ZCP_EFULL; the caller keeps its chunk */
+	ZCP_OVERFLOW_BLOCK = 2,       /* publish waits until every queue has room (block_timeout_ns) */
 };
 
 /* Options of a topic, a publisher, a subscriber.  Set up with
@@ -94,6 +95,9 @@ typedef struct zcp_topic_options {
 	const char *type_name;
 	uint64_t type_size;
 	uint64_t type_align;
+	/* ZCP_OVERFLOW_BLOCK: how long a publish waits for room, in ns
+	 * (default -1: as long as it takes; 0: not at all). */
+	int64_t block_timeout_ns;
 } zcp_topic_options;
 
 typedef struct zcp_publisher zcp_publisher;
@@ -157,8 +161,17 @@ ZCP_API zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size,
  * the topic's type size), ZCP_EALREADY (the caller
  * holds no reference), ZCP_EBUSY (the chunk is published already and a
  * ring still keeps it: a chunk is in one topic at a time), ZCP_EFULL
- * (REJECT policy and a subscriber's queue is full), ZCP_ECHILD, ZCP_EPERM,
+ * (REJECT policy and a subscriber's queue is full), ZCP_ETIMEDOUT (BLOCK
+ * policy and a queue still full after block_timeout_ns), ZCP_EINTR (BLOCK
+ * policy and a signal came while it waited), ZCP_ECHILD, ZCP_EPERM,
  * ZCP_EAGAIN.  On error the caller keeps its reference.
+ *
+ * BLOCK: the publisher sleeps (no spinning) until each live subscriber
+ * has fewer than `capacity` of its samples waiting, so none is lost to
+ * overflow.  A subscriber that takes, closes or dies (its process
+ * reclaimed: a waiting publisher runs zcp_mempool_manager_reclaim() every
+ * 100 ms) ends the wait.  Take costs no system call while no publisher
+ * waits.
  */
 ZCP_API int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk);
 
@@ -261,7 +274,7 @@ typedef struct zcp_endpoint_info {
 	uint64_t taken;      /* subscriber: samples taken */
 	uint64_t waiting;    /* subscriber: samples waiting now */
 	uint64_t lost;       /* subscriber: samples lost */
-	uint64_t rejected;   /* publisher: publishes refused with ZCP_EFULL */
+	uint64_t rejected;   /* publisher: publishes refused (ZCP_EFULL, or BLOCK's timeout) */
 } zcp_endpoint_info;
 
 /* zcp_topic_slots - the size of the topic table (max_topics), or a
