@@ -4,6 +4,7 @@
 # against a running "zerocp serve":
 #   - "echo --count N" started first gets exactly the N samples of a
 #     "pub --count N", in order, with the text;
+#   - "pub --block" through a queue of 2 loses nothing to a slower echo;
 #   - a late echo gets nothing (history 0), but with --history it gets
 #     the last samples, even of a publisher gone;
 #   - "topics --json" shows a running publisher and subscriber, and is
@@ -96,7 +97,7 @@ expect() {
 	show "$tmp/out"
 }
 
-echo "1..25"
+echo "1..28"
 
 "$zerocp" serve --name "$N" --interval 0.2 > "$tmp/serve.log" 2>&1 &
 spid=$!
@@ -132,6 +133,21 @@ done < "$tmp/echo1.out"
 tap $ok "the samples come in order (sequence 0 to 4) with the text and its NUL (12 bytes)"
 grep -q '5 samples received, 0 lost' "$tmp/echo1.err"
 tap $? "echo reports received and lost samples on stderr"
+
+# --- pub --block: a queue of 2, 2000 samples, none lost -------------------
+"$zerocp" echo flow --name "$N" --count 2000 --capacity 2 --timeout 60 \
+	> "$tmp/echo2.out" 2> "$tmp/echo2.err" &
+epid=$!
+pids="$pids $epid"
+wait_topic '"name":"flow".*"subscribers":\[\{'
+tap $? "topics --json lists the second echo's subscriber" || show "$tmp/topics.json"
+limit 60 "$zerocp" pub flow --name "$N" --count 2000 --capacity 2 --block --size 16 --quiet \
+	> "$tmp/pub2.out" 2>&1
+tap $? "pub --block --count 2000 exits 0" || show "$tmp/pub2.out"
+reap "$epid" 60
+grep -q '2000 samples received, 0 lost' "$tmp/echo2.err"
+tap $? "pub --block: echo got all 2000 samples through a queue of 2, none lost (exit $st)" ||
+	show "$tmp/echo2.err"
 
 # --- a late subscriber ----------------------------------------------------
 expect 1 'timed out after 0.5 s with 0 of 1' "a late echo gets nothing (history 0)" -- \

@@ -3,7 +3,8 @@
  *
  * For trying a topic from the shell and for tests: attaches to the
  * manager as a process, opens a publisher (default policy, drop oldest:
- * a slow subscriber never stalls it), publishes --count samples at --rate
+ * a slow subscriber never stalls it; --block: it waits for room, so
+ * nothing is lost), publishes --count samples at --rate
  * on an absolute schedule (clock_nanosleep TIMER_ABSTIME, so the rate
  * does not drift with the time a publish takes), then closes and
  * detaches, also on SIGINT, SIGTERM and SIGHUP.
@@ -21,7 +22,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: %s pub TOPIC [--name N | --socket PATH] [--owner UID]\n"
 		"                  [--text STR | --file F | --size N] [--count N] [--rate HZ]\n"
-		"                  [--capacity N] [--history N] [--quiet]\n"
+		"                  [--capacity N] [--history N] [--block] [--quiet]\n"
 		"\n"
 		"Publish samples on TOPIC (made if it does not exist, untyped).\n"
 		"  --text STR     each sample is STR with its terminating NUL\n"
@@ -36,6 +37,9 @@ static void usage(FILE *fp)
 		"  --capacity N, --history N\n"
 		"                 the topic's queue and kept samples per publisher, when\n"
 		"                 this command makes the topic (default 16 and 0)\n"
+		"  --block        wait for a full subscriber queue to have room instead\n"
+		"                 of dropping its oldest sample (ZCP_OVERFLOW_BLOCK): no\n"
+		"                 subscriber loses a sample; SIGINT/SIGTERM still stop it\n"
 		"  --quiet        print nothing on success\n"
 		"Prints the publisher id, then how many samples were published.  Exit 0\n"
 		"(also when stopped by a signal), 1 on a failure, 2 on a usage error.\n",
@@ -115,7 +119,15 @@ static int publish_one(zcp_mempool_manager *m, zcp_publisher *pub, const struct 
 	else
 		for (uint64_t k = 0; k < p->size; k++)
 			d[k] = (unsigned char)(seq + k);
-	err = zcp_publisher_publish(pub, c);
+	/* --block: publish waits in 100 ms slices, so a stop signal that
+	 * lands between two of them ends it in time. */
+	while ((err = zcp_publisher_publish(pub, c)) == ZCP_ETIMEDOUT || err == ZCP_EINTR)
+		if (zcp_topic_stop)
+			break;
+	if (err != 0 && zcp_topic_stop) {
+		zcp_chunk_release(m, c); /* stopped while it waited: not an error */
+		return ZCP_EINTR;
+	}
 	if (err != 0) {
 		zcp_chunk_release(m, c); /* on error the chunk stays ours */
 		zcp_tool_err("pub", "cannot publish: %s (%s)", zcp_strerror(err),
@@ -183,6 +195,9 @@ int zcp_tool_pub(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--quiet") == 0) {
 			quiet = 1;
+		} else if (strcmp(argv[i], "--block") == 0) {
+			o.overflow = ZCP_OVERFLOW_BLOCK;
+			o.block_timeout_ns = 100000000;
 		} else if (argv[i][0] == '-' || topic != NULL) {
 			zcp_tool_err("pub", "unknown %s %s", argv[i][0] == '-' ? "option" : "argument",
 				     zcp_tool_q(argv[i]));
@@ -265,8 +280,9 @@ int zcp_tool_pub(int argc, char **argv)
 
 	zcp_topic_now(&next);
 	while ((count == 0 || sent < count) && !zcp_topic_stop) {
-		if (publish_one(m, pub, &p, sent) != 0) {
-			status = ZCP_TOOL_FAIL;
+		if ((err = publish_one(m, pub, &p, sent)) != 0) {
+			if (err != ZCP_EINTR)
+				status = ZCP_TOOL_FAIL;
 			break;
 		}
 		sent++;
