@@ -366,15 +366,7 @@ static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
 		}
 	}
 	/* Ours back, unless a reclaim judged us dead and took it already. */
-	uint32_t one = 1;
-	if (atomic_compare_exchange_strong_explicit(&pub->ep->blocked, &one, 0, memory_order_relaxed,
-						    memory_order_relaxed)) {
-		uint32_t w = atomic_load_explicit(&tp->space_waiters, memory_order_relaxed);
-		while (w && !atomic_compare_exchange_weak_explicit(&tp->space_waiters, &w, w - 1,
-								   memory_order_seq_cst,
-								   memory_order_relaxed))
-			;
-	}
+	zcp__topic_unblocked(tp, pub->ep);
 	return err;
 }
 

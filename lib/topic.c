@@ -78,6 +78,19 @@ void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t)
 	zcp__wake_all(&tp->bell);
 }
 
+void zcp__topic_unblocked(struct zcp__topic *tp, struct zcp__publisher_ep *ep)
+{
+	uint32_t one = 1;
+	if (!atomic_compare_exchange_strong_explicit(&ep->blocked, &one, 0, memory_order_relaxed,
+						     memory_order_relaxed))
+		return;
+	/* Never below 0, whatever a peer wrote there. */
+	uint32_t w = atomic_load_explicit(&tp->space_waiters, memory_order_relaxed);
+	while (w && !atomic_compare_exchange_weak_explicit(&tp->space_waiters, &w, w - 1,
+							   memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
 void zcp__topic_ring_space(struct zcp__topic *tp)
 {
 	atomic_fetch_add_explicit(&tp->space_bell, 1, memory_order_seq_cst);
@@ -215,16 +228,7 @@ static void close_dead_publisher(struct zcp_mempool_manager *m, unsigned t, unsi
 	}
 	atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
 	/* Killed while blocked (BLOCK): its count of waiters goes. */
-	uint32_t one = 1;
-	if (atomic_compare_exchange_strong_explicit(&ep->blocked, &one, 0, memory_order_relaxed,
-						    memory_order_relaxed)) {
-		struct zcp__topic *tp = zcp__topic_at(m, t);
-		uint32_t w = atomic_load_explicit(&tp->space_waiters, memory_order_relaxed);
-		while (w && !atomic_compare_exchange_weak_explicit(&tp->space_waiters, &w, w - 1,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
-			;
-	}
+	zcp__topic_unblocked(zcp__topic_at(m, t), ep);
 	uint64_t st = atomic_load_explicit(&ep->state, memory_order_relaxed);
 	/* Release: the repairs above before anyone sees CLOSED. */
 	atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_CLOSED, zcp__ep_inc(st)),

@@ -213,6 +213,9 @@ void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t);
  * Either the subscriber sees the waiter, or the publisher sees the
  * cursor.  Topics without a BLOCK publisher pay one relaxed load. */
 void zcp__topic_ring_space(struct zcp__topic *tp);
+/* A publisher no longer blocked (it returned, or it died blocked): if its
+ * `blocked` flag was set, clear it and take its count from space_waiters. */
+void zcp__topic_unblocked(struct zcp__topic *tp, struct zcp__publisher_ep *ep);
 static inline void zcp__topic_space(struct zcp__topic *tp)
 {
 	if (ZCP_LIKELY(!atomic_load_explicit(&tp->blocking, memory_order_relaxed)))
