@@ -10,6 +10,7 @@
 #include "crashpoint.h"
 #include "view.h"
 #include "wake.h"
+#include "waitset.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -323,6 +324,8 @@ int zcp_subscriber_close(zcp_subscriber *sub)
 		free(sub);
 		return 0;
 	}
+	if (sub->ws)
+		zcp__waitset_forget(sub->ws, sub);
 	if (!err)
 		err = zcp__topics_lock(m);
 	if (!err) {

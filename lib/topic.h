@@ -41,6 +41,7 @@
 
 /* Limits of the run-time configuration (zcp_mempool_config_set_topics()). */
 #define ZCP__TOPICS_MAX 4096u
+#define ZCP__TRIGGERS_MAX 4096u
 #define ZCP__TOPIC_ENDPOINTS_MAX 1024u
 #define ZCP__RING_MAX 65536u
 
@@ -124,7 +125,10 @@ struct zcp__subscriber_ep {
 	_Atomic int64_t pid;
 	_Atomic uint64_t lost;  /* samples lost to overflow, as last counted */
 	_Atomic uint64_t taken;
-	uint64_t reserved[11];
+	/* 1 while a waitset of its owner sleeps on it: publishers then ring
+	 * the owner's doorbell too (waitset.c). */
+	_Atomic uint64_t armed;
+	uint64_t reserved[10];
 	/* max_publishers cursors follow */
 };
 
@@ -251,6 +255,7 @@ struct zcp_subscriber {
 	uint64_t keep;
 	uint64_t lost;
 	unsigned forks;
+	struct zcp_waitset *ws; /* the waitset it is attached to, or NULL */
 	struct zcp__cursor_copy cur[]; /* max_publishers: ours, the shared copy is informative */
 };
 
