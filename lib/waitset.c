@@ -51,6 +51,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* What a waitset watches. */
 enum { ATT_SUB = 1, ATT_TRIG = 2 };
@@ -71,12 +72,6 @@ struct zcp_waitset {
 	size_t next; /* where the next look starts (fairness) */
 };
 
-struct zcp_trigger {
-	struct zcp_mempool_manager *m;
-	unsigned index;
-	uint64_t state; /* the entry's LIVE word when we opened it */
-	struct zcp_waitset *ws;
-};
 
 /* --- doorbells ------------------------------------------------------------ */
 
@@ -531,6 +526,13 @@ static void arm(struct zcp_waitset *ws, int on)
 	}
 }
 
+static int past(const struct timespec *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
 int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max, int64_t timeout_ns)
 {
 	int err = ws_check(ws);
@@ -560,7 +562,13 @@ int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max, int
 		err = zcp__wait_on(&me->doorbell, seen, timeout_ns > 0 ? &deadline : NULL);
 		if (err)
 			break;
-		/* Woken, spuriously or not: look again; the deadline bounds it. */
+		/* Woken, spuriously or not: look again.  A doorbell a peer
+		 * keeps changing makes every futex-wait return at once: the
+		 * deadline is checked here too. */
+		if (timeout_ns > 0 && past(&deadline)) {
+			err = ZCP_ETIMEDOUT;
+			break;
+		}
 	}
 	/* Never below 0, whatever a peer wrote there. */
 	uint32_t c = atomic_load_explicit(&me->doorbell_sleepers, memory_order_relaxed);

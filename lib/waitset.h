@@ -8,6 +8,14 @@
 
 #include <zerocp/waitset.h>
 
+/* A trigger handle (process memory). */
+struct zcp_trigger {
+	struct zcp_mempool_manager *m;
+	unsigned index;         /* its entry in the table */
+	uint64_t state;         /* the entry's LIVE word when we opened it */
+	struct zcp_waitset *ws; /* the waitset it is attached to, or NULL */
+};
+
 /* Entry k of the trigger table (k < max_triggers). */
 static inline struct zcp__trigger *zcp__trigger_at(const struct zcp_mempool_manager *m, unsigned k)
 {

@@ -6,6 +6,8 @@ ZCP_C_TESTS += \
 	tests/topic-stress \
 	tests/topic-crash \
 	tests/topic-hostile \
-	tests/topic-wait
+	tests/topic-wait \
+	tests/waitset \
+	tests/waitset-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh
