@@ -10,4 +10,5 @@ ZCP_C_TESTS += \
 	tests/waitset \
 	tests/waitset-hostile
 ZCP_SH_TESTS += \
-	tests/readme-pubsub.sh
+	tests/readme-pubsub.sh \
+	tests/readme-waitset.sh
