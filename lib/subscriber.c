@@ -318,14 +318,15 @@ int zcp_subscriber_close(zcp_subscriber *sub)
 {
 	if (!sub)
 		return 0;
+	/* Its waitset forgets it (process memory only: after fork too). */
+	if (sub->ws)
+		zcp__waitset_forget(sub->ws, sub);
 	struct zcp_mempool_manager *m = sub->m;
 	int err = zcp__mgr_check(m);
 	if (err == ZCP_ECHILD) {
 		free(sub);
 		return 0;
 	}
-	if (sub->ws)
-		zcp__waitset_forget(sub->ws, sub);
 	if (!err)
 		err = zcp__topics_lock(m);
 	if (!err) {

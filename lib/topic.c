@@ -82,6 +82,9 @@ void zcp__topics_unlock(struct zcp_mempool_manager *m)
 void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t)
 {
 	struct zcp__topic *tp = zcp__topic_at(m, t);
+	/* Whatever the caller changed (a tail, a publisher's state) before
+	 * our look at the sleepers' mask below. */
+	atomic_thread_fence(memory_order_seq_cst);
 	atomic_fetch_add_explicit(&tp->bell, 1, memory_order_seq_cst);
 	zcp__wake_all(&tp->bell);
 	/* Sleepers that are waitsets sleep on their process's doorbell

@@ -216,14 +216,15 @@ int zcp_trigger_close(zcp_trigger *tr)
 {
 	if (!tr)
 		return 0;
+	/* Its waitset forgets it (after fork too: no shared word then). */
+	if (tr->ws)
+		zcp_waitset_detach(tr->ws, tr);
 	struct zcp_mempool_manager *m = tr->m;
 	int err = zcp__mgr_check(m);
 	if (err == ZCP_ECHILD) {
 		free(tr);
 		return 0;
 	}
-	if (tr->ws)
-		zcp_waitset_detach(tr->ws, tr);
 	if (!err)
 		err = zcp__topics_lock(m);
 	if (!err) {

@@ -704,6 +704,11 @@ static void bad_args(const char *name, zcp_mempool_manager *m)
 		ZT_CHECK(zcp_waitset_wait(ws, ev, 2, 0) == ZCP_ECHILD);
 		ZT_CHECK(zcp_trigger_fire(t) == ZCP_ECHILD);
 		ZT_CHECK(zcp_waitset_create(m, &ws2) == ZCP_ECHILD);
+		/* Closing attached objects, then destroying: no shared word
+		 * touched, nothing used after it is freed. */
+		ZT_CHECK(zcp_trigger_close(t) == 0);
+		ZT_CHECK(zcp_waitset_attach_subscriber(ws, s, NULL) == ZCP_ECHILD);
+		ZT_CHECK(zcp_waitset_destroy(ws) == 0);
 		_exit(0);
 	}
 	zt_ok_child(pid, "in a forked child: ZCP_ECHILD");
