@@ -197,7 +197,10 @@ static inline unsigned zcp__sleeper_words(const struct zcp_mempool_manager *m)
  *               none: futex-wait while bell is unchanged; clear its bit
  * Either the publisher sees the bit, or the subscriber sees the sample;
  * and a bump after the subscriber read bell makes its wait return at
- * once.  So no wake-up is lost, and nobody asleep costs one fence. */
+ * once.  So no wake-up is lost, and nobody asleep costs one fence.
+ * A sleeper that is a waitset (its subscriber's `armed` set) sleeps on
+ * its process's doorbell instead: zcp__topic_ring_bell() rings that too
+ * (waitset.c states that protocol). */
 void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t);
 static inline void zcp__topic_wake(struct zcp_mempool_manager *m, unsigned t)
 {
