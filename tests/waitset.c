@@ -782,8 +782,11 @@ static void no_syscalls(const char *name, zcp_mempool_manager *m)
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "no system call in %ld fire + look with nobody asleep (status %#x)", n, st);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+		skip("the kernel refused the seccomp filter (a 32-bit process, a sandbox)");
+	else
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "no system call in %ld fire + look with nobody asleep (status %#x)", n, st);
 	/* The child left without detaching: its slot and its trigger go. */
 	zcp_mempool_manager_reclaim(m, NULL);
 	int live = 0;
