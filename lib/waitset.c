@@ -45,6 +45,7 @@
  */
 #include "waitset.h"
 
+#include "slot.h"
 #include "topic.h"
 #include "wake.h"
 
@@ -117,6 +118,40 @@ static int terminated(const char *s, size_t n)
 	return memchr(s, 0, n) != NULL;
 }
 
+/* Under the lock, the table full: free an entry no live process has open
+ * (its openers died and were not reclaimed yet, or a peer scribbled it),
+ * as topics make room.  Errs towards alive: a slot whose occupant may be
+ * alive keeps its entries.  Returns the entry freed, or -1. */
+static int reap_unused(struct zcp_mempool_manager *m)
+{
+	for (unsigned k = 0; k < m->geo.max_triggers; k++) {
+		struct zcp__trigger *e = zcp__trigger_at(m, k);
+		uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+		if (zcp__ep_state(st) != ZCP__EP_LIVE)
+			return (int)k;
+		uint64_t o = atomic_load_explicit(&e->openers, memory_order_acquire);
+		int alive = 0;
+		for (unsigned b = 0; b < 64 && !alive; b++) {
+			if (!(o & (UINT64_C(1) << b)))
+				continue;
+			if (b == m->slot)
+				alive = 1;
+			else if (b < m->geo.max_processes)
+				alive = zcp__slot_alive(
+					m, b,
+					atomic_load_explicit(&zcp__proc_at(m, b)->id, memory_order_acquire));
+		}
+		if (alive)
+			continue;
+		atomic_store_explicit(&e->listeners, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->openers, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+				      memory_order_release);
+		return (int)k;
+	}
+	return -1;
+}
+
 int zcp_trigger_open(zcp_mempool_manager *mgr, const char *name, zcp_trigger **out)
 {
 	int err = zcp__mgr_check_rw(mgr);
@@ -149,6 +184,8 @@ int zcp_trigger_open(zcp_mempool_manager *mgr, const char *name, zcp_trigger **o
 	}
 	if (found < 0) {
 		err = ZCP_ENOSPC;
+		if (free_k < 0)
+			free_k = reap_unused(mgr);
 		if (free_k < 0)
 			goto out;
 		struct zcp__trigger *e = zcp__trigger_at(mgr, (unsigned)free_k);

@@ -699,6 +699,21 @@ static void bad_args(const char *name, zcp_mempool_manager *m)
 	zcp_trigger_close(o2);
 	is_int(zcp_trigger_open(m2, "o3", &o3), 0, "a closed one makes room");
 	zcp_trigger_close(o3);
+	/* A process that dies with a trigger open, not reclaimed yet: its
+	 * entry makes room when the table is full. */
+	pid_t dp = zt_fork();
+	if (dp == 0) {
+		zcp_mempool_manager *cm;
+		zcp_trigger *ct;
+		ZT_CHECK(zcp_mempool_manager_attach(n2, &cm) == 0);
+		ZT_CHECK(zcp_trigger_open(cm, "dead", &ct) == 0);
+		_exit(0); /* no close, no detach */
+	}
+	zt_ok_child(dp, "a child opens a trigger and dies with it open");
+	is_int(zcp_trigger_open(m2, "o3", &o3), 0,
+	       "table full with a dead process's trigger: it makes room");
+	is_int(zcp_trigger_open(m2, "o4", &o2), ZCP_ENOSPC, "full again: ZCP_ENOSPC");
+	zcp_trigger_close(o3);
 	zcp_trigger_close(o1);
 	zcp_subscriber_close(s2);
 	zcp_mempool_manager_destroy(m2);

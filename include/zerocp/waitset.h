@@ -132,7 +132,8 @@ ZCP_API int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t 
  * '.'), making it if no process has it open.  A trigger lives while some
  * process has it open; a dead process's opens are dropped by reclaim.
  * Returns 0 and *out, or ZCP_EINVAL (NULL argument, bad name),
- * ZCP_ENOSPC (the trigger table is full, or has size 0), ZCP_EPERM
+ * ZCP_ENOSPC (every entry of the trigger table is open in a process
+ * that may be alive, or the table has size 0), ZCP_EPERM
  * (read-only handle), ZCP_ECHILD, ZCP_EAGAIN (the manager's topics lock
  * stayed busy), ZCP_ENOMEM.  Thread-safe.  Close with
  * zcp_trigger_close(). */
