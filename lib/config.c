@@ -3,6 +3,8 @@
 #include "handle.h"
 #include "topic.h"
 
+#include <zerocp/waitset.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ zcp_mempool_config *zcp_mempool_config_new(void)
 	cfg->max_publishers = ZCP_DEFAULT_TOPIC_PUBLISHERS;
 	cfg->max_subscribers = ZCP_DEFAULT_TOPIC_SUBSCRIBERS;
 	cfg->max_queue = ZCP_DEFAULT_TOPIC_QUEUE;
+	cfg->max_triggers = ZCP_DEFAULT_TRIGGERS;
 	return cfg;
 }
 
@@ -79,6 +82,14 @@ int zcp_mempool_config_set_topics(zcp_mempool_config *cfg, unsigned int max_topi
 	return 0;
 }
 
+int zcp_mempool_config_set_triggers(zcp_mempool_config *cfg, unsigned int max_triggers)
+{
+	if (!cfg || max_triggers > ZCP__TRIGGERS_MAX)
+		return ZCP_EINVAL;
+	cfg->max_triggers = max_triggers;
+	return 0;
+}
+
 int zcp_mempool_config_set_access(zcp_mempool_config *cfg, unsigned int mode, long gid)
 {
 	if (!cfg || (mode & ~0660u) || gid < -1)
@@ -127,6 +138,7 @@ int zcp__config_geometry(const zcp_mempool_config *cfg, struct zcp__geometry *g)
 	while (ring < cfg->max_queue)
 		ring <<= 1;
 	g->ring_size = ring;
+	g->max_triggers = cfg->max_triggers;
 	return zcp__geometry_compute(g);
 }
 

@@ -87,7 +87,11 @@ int zcp__geometry_compute(struct zcp__geometry *g)
 	g->topic_size = g->max_topics ? zcp__topic_block_size(g->max_publishers, g->max_subscribers,
 							       g->ring_size)
 				      : 0;
-	g->mgmt_size = g->topics_off + (uint64_t)g->max_topics * g->topic_size;
+	/* Then the trigger table, on a cache line. */
+	if (g->max_triggers > ZCP__TRIGGERS_MAX)
+		return ZCP_EINVAL;
+	g->triggers_off = (g->topics_off + (uint64_t)g->max_topics * g->topic_size + 63) & ~(uint64_t)63;
+	g->mgmt_size = g->triggers_off + (uint64_t)g->max_triggers * sizeof(struct zcp__trigger);
 	/* Both must be mappable and ftruncate()-able here. */
 	if (g->data_size > ZCP_MAX_SEGMENT_SIZE || g->data_size > SIZE_MAX / 2 ||
 	    g->mgmt_size > ZCP_MAX_SEGMENT_SIZE || g->mgmt_size > SIZE_MAX / 2)

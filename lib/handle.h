@@ -26,6 +26,8 @@ struct zcp__geometry {
 	uint64_t pools_off, procs_off, proc_size, records_off;
 	unsigned max_topics, max_publishers, max_subscribers, ring_size;
 	uint64_t topics_off, topic_size;
+	unsigned max_triggers;
+	uint64_t triggers_off;
 	uint64_t mgmt_size, data_size, total_chunks;
 };
 
@@ -52,6 +54,7 @@ struct zcp_mempool_config {
 	uint64_t chunk_size[ZCP_MAX_POOLS];
 	uint32_t chunk_count[ZCP_MAX_POOLS];
 	unsigned max_topics, max_publishers, max_subscribers, max_queue;
+	unsigned max_triggers;
 };
 
 /* Process-local view of one chunk.  refs is this process's reference
@@ -105,6 +108,11 @@ struct zcp_mempool_manager {
 	/* Our threads take the topics lock (topic.c) one at a time, so a
 	 * shared lock word naming us is never another thread's. */
 	pthread_mutex_t topics_mutex;
+	/* Triggers (waitset.c), under topics_mutex: per table entry, the
+	 * handles of ours open on it and those attached to a waitset.
+	 * Allocated at the first open. */
+	uint32_t *trig_opens;
+	uint32_t *trig_listens;
 };
 
 static inline struct zcp__proc *zcp__proc_at(const struct zcp_mempool_manager *m, unsigned i)

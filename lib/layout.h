@@ -67,7 +67,11 @@ struct zcp__header {
 	uint32_t max_subscribers; /* per topic */
 	uint32_t ring_size;       /* ring slots per publisher, a power of two */
 	_Atomic uint64_t topics_lock;
-	uint64_t reserved[44];
+	/* Triggers (waitset.h): the table's place and its entries. */
+	uint64_t triggers_off;
+	uint32_t max_triggers;
+	uint32_t reserved0;
+	uint64_t reserved[42];
 };
 
 /* Header flags. */
@@ -158,8 +162,24 @@ struct zcp__proc {
 	_Atomic int64_t pid;           /* in the process's own PID namespace */
 	_Atomic uint64_t outbox_taken; /* bumped by receivers, read by the owner */
 	_Atomic uint64_t pidns;        /* that namespace's inode, 0 if unknown */
-	uint64_t reserved[4];
+	/* The process's waitsets sleep on doorbell (a futex); whoever has
+	 * news for them bumps it and wakes it if doorbell_sleepers > 0
+	 * (waitset.c states the protocol). */
+	_Atomic uint32_t doorbell;
+	_Atomic uint32_t doorbell_sleepers;
+	uint64_t reserved[3];
 	struct zcp__outbox_entry outbox[ZCP__OUTBOX_SLOTS];
+};
+
+/* An entry of the trigger table (waitset.c), in the management segment
+ * after the topic table: max_triggers of them. */
+struct zcp__trigger {
+	_Atomic uint64_t state; /* ZCP__EP_FREE or LIVE | incarnation (topic.h) */
+	char name[64];
+	_Atomic uint64_t fired;     /* fires so far */
+	_Atomic uint64_t listeners; /* bit s: process slot s has it in a waitset */
+	_Atomic uint64_t openers;   /* bit s: process slot s has it open */
+	uint64_t reserved[4];
 };
 
 #endif /* ZCP_LAYOUT_H */

@@ -64,7 +64,10 @@ ZCP__ABI_OFF(zcp__header, max_publishers, 140);
 ZCP__ABI_OFF(zcp__header, max_subscribers, 144);
 ZCP__ABI_OFF(zcp__header, ring_size, 148);
 ZCP__ABI_OFF(zcp__header, topics_lock, 152);
-ZCP__ABI_OFF(zcp__header, reserved, 160);
+ZCP__ABI_OFF(zcp__header, triggers_off, 160);
+ZCP__ABI_OFF(zcp__header, max_triggers, 168);
+ZCP__ABI_OFF(zcp__header, reserved0, 172);
+ZCP__ABI_OFF(zcp__header, reserved, 176);
 
 ZCP__ABI_SIZE(zcp__pool_desc, 256);
 ZCP__ABI_OFF(zcp__pool_desc, chunk_size, 0);
@@ -107,7 +110,9 @@ ZCP__ABI_OFF(zcp__proc, id, 0);
 ZCP__ABI_OFF(zcp__proc, pid, 8);
 ZCP__ABI_OFF(zcp__proc, outbox_taken, 16);
 ZCP__ABI_OFF(zcp__proc, pidns, 24);
-ZCP__ABI_OFF(zcp__proc, reserved, 32);
+ZCP__ABI_OFF(zcp__proc, doorbell, 32);
+ZCP__ABI_OFF(zcp__proc, doorbell_sleepers, 36);
+ZCP__ABI_OFF(zcp__proc, reserved, 40);
 ZCP__ABI_OFF(zcp__proc, outbox, 64);
 
 /* The topic table (topic.h). */
@@ -158,6 +163,16 @@ ZCP__ABI_OFF(zcp__subscriber_ep, owner, 8);
 ZCP__ABI_OFF(zcp__subscriber_ep, pid, 16);
 ZCP__ABI_OFF(zcp__subscriber_ep, lost, 24);
 ZCP__ABI_OFF(zcp__subscriber_ep, taken, 32);
-ZCP__ABI_OFF(zcp__subscriber_ep, reserved, 40);
+ZCP__ABI_OFF(zcp__subscriber_ep, armed, 40);
+ZCP__ABI_OFF(zcp__subscriber_ep, reserved, 48);
+
+/* The trigger table (waitset.c). */
+ZCP__ABI_SIZE(zcp__trigger, 128);
+ZCP__ABI_OFF(zcp__trigger, state, 0);
+ZCP__ABI_OFF(zcp__trigger, name, 8);
+ZCP__ABI_OFF(zcp__trigger, fired, 72);
+ZCP__ABI_OFF(zcp__trigger, listeners, 80);
+ZCP__ABI_OFF(zcp__trigger, openers, 88);
+ZCP__ABI_OFF(zcp__trigger, reserved, 96);
 
 #endif /* ZCP_LAYOUT_ABI_H */

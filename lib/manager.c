@@ -5,6 +5,7 @@
 #include "escrow.h"
 #include "reclaim.h"
 #include "topic.h"
+#include "waitset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,8 @@ static void free_manager(struct zcp_mempool_manager *m)
 	zcp_segment_close(m->data_seg);
 	zcp_segment_close(m->mgmt_seg);
 	pthread_mutex_destroy(&m->topics_mutex);
+	free(m->trig_opens);
+	free(m->trig_listens);
 	free(m);
 }
 
@@ -161,6 +164,8 @@ static void init_shared(struct zcp_mempool_manager *m, uint64_t nonce, unsigned 
 	h->max_publishers = g->max_publishers;
 	h->max_subscribers = g->max_subscribers;
 	h->ring_size = g->ring_size;
+	h->triggers_off = g->triggers_off;
+	h->max_triggers = g->max_triggers;
 	atomic_store_explicit(&h->creator_pid, (int64_t)getpid(), memory_order_relaxed);
 	h->nonce = nonce;
 	h->mode = mode;
@@ -298,6 +303,7 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 	g->max_publishers = h.max_publishers;
 	g->max_subscribers = h.max_subscribers;
 	g->ring_size = h.ring_size;
+	g->max_triggers = h.max_triggers;
 	if (zcp__geometry_compute(g))
 		return ZCP_ECORRUPT;
 	for (unsigned i = 0; i < g->pool_count; i++)
@@ -307,7 +313,8 @@ int zcp__mgmt_validate(const unsigned char *mgmt, size_t real, struct zcp__geome
 	if (h.mgmt_size != g->mgmt_size || h.data_size != g->data_size ||
 	    h.procs_off != g->procs_off || h.proc_size != g->proc_size ||
 	    h.records_off != g->records_off || h.total_chunks != g->total_chunks ||
-	    h.topics_off != g->topics_off || h.topic_size != g->topic_size)
+	    h.topics_off != g->topics_off || h.topic_size != g->topic_size ||
+	    h.triggers_off != g->triggers_off)
 		return ZCP_ECORRUPT;
 	if (real < g->mgmt_size)
 		return ZCP_ETRUNCATED;
@@ -545,6 +552,7 @@ static void leave(struct zcp_mempool_manager *m)
 	zcp__escrow_collect(m);
 	/* Endpoints left open: closed as a dead process's would be. */
 	zcp__topics_reclaim(m, m->process_id);
+	zcp__triggers_reclaim(m, m->slot);
 	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
 	zcp__slot_leave(m);

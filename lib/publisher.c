@@ -103,6 +103,8 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		if (atomic_load_explicit(&tp->pub_hwm, memory_order_relaxed) <= j)
 			/* Release: readers that see it see the place's state. */
 			atomic_store_explicit(&tp->pub_hwm, j + 1, memory_order_release);
+		/* A publisher appeared: waitsets asleep on the topic look. */
+		zcp__topic_wake(mgr, (unsigned)t);
 		pub->m = mgr;
 		pub->topic = tp;
 		pub->ep = ep;

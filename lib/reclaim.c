@@ -35,6 +35,7 @@
 
 #include "escrow.h"
 #include "topic.h"
+#include "waitset.h"
 
 #include "crashpoint.h"
 
@@ -89,6 +90,12 @@ static long clean_slot(struct zcp_mempool_manager *m, unsigned i, uint64_t dead,
 	 * else whatever happens here (a takeover uses it at once), and a
 	 * sweep closes endpoints whose process is gone anyway. */
 	int err = zcp__topics_reclaim(m, dead);
+	/* Its triggers' bits, and its doorbell's count of sleepers (a
+	 * waiter killed asleep must not make every ring a system call). */
+	int terr = zcp__triggers_reclaim(m, i);
+	if (!err)
+		err = terr;
+	atomic_store_explicit(&zcp__proc_at(m, i)->doorbell_sleepers, 0, memory_order_relaxed);
 	if (n >= 0 && err)
 		n = err;
 	ZCP__CRASH_POINT("reclaim.dropped");

@@ -10,6 +10,7 @@
 #include "crashpoint.h"
 #include "view.h"
 #include "wake.h"
+#include "waitset.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -319,6 +320,9 @@ int zcp_subscriber_close(zcp_subscriber *sub)
 {
 	if (!sub)
 		return 0;
+	/* Its waitset forgets it (process memory only: after fork too). */
+	if (sub->ws)
+		zcp__waitset_forget(sub->ws, sub);
 	struct zcp_mempool_manager *m = sub->m;
 	int err = zcp__mgr_check(m);
 	if (err == ZCP_ECHILD) {

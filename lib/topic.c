@@ -7,6 +7,7 @@
 #include "crashpoint.h"
 #include "record.h"
 #include "wake.h"
+#include "waitset.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -74,8 +75,28 @@ void zcp__topics_unlock(struct zcp_mempool_manager *m)
 void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t)
 {
 	struct zcp__topic *tp = zcp__topic_at(m, t);
+	/* Whatever the caller changed (a tail, a publisher's state) before
+	 * our look at the sleepers' mask below. */
+	atomic_thread_fence(memory_order_seq_cst);
 	atomic_fetch_add_explicit(&tp->bell, 1, memory_order_seq_cst);
 	zcp__wake_all(&tp->bell);
+	/* Sleepers that are waitsets sleep on their process's doorbell
+	 * (waitset.c): ring it for each armed one.  Bounded by the local
+	 * geometry; a scribbled owner names no slot, or a wrong one (a
+	 * spurious wake-up). */
+	_Atomic uint64_t *mask = zcp__sleepers(m, t);
+	for (unsigned k = 0, n = zcp__sleeper_words(m); k < n; k++) {
+		uint64_t w = atomic_load_explicit(&mask[k], memory_order_seq_cst);
+		for (unsigned b = 0; w && b < 64; b++, w >>= 1) {
+			unsigned i = k * 64 + b;
+			if (!(w & 1) || i >= m->geo.max_subscribers)
+				continue;
+			struct zcp__subscriber_ep *sub = zcp__subscriber_at(m, t, i);
+			if (atomic_load_explicit(&sub->armed, memory_order_seq_cst))
+				zcp__doorbell_ring_owner(
+					m, atomic_load_explicit(&sub->owner, memory_order_relaxed));
+		}
+	}
 }
 
 void zcp__topic_unblocked(struct zcp__topic *tp, struct zcp__publisher_ep *ep)
@@ -107,6 +128,7 @@ static void free_subscriber(struct zcp_mempool_manager *m, unsigned t, unsigned 
 			      memory_order_release);
 	atomic_fetch_and_explicit(&zcp__sleepers(m, t)[i / 64], ~(UINT64_C(1) << (i % 64)),
 				  memory_order_seq_cst);
+	atomic_store_explicit(&sub->armed, 0, memory_order_relaxed);
 	zcp__topic_space(zcp__topic_at(m, t));
 }
 
@@ -278,6 +300,8 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 		    !zcp__process_id_alive(m, atomic_load_explicit(&ep->owner, memory_order_relaxed))) {
 			close_dead_publisher(m, t, j);
 			st = atomic_load_explicit(&ep->state, memory_order_acquire);
+			/* A publisher gone: waitsets count publishers again. */
+			zcp__topic_ring_bell(m, t);
 		}
 		if (zcp__ep_state(st) != ZCP__EP_CLOSED)
 			continue;

@@ -41,6 +41,7 @@
 
 /* Limits of the run-time configuration (zcp_mempool_config_set_topics()). */
 #define ZCP__TOPICS_MAX 4096u
+#define ZCP__TRIGGERS_MAX 4096u
 #define ZCP__TOPIC_ENDPOINTS_MAX 1024u
 #define ZCP__RING_MAX 65536u
 
@@ -131,7 +132,10 @@ struct zcp__subscriber_ep {
 	_Atomic int64_t pid;
 	_Atomic uint64_t lost;  /* samples lost to overflow, as last counted */
 	_Atomic uint64_t taken;
-	uint64_t reserved[11];
+	/* 1 while a waitset of its owner sleeps on it: publishers then ring
+	 * the owner's doorbell too (waitset.c). */
+	_Atomic uint64_t armed;
+	uint64_t reserved[10];
 	/* max_publishers cursors follow */
 };
 
@@ -200,7 +204,10 @@ static inline unsigned zcp__sleeper_words(const struct zcp_mempool_manager *m)
  *               none: futex-wait while bell is unchanged; clear its bit
  * Either the publisher sees the bit, or the subscriber sees the sample;
  * and a bump after the subscriber read bell makes its wait return at
- * once.  So no wake-up is lost, and nobody asleep costs one fence. */
+ * once.  So no wake-up is lost, and nobody asleep costs one fence.
+ * A sleeper that is a waitset (its subscriber's `armed` set) sleeps on
+ * its process's doorbell instead: zcp__topic_ring_bell() rings that too
+ * (waitset.c states that protocol). */
 void zcp__topic_ring_bell(struct zcp_mempool_manager *m, unsigned t);
 
 /* A queue of topic t got room (a take, a subscriber gone): wake the
@@ -281,6 +288,7 @@ struct zcp_subscriber {
 	uint64_t keep;
 	uint64_t lost;
 	unsigned forks;
+	struct zcp_waitset *ws; /* the waitset it is attached to, or NULL */
 	struct zcp__cursor_copy cur[]; /* max_publishers: ours, the shared copy is informative */
 };
 

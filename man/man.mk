@@ -36,6 +36,7 @@ dist_man_MANS = \
 	man/zcp_mempool_config_set_chunk_ages.3 \
 	man/zcp_mempool_config_set_max_processes.3 \
 	man/zcp_mempool_config_set_topics.3 \
+	man/zcp_mempool_config_set_triggers.3 \
 	man/zcp_mempool_manager_attach.3 \
 	man/zcp_mempool_manager_attach_fds.3 \
 	man/zcp_mempool_manager_attach_opts.3 \
@@ -97,8 +98,17 @@ dist_man_MANS = \
 	man/zcp_topic_get_info.3 \
 	man/zcp_topic_options_init.3 \
 	man/zcp_topic_slots.3 \
+	man/zcp_trigger_close.3 \
+	man/zcp_trigger_fire.3 \
+	man/zcp_trigger_open.3 \
 	man/zcp_version.3 \
 	man/zcp_version_string.3 \
+	man/zcp_waitset_attach_subscriber.3 \
+	man/zcp_waitset_attach_trigger.3 \
+	man/zcp_waitset_create.3 \
+	man/zcp_waitset_destroy.3 \
+	man/zcp_waitset_detach.3 \
+	man/zcp_waitset_wait.3 \
 	man/zerocp.1 \
 	man/zerocp.3 \
 	man/zerocp.7

@@ -7,6 +7,9 @@ ZCP_C_TESTS += \
 	tests/topic-crash \
 	tests/topic-hostile \
 	tests/topic-wait \
-	tests/topic-block
+	tests/topic-block \
+	tests/waitset \
+	tests/waitset-hostile
 ZCP_SH_TESTS += \
-	tests/readme-pubsub.sh
+	tests/readme-pubsub.sh \
+	tests/readme-waitset.sh

@@ -296,7 +296,7 @@ typedef struct zcp_mempool_layout {
 	uint64_t total_chunks;     /* chunks over all pools */
 	uint64_t record_size;      /* management bytes per chunk (the record) */
 	uint64_t fixed_mgmt_size;  /* management bytes not per chunk nor topics */
-	uint64_t topic_table_size; /* management bytes of the topic table (<zerocp/topic.h>) */
+	uint64_t topic_table_size; /* management bytes of the topic and trigger tables */
 	uint64_t reserved[2];
 } zcp_mempool_layout;
 

@@ -19,5 +19,6 @@
 #include <zerocp/reclaim.h>
 #include <zerocp/broker.h>
 #include <zerocp/topic.h>
+#include <zerocp/waitset.h>
 
 #endif /* ZEROCP_ZEROCP_H */

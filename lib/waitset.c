@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/* Waitsets and triggers.
+ *
+ * Each process slot has a doorbell (struct zcp__proc: a futex word and a
+ * count of the process's threads asleep on it).  Every waitset of a
+ * process sleeps on its process's doorbell; news for one waitset wakes
+ * them all, and the others look, find nothing, and sleep again.
+ *
+ * Who rings a process's doorbell:
+ *  - a publisher, after a publish, for every sleeper bit of its topic
+ *    (topic.h) whose subscriber is "armed" (a waitset sleeps on it): the
+ *    doorbell of the subscriber's owner (zcp__topic_ring_bell());
+ *  - whoever opens, closes or reclaims a publisher rings the topic's bell
+ *    the same way, so publisher counts are looked at again;
+ *  - zcp_trigger_fire(), for every process whose bit is set in the
+ *    trigger's listeners mask.
+ *
+ * The protocol (a Dekker pair twice over, every access seq_cst):
+ *   waiter:  arm each subscriber (armed = 1, then its sleeper bit);
+ *            sleepers++; loop { seen = doorbell; look at every
+ *            attachment; nothing: futex-wait while doorbell == seen };
+ *            sleepers--; clear the bits, armed = 0
+ *   ringer:  make the news visible (store tail / fired++ / state);
+ *            [publisher: load the sleepers mask, then armed];
+ *            doorbell++; if sleepers > 0: wake
+ * A ringer that sees no sleeper bit ran its news before the waiter set
+ * it, so the waiter's look finds the news.  A ringer that sees the bit
+ * bumps the doorbell: either the waiter read the doorbell after the bump
+ * (and its look, after that, finds the news), or before it (and its
+ * futex-wait returns at once).  A ringer that reads sleepers == 0 did so
+ * before the waiter's sleepers++, so the waiter's read of the doorbell
+ * comes after the bump.  So no wake-up is lost, and while nobody sleeps a
+ * publish costs no system call (zcp__topic_wake() sees an empty mask) and
+ * a fire costs none (sleepers == 0).
+ *
+ * A trigger's listener bit is set at attach, before the attach reads
+ * `fired`: a fire after that read sees the bit.
+ *
+ * Everything read from shared memory is range-checked: an owner naming no
+ * valid slot is skipped, masks are walked over at most 64 bits, and a
+ * scribbled doorbell costs spurious wake-ups, bounded by the deadline.
+ * A waiter killed asleep leaves doorbell_sleepers > 0 (rings of its slot
+ * then make a system call) until reclaim resets it; its subscribers' bits
+ * go with its subscribers, its listener bits with its slot.
+ */
+#include "waitset.h"
+
+#include "slot.h"
+#include "topic.h"
+#include "wake.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What a waitset watches. */
+enum { ATT_SUB = 1, ATT_TRIG = 2 };
+
+struct att {
+	int kind;
+	void *object;
+	void *user_data;
+	uint64_t seen;      /* trigger: `fired` last reported */
+	unsigned pubs;      /* subscriber: live publishers last reported */
+};
+
+struct zcp_waitset {
+	struct zcp_mempool_manager *m;
+	unsigned forks;
+	struct att *att;
+	size_t n, cap;
+	size_t next; /* where the next look starts (fairness) */
+};
+
+
+/* --- doorbells ------------------------------------------------------------ */
+
+void zcp__doorbell_ring_slot(struct zcp_mempool_manager *m, uint64_t s)
+{
+	if (s >= m->geo.max_processes)
+		return;
+	struct zcp__proc *p = zcp__proc_at(m, (unsigned)s);
+	atomic_fetch_add_explicit(&p->doorbell, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&p->doorbell_sleepers, memory_order_seq_cst) != 0)
+		zcp__wake_all(&p->doorbell);
+}
+
+void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner)
+{
+	unsigned slot;
+	uint64_t inc;
+	if (zcp__process_id_split(owner, m->geo.max_processes, &slot, &inc) == 0)
+		zcp__doorbell_ring_slot(m, slot);
+}
+
+/* --- triggers ------------------------------------------------------------- */
+
+/* Under topics_mutex: the local count arrays, made at the first use. */
+static int local_counts(struct zcp_mempool_manager *m)
+{
+	if (m->trig_opens)
+		return 0;
+	size_t n = m->geo.max_triggers ? m->geo.max_triggers : 1;
+	m->trig_opens = calloc(n, sizeof *m->trig_opens);
+	m->trig_listens = calloc(n, sizeof *m->trig_listens);
+	if (!m->trig_opens || !m->trig_listens) {
+		free(m->trig_opens);
+		free(m->trig_listens);
+		m->trig_opens = m->trig_listens = NULL;
+		return ZCP_ENOMEM;
+	}
+	return 0;
+}
+
+static int terminated(const char *s, size_t n)
+{
+	return memchr(s, 0, n) != NULL;
+}
+
+/* Under the lock, the table full: free an entry no live process has open
+ * (its openers died and were not reclaimed yet, or a peer scribbled it),
+ * as topics make room.  Errs towards alive: a slot whose occupant may be
+ * alive keeps its entries.  Returns the entry freed, or -1. */
+static int reap_unused(struct zcp_mempool_manager *m)
+{
+	for (unsigned k = 0; k < m->geo.max_triggers; k++) {
+		struct zcp__trigger *e = zcp__trigger_at(m, k);
+		uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+		if (zcp__ep_state(st) != ZCP__EP_LIVE)
+			return (int)k;
+		uint64_t o = atomic_load_explicit(&e->openers, memory_order_acquire);
+		int alive = 0;
+		for (unsigned b = 0; b < 64 && !alive; b++) {
+			if (!(o & (UINT64_C(1) << b)))
+				continue;
+			if (b == m->slot)
+				alive = 1;
+			else if (b < m->geo.max_processes)
+				alive = zcp__slot_alive(
+					m, b,
+					atomic_load_explicit(&zcp__proc_at(m, b)->id, memory_order_acquire));
+		}
+		if (alive)
+			continue;
+		atomic_store_explicit(&e->listeners, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->openers, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+				      memory_order_release);
+		return (int)k;
+	}
+	return -1;
+}
+
+int zcp_trigger_open(zcp_mempool_manager *mgr, const char *name, zcp_trigger **out)
+{
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return err;
+	if (!out || zcp__name_valid(name, ZCP_TRIGGER_NAME_MAX))
+		return ZCP_EINVAL;
+	if (mgr->geo.max_triggers == 0)
+		return ZCP_ENOSPC;
+	struct zcp_trigger *tr = calloc(1, sizeof *tr);
+	if (!tr)
+		return ZCP_ENOMEM;
+	if ((err = zcp__topics_lock(mgr))) {
+		free(tr);
+		return err;
+	}
+	if ((err = local_counts(mgr)))
+		goto out;
+	int found = -1, free_k = -1;
+	for (unsigned k = 0; k < mgr->geo.max_triggers && found < 0; k++) {
+		struct zcp__trigger *e = zcp__trigger_at(mgr, k);
+		uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+		if (zcp__ep_state(st) != ZCP__EP_LIVE) {
+			if (free_k < 0)
+				free_k = (int)k;
+			continue;
+		}
+		if (terminated(e->name, sizeof e->name) && strcmp(e->name, name) == 0)
+			found = (int)k;
+	}
+	if (found < 0) {
+		err = ZCP_ENOSPC;
+		if (free_k < 0)
+			free_k = reap_unused(mgr);
+		if (free_k < 0)
+			goto out;
+		struct zcp__trigger *e = zcp__trigger_at(mgr, (unsigned)free_k);
+		uint64_t st = atomic_load_explicit(&e->state, memory_order_relaxed);
+		memset(e->name, 0, sizeof e->name);
+		strcpy(e->name, name);
+		atomic_store_explicit(&e->fired, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->listeners, 0, memory_order_relaxed);
+		atomic_store_explicit(&e->openers, 0, memory_order_relaxed);
+		/* Release: the fields above before anyone reads LIVE. */
+		atomic_store_explicit(&e->state, zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1),
+				      memory_order_release);
+		mgr->trig_opens[free_k] = 0;
+		mgr->trig_listens[free_k] = 0;
+		found = free_k;
+	}
+	struct zcp__trigger *e = zcp__trigger_at(mgr, (unsigned)found);
+	tr->m = mgr;
+	tr->index = (unsigned)found;
+	tr->state = atomic_load_explicit(&e->state, memory_order_relaxed);
+	if (mgr->trig_opens[found]++ == 0)
+		atomic_fetch_or_explicit(&e->openers, UINT64_C(1) << mgr->slot,
+					 memory_order_seq_cst);
+	err = 0;
+out:
+	zcp__topics_unlock(mgr);
+	if (err) {
+		free(tr);
+		return err;
+	}
+	*out = tr;
+	return 0;
+}
+
+int zcp_trigger_fire(zcp_trigger *tr)
+{
+	if (!tr)
+		return ZCP_EINVAL;
+	struct zcp_mempool_manager *m = tr->m;
+	int err = zcp__mgr_check_rw(m);
+	if (err)
+		return err;
+	struct zcp__trigger *e = zcp__trigger_at(m, tr->index);
+	if (atomic_load_explicit(&e->state, memory_order_acquire) != tr->state)
+		return ZCP_ESTALE;
+	/* seq_cst: the fire before the look at the listeners (waitset.c's
+	 * protocol, atop this file). */
+	atomic_fetch_add_explicit(&e->fired, 1, memory_order_seq_cst);
+	uint64_t l = atomic_load_explicit(&e->listeners, memory_order_seq_cst);
+	for (unsigned s = 0; s < 64 && l; s++, l >>= 1)
+		if (l & 1)
+			zcp__doorbell_ring_slot(m, s);
+	return 0;
+}
+
+/* Under topics_mutex: one listener of ours fewer on entry k. */
+static void unlisten(struct zcp_mempool_manager *m, unsigned k)
+{
+	if (m->trig_listens && m->trig_listens[k] && --m->trig_listens[k] == 0)
+		atomic_fetch_and_explicit(&zcp__trigger_at(m, k)->listeners,
+					  ~(UINT64_C(1) << m->slot), memory_order_seq_cst);
+}
+
+int zcp_trigger_close(zcp_trigger *tr)
+{
+	if (!tr)
+		return 0;
+	/* Its waitset forgets it (after fork too: no shared word then). */
+	if (tr->ws)
+		zcp_waitset_detach(tr->ws, tr);
+	struct zcp_mempool_manager *m = tr->m;
+	int err = zcp__mgr_check(m);
+	if (err == ZCP_ECHILD) {
+		free(tr);
+		return 0;
+	}
+	if (!err)
+		err = zcp__topics_lock(m);
+	if (!err) {
+		struct zcp__trigger *e = zcp__trigger_at(m, tr->index);
+		if (atomic_load_explicit(&e->state, memory_order_acquire) == tr->state &&
+		    m->trig_opens && m->trig_opens[tr->index] &&
+		    --m->trig_opens[tr->index] == 0) {
+			uint64_t bit = UINT64_C(1) << m->slot;
+			uint64_t left = atomic_fetch_and_explicit(&e->openers, ~bit,
+								  memory_order_seq_cst) & ~bit;
+			if (left == 0) {
+				atomic_store_explicit(&e->listeners, 0, memory_order_relaxed);
+				atomic_store_explicit(
+					&e->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(tr->state)),
+					memory_order_release);
+			}
+		}
+		zcp__topics_unlock(m);
+	}
+	free(tr);
+	return err;
+}
+
+int zcp__triggers_reclaim(struct zcp_mempool_manager *m, unsigned s)
+{
+	if (m->geo.max_triggers == 0 || m->read_only || s >= 64)
+		return 0;
+	uint64_t bit = UINT64_C(1) << s;
+	int any = 0;
+	for (unsigned k = 0; k < m->geo.max_triggers && !any; k++) {
+		struct zcp__trigger *e = zcp__trigger_at(m, k);
+		any = ((atomic_load_explicit(&e->listeners, memory_order_acquire) |
+			atomic_load_explicit(&e->openers, memory_order_acquire)) &
+		       bit) != 0;
+	}
+	if (!any)
+		return 0;
+	int err = zcp__topics_lock(m);
+	if (err)
+		return err;
+	for (unsigned k = 0; k < m->geo.max_triggers; k++) {
+		struct zcp__trigger *e = zcp__trigger_at(m, k);
+		atomic_fetch_and_explicit(&e->listeners, ~bit, memory_order_seq_cst);
+		uint64_t was = atomic_fetch_and_explicit(&e->openers, ~bit, memory_order_seq_cst);
+		uint64_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+		if ((was & bit) && (was & ~bit) == 0 && zcp__ep_state(st) == ZCP__EP_LIVE) {
+			atomic_store_explicit(&e->listeners, 0, memory_order_relaxed);
+			atomic_store_explicit(&e->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+					      memory_order_release);
+		}
+		if (s == m->slot && m->trig_opens) {
+			m->trig_opens[k] = 0;
+			m->trig_listens[k] = 0;
+		}
+	}
+	zcp__topics_unlock(m);
+	return 0;
+}
+
+/* --- waitsets ------------------------------------------------------------- */
+
+static int ws_check(const struct zcp_waitset *ws)
+{
+	if (!ws)
+		return ZCP_EINVAL;
+	if (ws->forks != zcp__fork_count())
+		return ZCP_ECHILD;
+	return zcp__mgr_check_rw(ws->m);
+}
+
+int zcp_waitset_create(zcp_mempool_manager *mgr, zcp_waitset **out)
+{
+	int err = zcp__mgr_check_rw(mgr);
+	if (err)
+		return err;
+	if (!out)
+		return ZCP_EINVAL;
+	struct zcp_waitset *ws = calloc(1, sizeof *ws);
+	if (!ws)
+		return ZCP_ENOMEM;
+	ws->m = mgr;
+	ws->forks = zcp__fork_count();
+	*out = ws;
+	return 0;
+}
+
+static struct att *find(struct zcp_waitset *ws, const void *object)
+{
+	for (size_t i = 0; i < ws->n; i++)
+		if (ws->att[i].object == object)
+			return &ws->att[i];
+	return NULL;
+}
+
+static struct att *add(struct zcp_waitset *ws)
+{
+	if (ws->n == ws->cap) {
+		size_t cap = ws->cap ? ws->cap * 2 : 8;
+		struct att *a = realloc(ws->att, cap * sizeof *a);
+		if (!a)
+			return NULL;
+		ws->att = a;
+		ws->cap = cap;
+	}
+	struct att *a = &ws->att[ws->n++];
+	memset(a, 0, sizeof *a);
+	return a;
+}
+
+/* Live publishers of topic t (bounded by the local geometry). */
+static unsigned live_publishers(const struct zcp_mempool_manager *m, unsigned t)
+{
+	unsigned n = 0;
+	for (unsigned j = 0; j < m->geo.max_publishers; j++)
+		n += zcp__ep_state(atomic_load_explicit(&zcp__publisher_at(m, t, j)->state,
+							memory_order_seq_cst)) == ZCP__EP_LIVE;
+	return n;
+}
+
+int zcp_waitset_attach_subscriber(zcp_waitset *ws, zcp_subscriber *sub, void *user_data)
+{
+	int err = ws_check(ws);
+	if (err)
+		return err;
+	if (!sub || sub->m != ws->m)
+		return ZCP_EINVAL;
+	if (sub->ws)
+		return ZCP_EBUSY;
+	struct att *a = add(ws);
+	if (!a)
+		return ZCP_ENOMEM;
+	a->kind = ATT_SUB;
+	a->object = sub;
+	a->user_data = user_data;
+	a->pubs = live_publishers(ws->m, sub->topic_index);
+	sub->ws = ws;
+	return 0;
+}
+
+int zcp_waitset_attach_trigger(zcp_waitset *ws, zcp_trigger *tr, void *user_data)
+{
+	int err = ws_check(ws);
+	if (err)
+		return err;
+	if (!tr || tr->m != ws->m)
+		return ZCP_EINVAL;
+	if (tr->ws)
+		return ZCP_EBUSY;
+	struct zcp_mempool_manager *m = ws->m;
+	pthread_mutex_lock(&m->topics_mutex);
+	if (!m->trig_listens) {
+		pthread_mutex_unlock(&m->topics_mutex);
+		return ZCP_EINVAL; /* not opened through this manager */
+	}
+	struct att *a = add(ws);
+	if (!a) {
+		pthread_mutex_unlock(&m->topics_mutex);
+		return ZCP_ENOMEM;
+	}
+	struct zcp__trigger *e = zcp__trigger_at(m, tr->index);
+	if (m->trig_listens[tr->index]++ == 0)
+		atomic_fetch_or_explicit(&e->listeners, UINT64_C(1) << m->slot,
+					 memory_order_seq_cst);
+	pthread_mutex_unlock(&m->topics_mutex);
+	a->kind = ATT_TRIG;
+	a->object = tr;
+	a->user_data = user_data;
+	/* seq_cst, after our bit: a fire after this read sees the bit. */
+	a->seen = atomic_load_explicit(&e->fired, memory_order_seq_cst);
+	tr->ws = ws;
+	return 0;
+}
+
+/* Forget attachment i (no shared-memory work but a trigger's bit). */
+static void drop(struct zcp_waitset *ws, size_t i)
+{
+	struct att *a = &ws->att[i];
+	if (a->kind == ATT_SUB) {
+		((struct zcp_subscriber *)a->object)->ws = NULL;
+	} else {
+		struct zcp_trigger *tr = a->object;
+		struct zcp_mempool_manager *m = ws->m;
+		if (zcp__mgr_check(m) == 0) {
+			pthread_mutex_lock(&m->topics_mutex);
+			unlisten(m, tr->index);
+			pthread_mutex_unlock(&m->topics_mutex);
+		}
+		tr->ws = NULL;
+	}
+	ws->att[i] = ws->att[--ws->n];
+	if (ws->next >= ws->n)
+		ws->next = 0;
+}
+
+int zcp_waitset_detach(zcp_waitset *ws, void *object)
+{
+	if (!ws || !object)
+		return ZCP_EINVAL;
+	struct att *a = find(ws, object);
+	if (!a)
+		return ZCP_ENOENT;
+	drop(ws, (size_t)(a - ws->att));
+	return 0;
+}
+
+void zcp__waitset_forget(struct zcp_waitset *ws, void *object)
+{
+	zcp_waitset_detach(ws, object);
+}
+
+int zcp_waitset_destroy(zcp_waitset *ws)
+{
+	if (!ws)
+		return 0;
+	while (ws->n)
+		drop(ws, ws->n - 1);
+	free(ws->att);
+	free(ws);
+	return 0;
+}
+
+static void put(zcp_waitset_event *ev, int kind, struct att *a, unsigned pubs)
+{
+	ev->kind = kind;
+	ev->publishers = pubs;
+	ev->object = a->object;
+	ev->user_data = a->user_data;
+}
+
+/* Look at every attachment, from ws->next on; write up to max events.
+ * An attachment whose events did not all fit is looked at first next
+ * time; otherwise the next look starts one further on. */
+static size_t collect(struct zcp_waitset *ws, zcp_waitset_event *ev, size_t max)
+{
+	size_t got = 0, n = ws->n;
+	if (n == 0)
+		return 0;
+	size_t start = ws->next < n ? ws->next : 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (start + k) % n;
+		struct att *a = &ws->att[i];
+		if (a->kind == ATT_TRIG) {
+			struct zcp_trigger *tr = a->object;
+			uint64_t f = atomic_load_explicit(&zcp__trigger_at(ws->m, tr->index)->fired,
+							  memory_order_seq_cst);
+			if (f == a->seen)
+				continue;
+			if (got == max) {
+				ws->next = i;
+				return got;
+			}
+			a->seen = f;
+			put(&ev[got++], ZCP_EVENT_TRIGGER, a, 0);
+			continue;
+		}
+		struct zcp_subscriber *sub = a->object;
+		unsigned pubs = live_publishers(ws->m, sub->topic_index);
+		int data = zcp_subscriber_waiting(sub) > 0;
+		if (pubs != a->pubs) {
+			if (got == max) {
+				ws->next = i;
+				return got;
+			}
+			put(&ev[got++],
+			    pubs > a->pubs ? ZCP_EVENT_PUBLISHER_APPEARED : ZCP_EVENT_PUBLISHER_GONE, a,
+			    pubs);
+			a->pubs = pubs;
+		}
+		if (data) {
+			if (got == max) {
+				ws->next = i;
+				return got;
+			}
+			put(&ev[got++], ZCP_EVENT_DATA, a, 0);
+		}
+	}
+	ws->next = (start + 1) % n;
+	return got;
+}
+
+/* Set or clear the sleeper bits (and the armed flags) of our subscribers. */
+static void arm(struct zcp_waitset *ws, int on)
+{
+	struct zcp_mempool_manager *m = ws->m;
+	for (size_t i = 0; i < ws->n; i++) {
+		if (ws->att[i].kind != ATT_SUB)
+			continue;
+		struct zcp_subscriber *sub = ws->att[i].object;
+		_Atomic uint64_t *word = &zcp__sleepers(m, sub->topic_index)[sub->index / 64];
+		uint64_t bit = UINT64_C(1) << (sub->index % 64);
+		if (on) {
+			/* armed before the bit: a publisher that sees the bit
+			 * (seq_cst) sees armed. */
+			atomic_store_explicit(&sub->ep->armed, 1, memory_order_seq_cst);
+			atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+		} else {
+			atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+			atomic_store_explicit(&sub->ep->armed, 0, memory_order_relaxed);
+		}
+	}
+}
+
+static int past(const struct timespec *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max, int64_t timeout_ns)
+{
+	int err = ws_check(ws);
+	if (err)
+		return err;
+	if (!events || max == 0)
+		return ZCP_EINVAL;
+	if (max > 65536)
+		max = 65536; /* the count must fit the int returned */
+	size_t got = collect(ws, events, max);
+	if (got)
+		return (int)got;
+	if (timeout_ns == 0)
+		return ZCP_ETIMEDOUT;
+	struct timespec deadline;
+	if (timeout_ns > 0)
+		zcp__deadline_in(&deadline, timeout_ns);
+	struct zcp__proc *me = zcp__proc_at(ws->m, ws->m->slot);
+	/* The protocol atop this file. */
+	arm(ws, 1);
+	atomic_fetch_add_explicit(&me->doorbell_sleepers, 1, memory_order_seq_cst);
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(&me->doorbell, memory_order_seq_cst);
+		got = collect(ws, events, max);
+		if (got)
+			break;
+		err = zcp__wait_on(&me->doorbell, seen, timeout_ns > 0 ? &deadline : NULL);
+		if (err)
+			break;
+		/* Woken, spuriously or not: look again.  A doorbell a peer
+		 * keeps changing makes every futex-wait return at once: the
+		 * deadline is checked here too. */
+		if (timeout_ns > 0 && past(&deadline)) {
+			err = ZCP_ETIMEDOUT;
+			break;
+		}
+	}
+	/* Never below 0, whatever a peer wrote there. */
+	uint32_t c = atomic_load_explicit(&me->doorbell_sleepers, memory_order_relaxed);
+	while (c && !atomic_compare_exchange_weak_explicit(&me->doorbell_sleepers, &c, c - 1,
+							   memory_order_seq_cst, memory_order_relaxed))
+		;
+	arm(ws, 0);
+	if (!got && err == ZCP_ETIMEDOUT)
+		got = collect(ws, events, max);
+	return got ? (int)got : err;
+}

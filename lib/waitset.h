@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Waitsets and triggers: the calls topic.c, reclaim.c, manager.c and
+ * subscriber.c share with waitset.c (which states the protocol). */
+#ifndef ZCP_WAITSET_INTERNAL_H
+#define ZCP_WAITSET_INTERNAL_H
+
+#include "handle.h"
+
+#include <zerocp/waitset.h>
+
+/* A trigger handle (process memory). */
+struct zcp_trigger {
+	struct zcp_mempool_manager *m;
+	unsigned index;         /* its entry in the table */
+	uint64_t state;         /* the entry's LIVE word when we opened it */
+	struct zcp_waitset *ws; /* the waitset it is attached to, or NULL */
+};
+
+/* Entry k of the trigger table (k < max_triggers). */
+static inline struct zcp__trigger *zcp__trigger_at(const struct zcp_mempool_manager *m, unsigned k)
+{
+	return (struct zcp__trigger *)(m->mgmt + m->geo.triggers_off +
+				       (uint64_t)k * sizeof(struct zcp__trigger));
+}
+
+/* Ring the doorbell of process slot s (s < max_processes: checked):
+ * bump it, and wake its sleepers if it has any. */
+void zcp__doorbell_ring_slot(struct zcp_mempool_manager *m, uint64_t s);
+
+/* Ring the doorbell of the process with id `owner` (a value read from
+ * shared memory: a malformed one is ignored). */
+void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner);
+
+/* Process slot s is gone (or is us, leaving): its listener and opener
+ * bits go from every trigger; entries nobody has open any more are
+ * freed.  Takes the topics lock only if some bit of s is set.  Returns 0
+ * or ZCP_EAGAIN. */
+int zcp__triggers_reclaim(struct zcp_mempool_manager *m, unsigned s);
+
+/* Subscriber sub, attached to ws, is being closed: forget it. */
+void zcp__waitset_forget(struct zcp_waitset *ws, void *object);
+
+#endif /* ZCP_WAITSET_INTERNAL_H */
