@@ -99,6 +99,7 @@
 /* Shared helpers (as pubsub.c's).                                     */
 /* ------------------------------------------------------------------ */
 
+#if defined(HAVE_FUTEX) || (defined(HAVE_SECCOMP) && !defined(SANITIZED))
 static zcp_mempool_manager *w_manager(const struct zcp_bench_ctx *ctx, char *name, size_t n)
 {
 	snprintf(name, n, "%sw", ctx->name);
@@ -113,6 +114,7 @@ static zcp_mempool_manager *w_manager(const struct zcp_bench_ctx *ctx, char *nam
 	zcp_mempool_config_free(cfg);
 	return m;
 }
+#endif
 
 #if defined(HAVE_FUTEX)
 static const char *errno_text(void)
