@@ -19,7 +19,8 @@
  *
  * wake_pub_cost: what one publish costs the publisher when a subscriber
  * of another process is asleep in zcp_subscriber_wait() (a futex wake),
- * beside the same publish while nobody sleeps.  Context, no bar.
+ * beside the same publish while nobody sleeps (the ratio), and a bare
+ * FUTEX_WAKE of a sleeper of that process.  Context, no bar.
  *
  * Linux only (futex, seccomp, /proc): elsewhere each figure is skipped
  * with the reason.  See docs/bench-json.md.
@@ -428,19 +429,32 @@ void zcp_bench_wake_rtt(struct zcp_bench_ctx *ctx)
 /* wake_pub_cost                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Rounds are numbered from 1 across the run.  B (a forked peer, the
- * subscriber) says it is ready for round r (bready = r), then, in an
- * "asleep" phase, sleeps in zcp_subscriber_wait() until the sample comes;
- * in a "none asleep" phase it spins until A says the sample is out
- * (published = r).  Either way it then takes and releases it.  A waits for
- * bready = r; in an "asleep" phase also until /proc says B sleeps (state
- * S); then loans, and times the publish alone. */
+/* Rounds are numbered from 1 across the run; a trial has a phase of each
+ * kind (the order rotating from trial to trial):
+ *   ASLEEP: B (a forked peer, the subscriber) says it is ready for round r
+ *     (bready = r) and sleeps in zcp_subscriber_wait() until the sample
+ *     comes, then takes and releases it;
+ *   NONE: B says it is ready, spins until A says the sample is out
+ *     (published = r), then takes and releases it;
+ *   FUTEX: the bare wake beside them: B says it is ready and FUTEX_WAITs
+ *     until word says r; A stores r in word and FUTEX_WAKEs it.
+ * A waits for bready = r, and when B is to sleep until /proc says it does
+ * (state S); then loans (untimed) and times the publish alone, or the
+ * store and FUTEX_WAKE. */
+enum { ASLEEP, NONE, FUTEX, NKINDS };
+
 struct cshared {
 	_Alignas(64) _Atomic uint32_t bready;
 	_Alignas(64) _Atomic uint32_t published;
+	_Alignas(64) _Atomic uint32_t word; /* FUTEX's */
 	_Alignas(64) _Atomic uint32_t ready;
 	_Atomic int err;
 };
+
+static int c_kind(unsigned t, int ph)
+{
+	return (int)((t + (unsigned)ph) % NKINDS);
+}
 
 static void c_take(zcp_mempool_manager *m, zcp_subscriber *sub, _Atomic int *err, int asleep)
 {
@@ -467,12 +481,27 @@ static void c_take(zcp_mempool_manager *m, zcp_subscriber *sub, _Atomic int *err
 	}
 }
 
-/* Whether process pid sleeps now ('S' in /proc/<pid>/stat); -1 when it
- * cannot be told. */
+static void c_fxwait(struct cshared *s, uint32_t want)
+{
+	static const struct timespec slice = {0, SLICE_NS};
+	struct patience p = {&s->err, 0, "wake_pub_cost"};
+	uint32_t v;
+	while ((v = atomic_load_explicit(&s->word, memory_order_acquire)) != want) {
+		if (futex(&s->word, FUTEX_WAIT, v, &slice) == 0)
+			continue;
+		if (errno == ETIMEDOUT)
+			patience_check(&p);
+		else if (errno != EAGAIN && errno != EINTR)
+			peer_fatal(&s->err, "wake_pub_cost FUTEX_WAIT", strerror(errno));
+	}
+}
+
+/* Whether the process of /proc/<pid>/stat open at fd sleeps now (state
+ * S); -1 when it cannot be told. */
 static int sleeping(int fd)
 {
 	char buf[512];
-	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -488,14 +517,15 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 	char name[48], note[160], path[64];
 	zcp_mempool_manager *m = w_manager(ctx, name, sizeof name);
 	struct cshared *s = zcp_bench_shared_alloc(sizeof *s);
-	uint64_t *va = malloc(k * sizeof *va), *vn = malloc(k * sizeof *vn);
-	struct per_trial za, zn;
+	uint64_t *v[NKINDS];
+	struct per_trial st[NKINDS];
 	int pinned = ctx->ncpu >= 2 && ctx->cpu[1] >= 0;
-	uint64_t unsure = 0; /* asleep rounds where B was not seen asleep */
+	uint64_t unsure = 0; /* rounds where B was not seen asleep */
 	cpu_set_t saved;
 
-	if (!va || !vn)
-		zcp_bench_fatal("out of memory");
+	for (int i = 0; i < NKINDS; i++)
+		if (!(v[i] = malloc(k * sizeof *v[i])))
+			zcp_bench_fatal("out of memory");
 	zcp_publisher *pub = NULL;
 	int err = zcp_publisher_create(m, "pubcost", NULL, &pub);
 	if (err)
@@ -512,15 +542,19 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 		uint32_t r = 0;
 		for (unsigned t = 0; t < ctx->trials; t++)
-			for (int ph = 0; ph < 2; ph++) {
-				int asleep = (ph == 0) == (t % 2 == 0);
+			for (int ph = 0; ph < NKINDS; ph++) {
+				int kind = c_kind(t, ph);
 				for (unsigned i = 0; i < warm + k; i++) {
 					atomic_store_explicit(&s->bready, ++r, memory_order_release);
-					if (!asleep &&
+					if (kind == FUTEX) {
+						c_fxwait(s, r);
+						continue;
+					}
+					if (kind == NONE &&
 					    zcp_bench_spin_until(&s->published, r, &s->err, 30.0))
 						peer_fatal(&s->err, "wake_pub_cost",
 							   "A stopped publishing");
-					c_take(bm, sub, &s->err, asleep);
+					c_take(bm, sub, &s->err, kind == ASLEEP);
 				}
 			}
 		if (zcp_subscriber_close(sub))
@@ -536,12 +570,12 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 		zcp_bench_fatal("wake_pub_cost: the peer did not start");
 	uint32_t r = 0;
 	for (unsigned t = 0; t < ctx->trials; t++)
-		for (int ph = 0; ph < 2; ph++) {
-			int asleep = (ph == 0) == (t % 2 == 0);
+		for (int ph = 0; ph < NKINDS; ph++) {
+			int kind = c_kind(t, ph);
 			for (unsigned i = 0; i < warm + k; i++) {
 				if (zcp_bench_spin_until(&s->bready, ++r, &s->err, 30.0))
 					zcp_bench_fatal("wake_pub_cost: the peer stopped answering");
-				if (asleep) {
+				if (kind != NONE) {
 					/* Up to 100 ms for B to be in its sleep. */
 					uint64_t until = zcp_bench_now() + 100000000u;
 					int sl;
@@ -550,22 +584,33 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 					if (sl != 1 && i >= warm)
 						unsure++;
 				}
-				zcp_chunk *c = zcp_publisher_loan(pub, SMALL);
-				if (!c)
-					zcp_bench_fatal("wake_pub_cost: zcp_publisher_loan: %s",
-							errno_text());
-				*(uint32_t *)zcp_sample_data(c) = r;
-				uint64_t t0 = zcp_bench_now();
-				err = zcp_publisher_publish(pub, c);
-				uint64_t ns = zcp_bench_now() - t0;
-				if (err)
-					zcp_bench_fatal("wake_pub_cost: zcp_publisher_publish: %s",
-							zcp_strerror(err));
-				atomic_store_explicit(&s->published, r, memory_order_release);
+				uint64_t t0, ns;
+				if (kind == FUTEX) {
+					t0 = zcp_bench_now();
+					atomic_store_explicit(&s->word, r, memory_order_release);
+					long fr = futex(&s->word, FUTEX_WAKE, 1, NULL);
+					ns = zcp_bench_now() - t0;
+					if (fr < 0)
+						zcp_bench_fatal("wake_pub_cost: FUTEX_WAKE: %s",
+								strerror(errno));
+				} else {
+					zcp_chunk *c = zcp_publisher_loan(pub, SMALL);
+					if (!c)
+						zcp_bench_fatal("wake_pub_cost: zcp_publisher_loan: %s",
+								errno_text());
+					*(uint32_t *)zcp_sample_data(c) = r;
+					t0 = zcp_bench_now();
+					err = zcp_publisher_publish(pub, c);
+					ns = zcp_bench_now() - t0;
+					if (err)
+						zcp_bench_fatal("wake_pub_cost: zcp_publisher_publish: %s",
+								zcp_strerror(err));
+					atomic_store_explicit(&s->published, r, memory_order_release);
+				}
 				if (i >= warm)
-					(asleep ? va : vn)[i - warm] = ns;
+					v[kind][i - warm] = ns;
 			}
-			summarise(asleep ? va : vn, k, t, asleep ? &za : &zn);
+			summarise(v[kind], k, t, &st[kind]);
 		}
 	zcp_bench_wait(pid, "wake_pub_cost");
 	restore_cpus(pinned, &saved);
@@ -573,25 +618,29 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 		close(fd);
 
 	size_t len = (size_t)snprintf(note, sizeof note,
-				      "publish alone (loan untimed), 1 subscriber in another "
-				      "process%s",
-				      pinned ? "" : ", not pinned");
+				      "publish alone (loan untimed), subscriber in another process%s; "
+				      "futex: bare FUTEX_WAKE of a sleeper",
+				      pinned ? "" : ", unpinned");
 	if (unsure)
-		snprintf(note + len, sizeof note - len, "; %llu of %llu rounds: not seen asleep",
-			 (unsigned long long)unsure, (unsigned long long)k * ctx->trials);
-	for (int v = 0; v < 2; v++) {
+		snprintf(note + len, sizeof note - len, "; %u/%u not seen asleep",
+			 (unsigned)unsure, k * ctx->trials * 2);
+	for (int p99 = 0; p99 < 2; p99++) {
 		struct zcp_bench_figure f;
-		zcp_bench_figure_of(&f, "wake_pub_cost", "ns", ctx->trials, k, v ? za.p99 : za.med,
-				    "none_asleep", v ? zn.p99 : zn.med);
-		snprintf(f.variant, sizeof f.variant, "%s", v ? "p99" : "median");
+		zcp_bench_figure_of(&f, "wake_pub_cost", "ns", ctx->trials, k,
+				    p99 ? st[ASLEEP].p99 : st[ASLEEP].med, "none_asleep",
+				    p99 ? st[NONE].p99 : st[NONE].med);
+		f.base[1].name = "futex";
+		zcp_bench_stat_of(p99 ? st[FUTEX].p99 : st[FUTEX].med, ctx->trials, &f.base[1].st);
+		f.nbase = 2;
+		snprintf(f.variant, sizeof f.variant, "%s", p99 ? "p99" : "median");
 		snprintf(f.note, sizeof f.note, "%s", note);
 		zcp_bench_report(ctx, &f);
 	}
 
 	if (zcp_publisher_close(pub))
 		zcp_bench_fatal("wake_pub_cost: closing the publisher failed");
-	free(va);
-	free(vn);
+	for (int i = 0; i < NKINDS; i++)
+		free(v[i]);
 	zcp_bench_shared_free(s, sizeof *s);
 	zcp_bench_destroy(m);
 }
