@@ -8,7 +8,7 @@
 
 # tools/bench/: driver.c (options, the order of the figures) calls the
 # figure files (ops.c, contended.c, handoff.c, create.c, reclaim.c,
-# pubsub.c), which
+# pubsub.c, wake.c), which
 # build their figures with report.c and util.c; freelist.c is the bare
 # baseline.  Nothing below the driver calls back into it.
 ZCP_BENCH_SRCS += \
@@ -22,7 +22,8 @@ ZCP_BENCH_SRCS += \
 	tools/bench/handoff.c \
 	tools/bench/create.c \
 	tools/bench/reclaim.c \
-	tools/bench/pubsub.c
+	tools/bench/pubsub.c \
+	tools/bench/wake.c
 ZCP_BENCH_CPPFLAGS = -DZCP_HAVE_BENCH
 
 # The --json schema, documented and stable.

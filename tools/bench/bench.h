@@ -52,7 +52,10 @@ enum {
 	ZCP_BENCH_PUBSUB_FANOUT = 1u << 8,
 	ZCP_BENCH_PUBSUB_SIZE = 1u << 9,
 	ZCP_BENCH_PUBSUB_THROUGHPUT = 1u << 10,
-	ZCP_BENCH_ALL = (1u << 11) - 1,
+	ZCP_BENCH_WAKE_RTT = 1u << 11,
+	ZCP_BENCH_SYSCALLS = 1u << 12,
+	ZCP_BENCH_WAKE_PUB_COST = 1u << 13,
+	ZCP_BENCH_ALL = (1u << 14) - 1,
 };
 
 /* Median, min and max of a figure's trials. */
@@ -270,5 +273,9 @@ void zcp_bench_pubsub_local(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_fanout(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_size(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_throughput(struct zcp_bench_ctx *ctx);
+/* wake.c */
+void zcp_bench_wake_rtt(struct zcp_bench_ctx *ctx);
+void zcp_bench_syscalls_per_publish(struct zcp_bench_ctx *ctx);
+void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx);
 
 #endif /* ZEROCP_TOOLS_BENCH_H */

@@ -31,6 +31,9 @@ static const struct {
 	{"pubsub_fanout", ZCP_BENCH_PUBSUB_FANOUT},
 	{"pubsub_size", ZCP_BENCH_PUBSUB_SIZE},
 	{"pubsub_throughput", ZCP_BENCH_PUBSUB_THROUGHPUT},
+	{"wake_rtt", ZCP_BENCH_WAKE_RTT},
+	{"syscalls_per_publish", ZCP_BENCH_SYSCALLS},
+	{"wake_pub_cost", ZCP_BENCH_WAKE_PUB_COST},
 };
 #define NFIGURE_NAMES (sizeof figure_names / sizeof figure_names[0])
 
@@ -41,15 +44,17 @@ static void usage(FILE *fp)
 		"\n"
 		"Measure zerocp beside baselines run in the same process and the same\n"
 		"run: a bare lock-free free list in shared memory (the floor), malloc,\n"
-		"a bare cache-line ping-pong.  Each figure is the median of %d trials,\n"
-		"zerocp and baseline trials interleaved, with min, max and the ratio.\n"
+		"a bare cache-line ping-pong, a bare futex ping-pong.  Each figure is\n"
+		"the median of %d trials, zerocp and baseline trials interleaved, with\n"
+		"min, max and the ratio.\n"
 		"\n"
 		"  --json    one JSON object on stdout (schema: docs/bench-json.md)\n"
 		"  --quick   short trials (the whole run in seconds; for CI)\n"
 		"  --only NAME...  only these figures (several names, or a comma list):\n"
 		"            get_release, get_release_contended, batch, handoff_rtt,\n"
 		"            create_attach, reclaim, pubsub_rtt, pubsub_local,\n"
-		"            pubsub_fanout, pubsub_size, pubsub_throughput\n"
+		"            pubsub_fanout, pubsub_size, pubsub_throughput, wake_rtt,\n"
+		"            syscalls_per_publish, wake_pub_cost\n"
 		"\n"
 		"Exit status: 0 whether or not the bars are met, 1 on an error,\n"
 		"2 on a usage error.\n",
@@ -189,6 +194,12 @@ int zcp_tool_bench(int argc, char **argv)
 		zcp_bench_pubsub_size(&ctx);
 	if (ctx.only & ZCP_BENCH_PUBSUB_THROUGHPUT)
 		zcp_bench_pubsub_throughput(&ctx);
+	if (ctx.only & ZCP_BENCH_WAKE_RTT)
+		zcp_bench_wake_rtt(&ctx);
+	if (ctx.only & ZCP_BENCH_SYSCALLS)
+		zcp_bench_syscalls_per_publish(&ctx);
+	if (ctx.only & ZCP_BENCH_WAKE_PUB_COST)
+		zcp_bench_wake_pub_cost(&ctx);
 
 	if (ctx.json)
 		zcp_bench_print_json(&ctx);
