@@ -1388,7 +1388,8 @@ struct inproc {
 	long steady_got;
 	long cycles, churn_err;
 	long lost_cycles;
-	char lost_msg[200];
+	char lost_msg[300];
+	_Atomic long pub_count;
 };
 
 static const zcp_topic_options *IP_OPTS;
@@ -1410,6 +1411,7 @@ static void *ip_pub(void *arg)
 			break;
 		}
 		x->pub_good++;
+		atomic_store(&x->pub_count, x->pub_good);
 	}
 	zcp_publisher_close(p);
 	return NULL;
@@ -1421,19 +1423,27 @@ static void *ip_churn(void *arg)
 	unsigned seed = 12345;
 	while (!atomic_load(&x->stop)) {
 		zcp_subscriber *s;
+		long p0 = atomic_load(&x->pub_count);
 		if (zcp_subscriber_create(x->m, "inproc", IP_OPTS, &s) != 0) {
 			x->churn_err++;
 			usleep(1000);
 			continue;
 		}
+		long p1 = atomic_load(&x->pub_count);
 		uint64_t lost0 = zcp_subscriber_lost(s);
 		long waiting0 = zcp_subscriber_waiting(s);
+		long first = -1;
 		int takes = (int)(rand_r(&seed) % 8);
 		for (int i = 0; i < takes; i++) {
 			zcp_chunk *c = zcp_subscriber_take(s);
-			if (c)
+			if (c) {
+				if (first < 0) {
+					struct sample sm;
+					memcpy(&sm, zcp_sample_data(c), sizeof sm);
+					first = (long)sm.seq;
+				}
 				zcp_chunk_release(x->m, c);
-			else
+			} else
 				zcp_subscriber_wait(s, 2 * MS);
 		}
 		usleep(rand_r(&seed) % 3000);
@@ -1441,8 +1451,10 @@ static void *ip_churn(void *arg)
 		if (lost) {
 			if (!x->lost_cycles)
 				snprintf(x->lost_msg, sizeof x->lost_msg,
-					 "cycle %ld: lost %llu at close, %llu right after create (waiting then %ld)",
-					 x->cycles, (unsigned long long)lost, (unsigned long long)lost0, waiting0);
+					 "cycle %ld: lost %llu at close, %llu right after create (waiting then %ld); "
+					 "publisher's count %ld before create, %ld after; first seq taken %ld",
+					 x->cycles, (unsigned long long)lost, (unsigned long long)lost0, waiting0, p0, p1,
+					 first);
 			x->lost_cycles++;
 		}
 		if (zcp_subscriber_close(s) != 0)
