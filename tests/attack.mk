@@ -23,3 +23,5 @@ tests_attack_topic_kill_SOURCES = tests/attack-topic-kill.c tests/attack-topic.h
 ZCP_C_TESTS += tests/attack-topic-reject
 ZCP_C_TESTS += tests/attack-topic-hostile
 tests_attack_topic_hostile_SOURCES = tests/attack-topic-hostile.c tests/attack-topic.h
+# ZCP_OVERFLOW_BLOCK and zcp_subscriber_wait under stops, signals, kills and threads.
+ZCP_C_TESTS += tests/attack-topic-block
