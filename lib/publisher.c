@@ -23,6 +23,8 @@
 #include "wake.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -330,6 +332,44 @@ static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint6
 	atomic_store_explicit(&c->refs, next ? 1 : 0, memory_order_release);
 }
 
+#if defined(NSIG)
+#define ZCP__NSIG NSIG
+#else
+#define ZCP__NSIG 65
+#endif
+
+/* zcp_mempool_manager_reclaim() with signals held back.  A signal that
+ * came during it would otherwise land outside the futex wait and be lost
+ * for wait_for_room(); held, it is still pending afterwards: if it has a
+ * handler, it is delivered when the mask comes back and the wait ends
+ * with ZCP_EINTR, as a signal during the sleep would.  Returns 0 or
+ * ZCP_EINTR. */
+static int reclaim_holding_signals(struct zcp_mempool_manager *m)
+{
+	sigset_t all, old, pending;
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS); /* faults must reach their handlers */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0) {
+		zcp_mempool_manager_reclaim(m, NULL);
+		return 0;
+	}
+	zcp_mempool_manager_reclaim(m, NULL);
+	int caught = 0;
+	if (sigpending(&pending) == 0)
+		for (int s = 1; s < ZCP__NSIG && !caught; s++) {
+			struct sigaction sa;
+			caught = sigismember(&pending, s) == 1 && sigismember(&old, s) == 0 &&
+				 sigaction(s, NULL, &sa) == 0 &&
+				 ((sa.sa_flags & SA_SIGINFO) ||
+				  (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN));
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL); /* delivers it */
+	return caught ? ZCP_EINTR : 0;
+}
+
 /* ZCP_OVERFLOW_BLOCK: sleep until no live subscriber has `capacity`
  * samples of ours waiting (the protocol is at zcp__topic_space()).  Every
  * 100 ms, reclaim: a dead subscriber's queue never drains, its reclaim
@@ -341,7 +381,9 @@ static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
 	int64_t limit = pub->block_timeout_ns;
 	if (limit == 0)
 		return ZCP_ETIMEDOUT;
-	int64_t end = limit > 0 ? (int64_t)zcp__mono_ns() + limit : INT64_MAX;
+	int64_t now0 = (int64_t)zcp__mono_ns();
+	/* Negative: no limit; a huge one saturates instead of wrapping. */
+	int64_t end = limit > 0 && limit < INT64_MAX - now0 ? now0 + limit : INT64_MAX;
 	int err = 0;
 	atomic_store_explicit(&pub->ep->blocked, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&tp->space_waiters, 1, memory_order_seq_cst);
@@ -355,14 +397,20 @@ static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
 			err = ZCP_ETIMEDOUT;
 			break;
 		}
-		int64_t slice = end - now < ZCP__BLOCK_SLICE_NS ? end - now : ZCP__BLOCK_SLICE_NS;
+		/* Slices of 80 to 100 ms, not a fixed period: a signal lost
+		 * between two sleeps (a futex wait cannot unblock signals
+		 * atomically, as pselect does) is then a chance of a few
+		 * microseconds in 80 ms, never a periodic timer that keeps
+		 * landing on our wake-ups. */
+		int64_t slice = ZCP__BLOCK_SLICE_NS - now % (ZCP__BLOCK_SLICE_NS / 5);
+		int full = end - now > slice;
 		struct timespec deadline;
-		zcp__deadline_in(&deadline, slice);
+		zcp__deadline_in(&deadline, full ? slice : end - now);
 		err = zcp__wait_on(&tp->space_bell, seen, &deadline);
 		if (err == ZCP_ETIMEDOUT) {
-			err = 0;
-			if (slice == ZCP__BLOCK_SLICE_NS)
-				zcp_mempool_manager_reclaim(pub->m, NULL);
+			err = full ? reclaim_holding_signals(pub->m) : 0;
+			if (err)
+				break; /* ZCP_EINTR */
 		} else if (err) {
 			break; /* ZCP_EINTR */
 		}

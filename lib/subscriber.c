@@ -107,6 +107,27 @@ int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
 		sub->state = zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1);
 		/* Release: cursors and owner before anyone reads LIVE. */
 		atomic_store_explicit(&ep->state, sub->state, memory_order_release);
+		/* Samples published while we were not LIVE yet were published
+		 * before we existed, and a BLOCK publisher did not wait for
+		 * us: start after them (keeping `history`), or they would
+		 * count as overflow against our queue.  LIVE, full fence, then
+		 * the tails: a sample we miss here comes after the publisher's
+		 * own fence (zcp__topic_wake()), so its next publish sees us
+		 * LIVE and waits for our cursor. */
+		atomic_thread_fence(memory_order_seq_cst);
+		for (unsigned j = 0; j < np; j++) {
+			if (zcp__ep_state(sub->cur[j].follows) == ZCP__EP_FREE)
+				continue;
+			struct zcp__publisher_ep *pe = zcp__publisher_at(mgr, (unsigned)t, j);
+			uint64_t tail = atomic_load_explicit(&pe->tail, memory_order_acquire);
+			if (tail > tp->history && tail - tp->history > sub->cur[j].pos &&
+			    tail - tp->history - sub->cur[j].pos <= mgr->geo.ring_size) {
+				sub->cur[j].pos = tail - tp->history;
+				atomic_store_explicit(&zcp__cursors(ep)[j].pos, sub->cur[j].pos,
+						      memory_order_relaxed);
+			}
+		}
+		zcp__topic_space(tp); /* a BLOCK publisher that saw our old cursors */
 		err = 0;
 		break;
 	}
@@ -289,8 +310,11 @@ int zcp_subscriber_wait(zcp_subscriber *sub, int64_t timeout_ns)
 	if (timeout_ns == 0)
 		return ZCP_ETIMEDOUT;
 	struct timespec deadline;
-	if (timeout_ns > 0)
+	uint64_t deadline_ns = 0;
+	if (timeout_ns > 0) {
 		zcp__deadline_in(&deadline, timeout_ns);
+		deadline_ns = (uint64_t)deadline.tv_sec * 1000000000u + (uint64_t)deadline.tv_nsec;
+	}
 	_Atomic uint64_t *word = &zcp__sleepers(m, sub->topic_index)[sub->index / 64];
 	uint64_t bit = UINT64_C(1) << (sub->index % 64);
 	_Atomic uint32_t *bell = &sub->topic->bell;
@@ -307,8 +331,14 @@ int zcp_subscriber_wait(zcp_subscriber *sub, int64_t timeout_ns)
 		err = zcp__wait_on(bell, seen, timeout_ns > 0 ? &deadline : NULL);
 		if (err)
 			break;
-		/* Woken, a spurious wake-up or a scribbled bell: look again;
-		 * the deadline bounds it. */
+		/* Woken, a spurious wake-up or a scribbled bell: look again,
+		 * unless the deadline passed (a peer that keeps changing the
+		 * bell must not keep us past it: the futex returns at once
+		 * then, and never times out). */
+		if (timeout_ns > 0 && zcp__mono_ns() >= deadline_ns) {
+			err = ZCP_ETIMEDOUT;
+			break;
+		}
 	}
 	atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
 	if (err == ZCP_ETIMEDOUT && zcp_subscriber_waiting(sub) > 0)

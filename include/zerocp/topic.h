@@ -96,7 +96,8 @@ typedef struct zcp_topic_options {
 	uint64_t type_size;
 	uint64_t type_align;
 	/* ZCP_OVERFLOW_BLOCK: how long a publish waits for room, in ns
-	 * (default -1: as long as it takes; 0: not at all). */
+	 * (default -1, and any negative value: as long as it takes; 0: not
+	 * at all). */
 	int64_t block_timeout_ns;
 } zcp_topic_options;
 
@@ -274,7 +275,7 @@ typedef struct zcp_endpoint_info {
 	uint64_t taken;      /* subscriber: samples taken */
 	uint64_t waiting;    /* subscriber: samples waiting now */
 	uint64_t lost;       /* subscriber: samples lost */
-	uint64_t rejected;   /* publisher: publishes refused (ZCP_EFULL, or BLOCK's timeout) */
+	uint64_t rejected;   /* publisher: publishes refused (ZCP_EFULL; BLOCK: timeout or signal) */
 } zcp_endpoint_info;
 
 /* zcp_topic_slots - the size of the topic table (max_topics), or a
