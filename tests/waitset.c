@@ -126,8 +126,8 @@ static void wake_from_other(const char *name, zcp_mempool_manager *m)
 	}
 	int got_data = 0, appeared = 0;
 	int64_t t0 = mono_ns();
-	while (!got_data && mono_ns() - t0 < 5 * SEC) {
-		int n = zcp_waitset_wait(ws, ev, 4, 5 * SEC);
+	while (!got_data && mono_ns() - t0 < 5 * SEC * zt_slowdown()) {
+		int n = zcp_waitset_wait(ws, ev, 4, 5 * SEC * zt_slowdown());
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
@@ -202,7 +202,7 @@ static void many(const char *name, zcp_mempool_manager *m)
 	long got = 0, spurious = 0, appeared = 0, bad_user = 0, lost = 0;
 	int64_t t0 = mono_ns();
 	int go_sent = 0;
-	while (mono_ns() - t0 < 30 * SEC) {
+	while (mono_ns() - t0 < 30 * SEC * zt_slowdown()) {
 		int n = zcp_waitset_wait(ws, ev, 16, 100000000);
 		if (n == ZCP_ETIMEDOUT) {
 			lost = 0;
@@ -247,7 +247,7 @@ static void many(const char *name, zcp_mempool_manager *m)
 	zt_ok_child(pid, "the publishing child");
 	long gone = 0;
 	t0 = mono_ns();
-	while (gone < N && mono_ns() - t0 < 10 * SEC) {
+	while (gone < N && mono_ns() - t0 < 10 * SEC * zt_slowdown()) {
 		int n = zcp_waitset_wait(ws, ev, 16, SEC);
 		if (n <= 0)
 			break;
@@ -306,8 +306,8 @@ static void triggers(const char *name, zcp_mempool_manager *m)
 		_exit(0);
 	}
 	int64_t t0 = mono_ns();
-	n = zcp_waitset_wait(ws, ev, 4, 5 * SEC);
-	ok(n == 1 && ev[0].kind == ZCP_EVENT_TRIGGER && mono_ns() - t0 < 4 * SEC,
+	n = zcp_waitset_wait(ws, ev, 4, 5 * SEC * zt_slowdown());
+	ok(n == 1 && ev[0].kind == ZCP_EVENT_TRIGGER && mono_ns() - t0 < 4 * SEC * zt_slowdown(),
 	   "a fire from another process wakes the sleeping waitset");
 	zt_ok_child(pid, "the firing child");
 	/* A fire in our own process, and the event beyond max. */
@@ -394,7 +394,7 @@ static void publisher_gone(const char *name, zcp_mempool_manager *m)
 		pause();
 		_exit(1);
 	}
-	int n = zcp_waitset_wait(ws, ev, 4, 5 * SEC);
+	int n = zcp_waitset_wait(ws, ev, 4, 5 * SEC * zt_slowdown());
 	ok(n == 1 && ev[0].kind == ZCP_EVENT_PUBLISHER_APPEARED && ev[0].publishers == 1 &&
 		   ev[0].user_data == s,
 	   "a child's publisher: ZCP_EVENT_PUBLISHER_APPEARED, 1 publisher");
@@ -414,9 +414,9 @@ static void publisher_gone(const char *name, zcp_mempool_manager *m)
 		_exit(0);
 	}
 	int64_t t0 = mono_ns();
-	n = zcp_waitset_wait(ws, ev, 4, 5 * SEC);
+	n = zcp_waitset_wait(ws, ev, 4, 5 * SEC * zt_slowdown());
 	ok(n == 1 && ev[0].kind == ZCP_EVENT_PUBLISHER_GONE && ev[0].publishers == 0 &&
-		   mono_ns() - t0 < 4 * SEC,
+		   mono_ns() - t0 < 4 * SEC * zt_slowdown(),
 	   "reclaimed by another process: ZCP_EVENT_PUBLISHER_GONE wakes us, 0 publishers");
 	zt_ok_child(rp, "the reclaiming child");
 	zcp_waitset_destroy(ws);
@@ -458,7 +458,7 @@ static void killed_waiter(const char *name, zcp_mempool_manager *m)
 	struct zcp__proc *pr = zcp__proc_at(m, slot);
 	struct zcp__trigger *e = zcp__trigger_at(m, t->index);
 	int64_t t0 = mono_ns();
-	while (atomic_load(&pr->doorbell_sleepers) == 0 && mono_ns() - t0 < 5 * SEC)
+	while (atomic_load(&pr->doorbell_sleepers) == 0 && mono_ns() - t0 < 5 * SEC * zt_slowdown())
 		usleep(1000);
 	ok(atomic_load(&pr->doorbell_sleepers) == 1 &&
 		   (atomic_load(&e->listeners) & (UINT64_C(1) << slot)),
@@ -468,7 +468,7 @@ static void killed_waiter(const char *name, zcp_mempool_manager *m)
 	zt_wait(pid, &st);
 	t0 = mono_ns();
 	int a = publish_u64(m, p, 1), b = zcp_trigger_fire(t);
-	ok(a == 0 && b == 0 && mono_ns() - t0 < SEC, "publish and fire go on, at once");
+	ok(a == 0 && b == 0 && mono_ns() - t0 < SEC * zt_slowdown(), "publish and fire go on, at once");
 	zcp_reclaim_report rep;
 	ok(zcp_mempool_manager_reclaim(m, &rep) == 0 && rep.processes == 1, "killed waiter: reclaimed");
 	is_int(atomic_load(&pr->doorbell_sleepers), 0, "its doorbell's sleepers: 0");
@@ -528,7 +528,7 @@ static void pingpong(const char *name, zcp_mempool_manager *m, int with_triggers
 		}
 		ZT_CHECK(write(ready[1], "r", 1) == 1);
 		for (long i = 0; i < rounds;) {
-			int n = zcp_waitset_wait(cws, ev, 4, 10 * SEC);
+			int n = zcp_waitset_wait(cws, ev, 4, 10 * SEC * zt_slowdown());
 			ZT_CHECK_MSG(n > 0, "round %ld: wait %s", i, zcp_err_name(n));
 			if (with_triggers) {
 				ZT_CHECK(zcp_trigger_fire(tb) == 0);
@@ -561,7 +561,7 @@ static void pingpong(const char *name, zcp_mempool_manager *m, int with_triggers
 			break;
 		int done = 0;
 		while (!done) {
-			int n = zcp_waitset_wait(ws, ev, 4, 10 * SEC);
+			int n = zcp_waitset_wait(ws, ev, 4, 10 * SEC * zt_slowdown());
 			if (n <= 0)
 				break;
 			if (with_triggers) {
