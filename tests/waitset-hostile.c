@@ -101,10 +101,10 @@ int main(void)
 		bail("create");
 	zcp_mempool_config_free(cfg);
 
-	zcp_waitset *ws;
-	zcp_subscriber *s;
-	zcp_publisher *p;
-	zcp_trigger *t;
+	zcp_waitset *ws = NULL;
+	zcp_subscriber *s = NULL;
+	zcp_publisher *p = NULL;
+	zcp_trigger *t = NULL;
 	zcp_waitset_event ev[4];
 	ok(zcp_waitset_create(m, &ws) == 0 && zcp_subscriber_create(m, "h", NULL, &s) == 0 &&
 		   zcp_publisher_create(m, "h", NULL, &p) == 0 && zcp_trigger_open(m, "ht", &t) == 0,
