@@ -1752,7 +1752,12 @@ int main(void)
 	int64_t t0 = mono_ns();
 	inputs(m);
 	stopped_subscriber(m);
-	signals(m);
+	/* qemu-user restarts an interrupted futex wait itself, so a signal
+	 * never surfaces as EINTR there (CI's i386 pass saw it). */
+	if (zt_emulator())
+		skip("signals: under an emulator (%s) an interrupted futex wait is restarted", zt_emulator());
+	else
+		signals(m);
 	killed_publishers(m);
 	churn_processes(m);
 	n_to_m(m);
