@@ -23,8 +23,6 @@
 #include "wake.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,59 +330,29 @@ static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint6
 	atomic_store_explicit(&c->refs, next ? 1 : 0, memory_order_release);
 }
 
-#if defined(NSIG)
-#define ZCP__NSIG NSIG
-#else
-#define ZCP__NSIG 65
-#endif
-
-/* zcp_mempool_manager_reclaim() with signals held back.  A signal that
- * came during it would otherwise land outside the futex wait and be lost
- * for wait_for_room(); held, it is still pending afterwards: if it has a
- * handler, it is delivered when the mask comes back and the wait ends
- * with ZCP_EINTR, as a signal during the sleep would.  Returns 0 or
- * ZCP_EINTR. */
-static int reclaim_holding_signals(struct zcp_mempool_manager *m)
-{
-	sigset_t all, old, pending;
-	sigfillset(&all);
-	sigdelset(&all, SIGBUS); /* faults must reach their handlers */
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0) {
-		zcp_mempool_manager_reclaim(m, NULL);
-		return 0;
-	}
-	zcp_mempool_manager_reclaim(m, NULL);
-	int caught = 0;
-	if (sigpending(&pending) == 0)
-		for (int s = 1; s < ZCP__NSIG && !caught; s++) {
-			struct sigaction sa;
-			caught = sigismember(&pending, s) == 1 && sigismember(&old, s) == 0 &&
-				 sigaction(s, NULL, &sa) == 0 &&
-				 ((sa.sa_flags & SA_SIGINFO) ||
-				  (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN));
-		}
-	pthread_sigmask(SIG_SETMASK, &old, NULL); /* delivers it */
-	return caught ? ZCP_EINTR : 0;
-}
-
 /* ZCP_OVERFLOW_BLOCK: sleep until no live subscriber has `capacity`
- * samples of ours waiting (the protocol is at zcp__topic_space()).  Every
- * 100 ms, reclaim: a dead subscriber's queue never drains, its reclaim
- * frees it.  Returns 0, ZCP_ETIMEDOUT or ZCP_EINTR. */
-#define ZCP__BLOCK_SLICE_NS 100000000
+ * samples of ours waiting (the protocol is at zcp__topic_space()).
+ * Every 100 ms, reclaim: a dead subscriber's queue never drains, its
+ * reclaim frees it.  Signals are held for the whole wait and looked at
+ * between naps of at most 10 ms, so one that comes at any moment ends
+ * the wait (with ZCP_EINTR if it has a handler) within 10 ms: a futex
+ * wait alone loses a signal that lands just before it sleeps (wake.h).
+ * Returns 0, ZCP_ETIMEDOUT or ZCP_EINTR. */
+#define ZCP__BLOCK_RECLAIM_NS 100000000
+#define ZCP__BLOCK_NAP_NS 10000000
 static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
 {
 	struct zcp__topic *tp = pub->topic;
 	int64_t limit = pub->block_timeout_ns;
 	if (limit == 0)
 		return ZCP_ETIMEDOUT;
-	int64_t now0 = (int64_t)zcp__mono_ns();
+	int64_t now = (int64_t)zcp__mono_ns();
 	/* Negative: no limit; a huge one saturates instead of wrapping. */
-	int64_t end = limit > 0 && limit < INT64_MAX - now0 ? now0 + limit : INT64_MAX;
+	int64_t end = limit > 0 && limit < INT64_MAX - now ? now + limit : INT64_MAX;
+	int64_t next_reclaim = now + ZCP__BLOCK_RECLAIM_NS;
 	int err = 0;
+	zcp__held_signals held;
+	zcp__signals_hold(&held);
 	atomic_store_explicit(&pub->ep->blocked, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&tp->space_waiters, 1, memory_order_seq_cst);
 	for (;;) {
@@ -392,31 +360,33 @@ static int wait_for_room(struct zcp_publisher *pub, uint64_t p)
 		uint32_t seen = atomic_load_explicit(&tp->space_bell, memory_order_seq_cst);
 		if (!some_queue_full(pub, p))
 			break;
-		int64_t now = (int64_t)zcp__mono_ns();
+		now = (int64_t)zcp__mono_ns();
 		if (now >= end) {
 			err = ZCP_ETIMEDOUT;
 			break;
 		}
-		/* Slices of 80 to 100 ms, not a fixed period: a signal lost
-		 * between two sleeps (a futex wait cannot unblock signals
-		 * atomically, as pselect does) is then a chance of a few
-		 * microseconds in 80 ms, never a periodic timer that keeps
-		 * landing on our wake-ups. */
-		int64_t slice = ZCP__BLOCK_SLICE_NS - now % (ZCP__BLOCK_SLICE_NS / 5);
-		int full = end - now > slice;
+		if (zcp__signals_arrived(&held)) {
+			err = ZCP_EINTR;
+			break;
+		}
+		if (now >= next_reclaim) {
+			zcp_mempool_manager_reclaim(pub->m, NULL);
+			next_reclaim = now + ZCP__BLOCK_RECLAIM_NS;
+			continue;
+		}
+		int64_t wake = next_reclaim < end ? next_reclaim : end;
+		int64_t nap = wake - now < ZCP__BLOCK_NAP_NS ? wake - now : ZCP__BLOCK_NAP_NS;
 		struct timespec deadline;
-		zcp__deadline_in(&deadline, full ? slice : end - now);
-		err = zcp__wait_on(&tp->space_bell, seen, &deadline);
-		if (err == ZCP_ETIMEDOUT) {
-			err = full ? reclaim_holding_signals(pub->m) : 0;
-			if (err)
-				break; /* ZCP_EINTR */
-		} else if (err) {
-			break; /* ZCP_EINTR */
+		zcp__deadline_in(&deadline, nap);
+		int w = zcp__wait_on(&tp->space_bell, seen, &deadline);
+		if (w != 0 && w != ZCP_ETIMEDOUT && w != ZCP_EINTR) {
+			err = w;
+			break;
 		}
 	}
 	/* Ours back, unless a reclaim judged us dead and took it already. */
 	zcp__topic_unblocked(tp, pub->ep);
+	zcp__signals_release(&held);
 	return err;
 }
 

@@ -34,6 +34,53 @@ uint64_t zcp__mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#if defined(NSIG)
+#define ZCP__NSIG NSIG
+#else
+#define ZCP__NSIG 65
+#endif
+
+void zcp__signals_hold(zcp__held_signals *h)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	h->held = pthread_sigmask(SIG_BLOCK, &all, &h->old) == 0;
+}
+
+int zcp__signals_arrived(zcp__held_signals *h)
+{
+	sigset_t pending;
+	if (!h->held || sigpending(&pending) != 0)
+		return 0;
+	int any = 0, handled = 0;
+	for (int s = 1; s < ZCP__NSIG; s++) {
+		if (sigismember(&pending, s) != 1 || sigismember(&h->old, s) == 1)
+			continue; /* not pending, or the caller blocks it itself */
+		any = 1;
+		struct sigaction sa;
+		if (sigaction(s, NULL, &sa) == 0 &&
+		    ((sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)))
+			handled = 1;
+	}
+	if (any) {
+		sigset_t held;
+		pthread_sigmask(SIG_SETMASK, &h->old, &held); /* delivers them */
+		pthread_sigmask(SIG_SETMASK, &held, NULL);
+	}
+	return handled;
+}
+
+void zcp__signals_release(zcp__held_signals *h)
+{
+	if (h->held)
+		pthread_sigmask(SIG_SETMASK, &h->old, NULL);
+	h->held = 0;
+}
+
 void zcp__deadline_in(struct timespec *ts, int64_t ns)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -76,21 +123,14 @@ void zcp__wake_all(_Atomic uint32_t *word)
  * a wake-up costs up to a millisecond and the sleeper some CPU.
  *
  * A signal must end the wait even when it lands between two sleeps, where
- * nanosleep would never see it: block the signals for the whole wait and
- * sleep in pselect, which unblocks them atomically for the sleep only, so
+ * nanosleep would never see it: hold the signals for the whole wait and
+ * sleep in pselect, which lets them in atomically for the sleep only, so
  * a signal that came while we looked is delivered (and reported) by the
- * next sleep.  Faults stay unblocked: a blocked SIGBUS or SIGSEGV would
- * kill the process instead of reaching its handler. */
+ * next sleep. */
 int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec *deadline)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0)
-		return ZCP_EINVAL;
+	zcp__held_signals h;
+	zcp__signals_hold(&h);
 	int err = 0;
 	for (;;) {
 		if (atomic_load_explicit(word, memory_order_acquire) != expect)
@@ -103,12 +143,12 @@ int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec 
 			break;
 		}
 		struct timespec ms = {0, 1000000};
-		if (pselect(0, NULL, NULL, NULL, &ms, &old) < 0 && errno == EINTR) {
+		if (pselect(0, NULL, NULL, NULL, &ms, &h.old) < 0 && errno == EINTR) {
 			err = ZCP_EINTR;
 			break;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	zcp__signals_release(&h);
 	return err;
 }
 

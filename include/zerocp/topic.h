@@ -164,7 +164,8 @@ ZCP_API zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size,
  * ring still keeps it: a chunk is in one topic at a time), ZCP_EFULL
  * (REJECT policy and a subscriber's queue is full), ZCP_ETIMEDOUT (BLOCK
  * policy and a queue still full after block_timeout_ns), ZCP_EINTR (BLOCK
- * policy and a signal came while it waited), ZCP_ECHILD, ZCP_EPERM,
+ * policy and a signal with a handler came while it waited: signals are
+ * held back during the wait and let in within 10 ms), ZCP_ECHILD, ZCP_EPERM,
  * ZCP_EAGAIN.  On error the caller keeps its reference.
  *
  * BLOCK: the publisher sleeps (no spinning) until each live subscriber
@@ -213,7 +214,11 @@ ZCP_API zcp_chunk *zcp_subscriber_take(zcp_subscriber *sub);
  * Returns 0 (zcp_subscriber_take() has something), ZCP_ETIMEDOUT,
  * ZCP_EINTR (a signal arrived: handle it and call again), ZCP_EINVAL,
  * ZCP_ECHILD, ZCP_EPERM.  Never longer than the timeout, whatever a peer
- * writes in shared memory.
+ * writes in shared memory.  Like sem_wait(3), it is the sleep that a
+ * signal interrupts: one whose handler runs just before the sleep begins
+ * does not end it (a futex cannot take a signal mask, as pselect(2) does);
+ * a program that must react to such a signal promptly waits with a
+ * timeout and looks at its flag between waits.
  */
 ZCP_API int zcp_subscriber_wait(zcp_subscriber *sub, int64_t timeout_ns);
 
