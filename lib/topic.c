@@ -257,8 +257,6 @@ static void close_dead_publisher(struct zcp_mempool_manager *m, unsigned t, unsi
 			      memory_order_release);
 }
 
-/* The position from which closed publisher (t, j) must keep its samples:
- * history, and every live subscriber's next read. */
 /* A closed publisher's place becomes free; its count of samples moves to
  * the topic's, so zcp_topic_info.published keeps counting them.  The CAS:
  * of two sweepers, one frees it and counts. */
@@ -273,6 +271,8 @@ static void retire_publisher(struct zcp__topic *tp, struct zcp__publisher_ep *ep
 		atomic_fetch_add_explicit(&tp->published_retired, tail - base, memory_order_relaxed);
 }
 
+/* The position from which closed publisher (t, j) must keep its samples:
+ * history, and every live subscriber's next read. */
 static uint64_t keep_from(struct zcp_mempool_manager *m, unsigned t, unsigned j,
 			  const struct zcp__topic *tp, uint64_t st)
 {
@@ -587,7 +587,6 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 			uint64_t base = atomic_load_explicit(&ep->base, memory_order_relaxed);
 			out->published += tail >= base ? tail - base : 0;
 		}
-
 		struct zcp__ring_slot *r = zcp__ring(ep);
 		for (unsigned k = 0; k < mgr->geo.ring_size; k++)
 			out->kept += atomic_load_explicit(&r[k].pos, memory_order_relaxed) != 0;
