@@ -9,6 +9,7 @@ ZCP_C_TESTS += \
 	tests/topic-wait \
 	tests/topic-block \
 	tests/waitset \
+	tests/waitset-fd \
 	tests/waitset-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh \
