@@ -13,4 +13,5 @@ ZCP_C_TESTS += \
 	tests/waitset-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh \
-	tests/readme-waitset.sh
+	tests/readme-waitset.sh \
+	tests/readme-waitset-fd.sh
