@@ -156,10 +156,10 @@ ZCP_API int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t 
  * so any process allowed to use the manager rings it, under another user
  * or in another PID namespace.  The descriptor is ws's (O_RDWR,
  * O_NONBLOCK, O_CLOEXEC): do not close it; zcp_waitset_destroy() closes
- * it and removes the FIFO, as a reclaim of a dead process does (unless
- * that process's user alone may remove it: then the process's next
- * occupant's user, or `zerocp clean`, must).  Up to 16 waitsets of a
- * process have one at a time.
+ * it and removes the FIFO, as a reclaim of a dead process does (when
+ * the reclaiming user may: in a sticky directory such as /dev/shm, only
+ * the FIFO's owner or root).  Up to 16 waitsets of a process have one at
+ * a time.
  *
  * Returns 0 and *fd_out, or ZCP_EINVAL (NULL argument), ZCP_ECHILD,
  * ZCP_EPERM (read-only handle), ZCP_ENOSPC (16 of this process's
