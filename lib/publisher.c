@@ -453,7 +453,13 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 
 	uint64_t mask = m->geo.ring_size - 1;
 	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
-	if (p - base >= pub->keep)
+	/* The eviction of position p - keep: after the tail when its slot is
+	 * not ours to write, so the CAS that gives it back (a line a
+	 * subscriber wrote last) does not delay the sample.  The ring then
+	 * keeps keep + 1 samples for a moment; sweeps know (topic.c). */
+	int evict = p - base >= pub->keep;
+	int evict_later = evict && pub->keep < m->geo.ring_size;
+	if (evict && !evict_later)
 		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	struct zcp__ring_slot *s = &pub->ring[p & mask];
 	/* The seqlock's write side (topic.h): readers that see the new pos
@@ -471,6 +477,8 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	pub->tail = p + 1;
 	atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
 	zcp__topic_wake(m, pub->topic_index);
+	if (evict_later)
+		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	return 0;
 }
 
