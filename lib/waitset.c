@@ -803,12 +803,21 @@ static void fd_poke_own(struct zcp_waitset *ws)
 		;
 }
 
+/* Empty our FIFO: what our ringers wrote is a few bytes.  Bounded: a
+ * peer that floods it (any process allowed to open it can) must not keep
+ * a wait here past its timeout; what is left makes the descriptor
+ * readable with no news, a spurious wake-up the caller's wait answers. */
+#define ZCP__FD_DRAIN_READS 16
 static void fd_drain(struct zcp_waitset *ws)
 {
-	char buf[256];
-	ssize_t r;
-	while ((r = read(ws->fd, buf, sizeof buf)) == (ssize_t)sizeof buf || (r < 0 && errno == EINTR))
-		;
+	char buf[4096];
+	for (int i = 0; i < ZCP__FD_DRAIN_READS; i++) {
+		ssize_t r = read(ws->fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof buf)
+			return;
+	}
 }
 
 static void fd_destroy(struct zcp_waitset *ws)
@@ -818,13 +827,15 @@ static void fd_destroy(struct zcp_waitset *ws)
 	if (fd_usable(ws)) {
 		struct zcp_mempool_manager *m = ws->m;
 		fd_disarm(ws);
+		/* The FIFO goes before its name in our slot: killed between
+		 * the two, the reclaim of us unlinks nothing that exists. */
+		char path[FIFO_PATH_MAX];
+		if (fifo_path(path, sizeof path, m, m->slot, ws->fd_nonce) == 0)
+			unlink(path);
 		uint64_t n = ws->fd_nonce;
 		atomic_compare_exchange_strong_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[ws->fd_index],
 							&n, 0, memory_order_acq_rel,
 							memory_order_relaxed);
-		char path[FIFO_PATH_MAX];
-		if (fifo_path(path, sizeof path, m, m->slot, ws->fd_nonce) == 0)
-			unlink(path);
 		pthread_mutex_lock(&m->fd_mutex);
 		m->fd_used &= ~(UINT32_C(1) << ws->fd_index);
 		pthread_mutex_unlock(&m->fd_mutex);
@@ -874,10 +885,16 @@ int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
 	char path[FIFO_PATH_MAX];
 	uint64_t n = 0;
 	int fd = -1, made = 0;
+	_Atomic uint64_t *named = &zcp__proc_at(m, m->slot)->fd_nonce[i];
 	for (int tries = 0; tries < 8 && !made; tries++) {
 		n = fd_nonce();
 		if ((err = fifo_path(path, sizeof path, m, m->slot, n)))
 			goto fail;
+		/* Its name in our slot before the FIFO exists, so a kill from
+		 * here on leaves nothing the reclaim of us does not unlink.
+		 * Nobody rings it: its armed bit is clear until a wait of
+		 * ours arms it. */
+		atomic_store_explicit(named, n, memory_order_release);
 		if (mkfifo(path, 0600) == 0)
 			made = 1;
 		else if (errno != EEXIST) {
@@ -913,9 +930,6 @@ int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
 	ws->fd_nonce = n;
 	ws->fd_armed = 0;
 	fd_poke_own(ws); /* readable until a wait finds nothing and arms */
-	/* Release: pairs with the acquire load in fd_ring(); the FIFO is
-	 * there before its name is. */
-	atomic_store_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[i], n, memory_order_release);
 	*fd_out = fd;
 	return 0;
 
@@ -924,6 +938,7 @@ fail_unlink:
 		close(fd);
 	unlink(path);
 fail:
+	atomic_store_explicit(named, 0, memory_order_relaxed);
 	pthread_mutex_lock(&m->fd_mutex);
 	m->fd_used &= ~(UINT32_C(1) << i);
 	pthread_mutex_unlock(&m->fd_mutex);
