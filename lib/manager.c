@@ -433,7 +433,7 @@ static int attach_rest(struct zcp_mempool_manager *m)
 		 * remove (waitset.c): ours to try, in our slot and the free
 		 * ones. */
 		zcp__fd_reclaim(m, m->slot);
-		zcp__fd_retry(m);
+		zcp__fd_retry(m, 0);
 	}
 	return err;
 }
@@ -566,7 +566,7 @@ static void leave(struct zcp_mempool_manager *m)
 	zcp__topics_reclaim(m, m->process_id);
 	zcp__triggers_reclaim(m, m->slot);
 	zcp__fd_reclaim(m, m->slot);
-	zcp__fd_retry(m);
+	zcp__fd_retry(m, 0);
 	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
 	zcp__slot_leave(m);
@@ -692,7 +692,7 @@ int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr)
 	/* Its event-loop FIFOs: those still recorded in free slots, and
 	 * those nobody uses any more (waitset.c).  A live listener's stays
 	 * until it destroys its waitset or leaves. */
-	zcp__fd_retry(mgr);
+	zcp__fd_retry(mgr, 1);
 	zcp__fd_sweep(mgr->name, ZCP_MAX_PROCESSES);
 	return a ? a : b;
 }

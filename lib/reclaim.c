@@ -148,7 +148,7 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 	}
 	/* FIFOs of processes gone earlier that their reclaimers could not
 	 * remove (another user's): ours to try (waitset.c). */
-	zcp__fd_retry(mgr);
+	zcp__fd_retry(mgr, 0);
 	/* Tickets to receivers that died will never be taken. */
 	rep.cancelled = zcp__escrow_cancel_dead(mgr);
 	if (out)

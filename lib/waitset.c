@@ -237,11 +237,12 @@ static void fd_ring(struct zcp_mempool_manager *m, unsigned s, struct zcp__proc 
  *    once the FIFO is gone (unlinked by us, or not there, or not a FIFO);
  *    on any other failure (EPERM) it stays recorded in the slot, and every
  *    later attach (its own new slot, and every free slot), detach, reclaim
- *    and zcp_mempool_manager_remove()/_destroy() tries again, so the first
+ *    and zcp_mempool_manager_remove()/_destroy() (those also the slots
+ *    of dead processes not reclaimed yet) tries again, so the first
  *    process that may unlink it (the owner's uid, or root: the server,
  *    `zerocp clean`) does.  A new occupant of the slot never reuses an
  *    entry that still holds a nonce.
- *  - A free slot's entries are read between two reads of its id word that
+ *  - A free (or dead) slot's entries are read between two reads of its id word that
  *    must agree: a nonce stored by a process that claimed it meanwhile is
  *    never taken for litter (its claim comes before its release store).
  *  - FIFOs of the name pattern that no entry names (their process killed
@@ -302,7 +303,7 @@ void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
 	pthread_mutex_unlock(&m->fd_mutex);
 }
 
-void zcp__fd_retry(const struct zcp_mempool_manager *m)
+void zcp__fd_retry(const struct zcp_mempool_manager *m, int dead_too)
 {
 	if (!zcp__plat_fifo_dir())
 		return;
@@ -312,7 +313,7 @@ void zcp__fd_retry(const struct zcp_mempool_manager *m)
 		struct zcp__proc *p = zcp__proc_at(m, s);
 		/* Acquire: pairs with the release CAS that freed it. */
 		uint64_t w = atomic_load_explicit(&p->id, memory_order_acquire);
-		if (zcp__sid_state(w) != ZCP__SLOT_FREE)
+		if (zcp__sid_state(w) != ZCP__SLOT_FREE && (!dead_too || zcp__slot_alive(m, s, w)))
 			continue;
 		for (unsigned i = 0; i < ZCP__FD_SLOTS; i++) {
 			/* Acquire: a nonce stored by a process that claimed

@@ -44,9 +44,10 @@ int zcp__triggers_reclaim(struct zcp_mempool_manager *m, unsigned s);
  * EPERM), for zcp__fd_retry() of a process that may (waitset.c). */
 void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s);
 
-/* Try again the FIFOs still recorded in free slots (not ours): unlink
- * those we may, and (not read-only) clear their entries. */
-void zcp__fd_retry(const struct zcp_mempool_manager *m);
+/* Try again the FIFOs still recorded in free slots (not ours), and with
+ * dead_too in the slots of dead processes: unlink those we may, and (not
+ * read-only) clear the entries of those gone. */
+void zcp__fd_retry(const struct zcp_mempool_manager *m, int dead_too);
 
 /* Sweep the FIFO directory for FIFOs of manager `name` (slot below max)
  * that nobody holds open for reading and that are FD_SWEEP_AGE seconds
