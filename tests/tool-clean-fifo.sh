@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tests/tool-clean-fifo.sh - "zerocp clean --name N" and the manager's
 # event-loop FIFOs (zcp_waitset_fd(): /dev/shm/zerocp_N.fd.<slot>.<hex>):
-#   - --dry-run lists them;
+#   - --dry-run lists them, and so does --all --dry-run;
 #   - while a live process is attached, clean refuses and removes nothing,
 #     FIFOs included;
 #   - --force removes the segments and the FIFOs nobody holds open, keeps
@@ -51,7 +51,7 @@ wait_for() {
 	done
 }
 
-echo "1..9"
+echo "1..10"
 
 "$zerocp" serve --name "$N" --interval 0.2 > "$tmp/serve.log" 2>&1 &
 spid=$!
@@ -73,6 +73,11 @@ show "$tmp/dry.log"
 grep -q "would remove $litter" "$tmp/dry.log" && grep -q "would remove $held" "$tmp/dry.log" &&
 	! grep -q "$reg" "$tmp/dry.log" && ! grep -q "$lnk" "$tmp/dry.log"
 tap $? "--dry-run lists the FIFOs (not the regular file, not the symlink)"
+
+limit 10 "$zerocp" clean --all --dry-run > "$tmp/dryall.log" 2>&1
+grep -q "would remove $litter (if nobody holds it open)" "$tmp/dryall.log" &&
+	! grep -q "$reg" "$tmp/dryall.log" && ! grep -q "$lnk" "$tmp/dryall.log"
+tap $? "--all --dry-run lists them too (not the regular file, not the symlink)"
 
 limit 10 "$zerocp" clean --name "$N" > "$tmp/refuse.log" 2>&1
 r=$?

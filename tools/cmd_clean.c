@@ -46,8 +46,8 @@ static void usage(FILE *fp)
 		"Remove the shared-memory segments of manager N (zerocp_N_mgmt and\n"
 		"zerocp_N_data) and its unused event-loop FIFOs (zerocp_N.fd.*: those\n"
 		"nobody holds open, 2 s old or more), or with --all every zerocp_*_mgmt\n"
-		"and zerocp_*_data in " SHM_DIR ", live servers' included.  --dry-run\n"
-		"only lists them.\n"
+		"and zerocp_*_data in " SHM_DIR ", live servers' included (and every\n"
+		"unused zerocp_*.fd.* FIFO).  --dry-run only lists them.\n"
 		"  --force      remove N's segments even while live processes are\n"
 		"               attached (they keep their mappings), or while its\n"
 		"               server is still creating it, or when another user owns them\n"
@@ -70,6 +70,44 @@ static int is_manager_segment(const char *file)
 	return strcmp(file + n - 5, "_mgmt") == 0 || strcmp(file + n - 5, "_data") == 0;
 }
 
+/* Whether `file` is one of manager `name`'s FIFO names,
+ * "zerocp_<name>.fd.<slot>.<16 hex digits>" (the library checks the
+ * exact pattern again before it removes one). */
+static int is_fifo_of(const char *file, const char *name)
+{
+	size_t p = strlen(SHM_PREFIX), n = strlen(name), len = strlen(file);
+	const char *c;
+
+	if (strncmp(file, SHM_PREFIX, p) != 0 || strncmp(file + p, name, n) != 0 ||
+	    strncmp(file + p + n, ".fd.", 4) != 0)
+		return 0;
+	c = file + p + n + 4;
+	if (*c < '0' || *c > '9')
+		return 0;
+	while (*c >= '0' && *c <= '9')
+		c++;
+	return *c == '.' && strlen(c + 1) == 16 && len == (size_t)(c + 17 - file) &&
+	       strspn(c + 1, "0123456789abcdef") == 16;
+}
+
+/* If `file` is a FIFO name of some manager, its manager's name in buf
+ * (the last ".fd." that makes it one), else NULL. */
+static const char *fifo_manager(const char *file, char *buf, size_t size)
+{
+	size_t p = strlen(SHM_PREFIX);
+	const char *c = file + p, *at = NULL;
+
+	if (strncmp(file, SHM_PREFIX, p) != 0)
+		return NULL;
+	while ((c = strstr(c, ".fd.")) != NULL)
+		at = c++;
+	if (at == NULL || (size_t)(at - file) - p >= size || at == file + p)
+		return NULL;
+	memcpy(buf, file + p, (size_t)(at - file) - p);
+	buf[(size_t)(at - file) - p] = 0;
+	return is_fifo_of(file, buf) ? buf : NULL;
+}
+
 /* --all: every manager segment in SHM_DIR, each removed by its segment
  * name, so that names the manager functions would reject (too long for a
  * manager) still go. */
@@ -87,6 +125,25 @@ static int clean_all(int dry_run)
 		const char *seg = e->d_name + strlen(SHM_PREFIX);
 		int err;
 
+		char mgr[ZCP_MANAGER_NAME_MAX + 1];
+		struct stat st;
+
+		if (fifo_manager(e->d_name, mgr, sizeof mgr) != NULL &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISFIFO(st.st_mode)) {
+			/* An event-loop FIFO: by the library's rule (only
+			 * one nobody holds open, 2 s old or more). */
+			if (dry_run) {
+				printf("would remove %s/%s (if nobody holds it open)\n", SHM_DIR,
+				       e->d_name);
+				removed++;
+			} else if (zcp_mempool_manager_unlink(mgr) != ZCP_EINVAL &&
+				   fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+				printf("removed %s/%s\n", SHM_DIR, e->d_name);
+				removed++;
+			}
+			continue;
+		}
 		if (!is_manager_segment(e->d_name))
 			continue;
 		if (dry_run) {
@@ -108,26 +165,6 @@ static int clean_all(int dry_run)
 	if (removed == 0 && failed == 0)
 		printf("no zerocp manager segments in %s\n", SHM_DIR);
 	return failed ? ZCP_TOOL_FAIL : ZCP_TOOL_OK;
-}
-
-/* Whether `file` is one of manager `name`'s FIFO names,
- * "zerocp_<name>.fd.<slot>.<16 hex digits>" (the library checks the
- * exact pattern again before it removes one). */
-static int is_fifo_of(const char *file, const char *name)
-{
-	size_t p = strlen(SHM_PREFIX), n = strlen(name), len = strlen(file);
-	const char *c;
-
-	if (strncmp(file, SHM_PREFIX, p) != 0 || strncmp(file + p, name, n) != 0 ||
-	    strncmp(file + p + n, ".fd.", 4) != 0)
-		return 0;
-	c = file + p + n + 4;
-	if (*c < '0' || *c > '9')
-		return 0;
-	while (*c >= '0' && *c <= '9')
-		c++;
-	return *c == '.' && strlen(c + 1) == 16 && len == (size_t)(c + 17 - file) &&
-	       strspn(c + 1, "0123456789abcdef") == 16;
 }
 
 /* --dry-run --name: list the manager's segment files that exist (Linux's
