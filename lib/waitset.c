@@ -242,9 +242,10 @@ static void fd_ring(struct zcp_mempool_manager *m, unsigned s, struct zcp__proc 
  *    process that may unlink it (the owner's uid, or root: the server,
  *    `zerocp clean`) does.  A new occupant of the slot never reuses an
  *    entry that still holds a nonce.
- *  - A free (or dead) slot's entries are read between two reads of its id word that
- *    must agree: a nonce stored by a process that claimed it meanwhile is
- *    never taken for litter (its claim comes before its release store).
+ *  - A free (or dead) slot's entries are read between two reads of its
+ *    id word that must agree: a nonce stored by a process that claimed
+ *    it meanwhile is never taken for litter (its claim comes before its
+ *    release store).
  *  - FIFOs of the name pattern that no entry names (their process killed
  *    between mkfifo() and the record, a scribbled record, a manager whose
  *    segments are gone): zcp_mempool_manager_remove(), _destroy() and
@@ -290,9 +291,8 @@ void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
 		/* Another user's, in a sticky directory (EPERM): it stays
 		 * recorded for one who may (the rule above). */
 		if (n && fifo_unlink(m, s, n))
-			atomic_compare_exchange_strong_explicit(&p->fd_nonce[i], &n, 0,
-								memory_order_acq_rel,
-								memory_order_relaxed);
+			atomic_compare_exchange_strong_explicit(
+				&p->fd_nonce[i], &n, 0, memory_order_acq_rel, memory_order_relaxed);
 	}
 	pthread_mutex_lock(&m->fd_mutex);
 	for (unsigned k = 0; k < sizeof m->fd_cache / sizeof m->fd_cache[0]; k++)
@@ -379,7 +379,8 @@ int zcp__fd_sweep(const char *name, unsigned max)
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		if (!fifo_name_ok(e->d_name, prefix, (size_t)plen, max) ||
-		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISFIFO(st.st_mode) ||
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISFIFO(st.st_mode) ||
 		    (long long)st.st_ctime + FD_SWEEP_AGE > (long long)now.tv_sec)
 			continue;
 		/* A reader: a live listener (or a ringer's cached

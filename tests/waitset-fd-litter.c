@@ -27,7 +27,7 @@
 #include <zerocp/zerocp.h>
 
 #define NOBODY 65534
-#define OTHER 65533 /* another user, in group NOBODY */
+#define OTHER  65533 /* another user, in group NOBODY */
 
 static zcp_mempool_manager *make(const char **name)
 {
@@ -102,8 +102,8 @@ static void listener_killed(const char *name, uid_t uid)
 	}
 	close(pfd[1]);
 	char c;
-	ok(read(pfd[0], &c, 1) == 1 && fifos_of(name) == 1,
-	   "a listener of uid %u has its FIFO", (unsigned)uid);
+	ok(read(pfd[0], &c, 1) == 1 && fifos_of(name) == 1, "a listener of uid %u has its FIFO",
+	   (unsigned)uid);
 	close(pfd[0]);
 	kill(pid, SIGKILL);
 	int st;
@@ -216,7 +216,8 @@ static void case_sweep(void)
 	snprintf(bad, sizeof bad, "/dev/shm/zerocp_%s.fd.6.xyz", name);
 	int tfd = open(tgt, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
 	ok(tfd >= 0 && plant(reg, 0, NULL) == 0 && plant(lnk, 1, tgt) == 0 &&
-		   plant(fifo, 2, NULL) == 0 && plant(held, 2, NULL) == 0 && plant(bad, 2, NULL) == 0,
+		   plant(fifo, 2, NULL) == 0 && plant(held, 2, NULL) == 0 &&
+		   plant(bad, 2, NULL) == 0,
 	   "planted: a regular file, a symlink, FIFOs of the pattern, one off it");
 	if (tfd >= 0)
 		close(tfd);
