@@ -97,7 +97,10 @@ while ! grep -q up "$tmp/holder.$NA" 2> /dev/null || ! grep -q up "$tmp/holder.$
 done
 
 uri() { # INTERFACE PEER-ADDRESS
-	echo "<CycloneDDS><Domain><General><Interfaces><NetworkInterface name=\"$1\"/></Interfaces></General><Discovery><Peers><Peer address=\"$2\"/></Peers></Discovery><Tracing><Verbosity>none</Verbosity></Tracing></Domain></CycloneDDS>"
+	# Unicast only (no multicast route in a fresh namespace): both
+	# addresses as peers (so that the processes of one host find each
+	# other too), participant indices to probe their ports.
+	echo "<CycloneDDS><Domain><General><Interfaces><NetworkInterface name=\"$1\"/></Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>40</MaxAutoParticipantIndex><Peers><Peer address=\"$IPA\"/><Peer address=\"$IPB\"/></Peers></Discovery><Tracing><Verbosity>none</Verbosity></Tracing></Domain></CycloneDDS>"
 }
 URIA=$(uri "$VA" "$IPB")
 URIB=$(uri "$VB" "$IPA")

@@ -22,8 +22,8 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"Usage: %s ping OUT IN [--count N] [--size B] [--warmup N]\n"
-		"       %s pong IN OUT [--count N]\n"
-		"       %s sink TOPIC [--count N]\n"
+		"       %s pong IN OUT [--count N]   (default 0: until stopped)\n"
+		"       %s sink TOPIC [--count N]    (default 0: until stopped)\n"
 		"       (each: [--name N | --socket PATH] [--owner UID] [--timeout S])\n"
 		"ping publishes N samples of B bytes on OUT, each after the echo of the\n"
 		"last came back on IN, and prints the median and 99th percentile round\n"
@@ -58,6 +58,8 @@ int zcp_gw_bench_main(int argc, char **argv)
 		usage(stdout);
 		return ZCP_TOOL_OK;
 	}
+	if (strcmp(mode, "ping") != 0)
+		count = 0; /* pong and sink: until stopped, unless --count */
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
