@@ -113,6 +113,17 @@ struct zcp_mempool_manager {
 	 * Allocated at the first open. */
 	uint32_t *trig_opens;
 	uint32_t *trig_listens;
+	/* Event-loop descriptors (waitset.c), under fd_mutex: which of our
+	 * slot's fd_nonce[] entries our waitsets use, and the FIFOs of other
+	 * processes we rang lately, kept open (nonce 0: an empty entry). */
+	pthread_mutex_t fd_mutex;
+	uint32_t fd_used;
+	unsigned fd_next;
+	struct {
+		uint64_t nonce;
+		unsigned slot;
+		int fd;
+	} fd_cache[8];
 };
 
 static inline struct zcp__proc *zcp__proc_at(const struct zcp_mempool_manager *m, unsigned i)

@@ -24,12 +24,13 @@
 #include <stdint.h>
 
 #define ZCP__MAGIC UINT64_C(0x5a45524f43504d47) /* "ZEROCPMG" */
-#define ZCP__LAYOUT_VERSION 5u
+#define ZCP__LAYOUT_VERSION 6u
 #define ZCP__HEADER_SIZE 512u
 #define ZCP__POOL_DESC_SIZE 256u
 #define ZCP__RECORD_SIZE 64u
 #define ZCP__CHUNK_HEADER_SIZE 64u
 #define ZCP__OUTBOX_SLOTS ((unsigned)ZCP_ESCROW_SLOTS) /* <zerocp/chunk.h> */
+#define ZCP__FD_SLOTS 16u /* event-loop descriptors per process (waitset.c) */
 
 /* Manager states, the header's `state` word. */
 enum {
@@ -167,8 +168,14 @@ struct zcp__proc {
 	 * (waitset.c states the protocol). */
 	_Atomic uint32_t doorbell;
 	_Atomic uint32_t doorbell_sleepers;
-	uint64_t reserved[3];
+	/* Event-loop descriptors (zcp_waitset_fd(), waitset.c): bit i set
+	 * while the process's descriptor i is armed; whoever rings the
+	 * doorbell exchanges the mask to 0 and writes a byte to the FIFO of
+	 * each bit it took, named from the slot and fd_nonce[i] (0: none). */
+	_Atomic uint64_t fd_armed;
+	uint64_t reserved[2];
 	struct zcp__outbox_entry outbox[ZCP__OUTBOX_SLOTS];
+	_Atomic uint64_t fd_nonce[ZCP__FD_SLOTS];
 };
 
 /* An entry of the trigger table (waitset.c), in the management segment

@@ -35,7 +35,8 @@ _Static_assert(ZCP__HEADER_SIZE == 512 && ZCP__POOL_DESC_SIZE == 256 && ZCP__REC
 		       ZCP__CHUNK_HEADER_SIZE == 64,
 	       "shared ABI: segment geometry constants changed");
 _Static_assert(ZCP__OUTBOX_SLOTS == 16, "shared ABI: outbox slots per process changed");
-_Static_assert(ZCP__LAYOUT_VERSION == 5, "shared ABI: layout version changed: update this file");
+_Static_assert(ZCP__FD_SLOTS == 16, "shared ABI: event-loop descriptors per process changed");
+_Static_assert(ZCP__LAYOUT_VERSION == 6, "shared ABI: layout version changed: update this file");
 
 ZCP__ABI_SIZE(zcp__header, 512);
 ZCP__ABI_OFF(zcp__header, magic, 0);
@@ -105,15 +106,17 @@ ZCP__ABI_OFF(zcp__outbox_entry, seq, 16);
 ZCP__ABI_OFF(zcp__outbox_entry, receiver, 24);
 ZCP__ABI_OFF(zcp__outbox_entry, reserved, 32);
 
-ZCP__ABI_SIZE(zcp__proc, 704);
+ZCP__ABI_SIZE(zcp__proc, 832);
 ZCP__ABI_OFF(zcp__proc, id, 0);
 ZCP__ABI_OFF(zcp__proc, pid, 8);
 ZCP__ABI_OFF(zcp__proc, outbox_taken, 16);
 ZCP__ABI_OFF(zcp__proc, pidns, 24);
 ZCP__ABI_OFF(zcp__proc, doorbell, 32);
 ZCP__ABI_OFF(zcp__proc, doorbell_sleepers, 36);
-ZCP__ABI_OFF(zcp__proc, reserved, 40);
+ZCP__ABI_OFF(zcp__proc, fd_armed, 40);
+ZCP__ABI_OFF(zcp__proc, reserved, 48);
 ZCP__ABI_OFF(zcp__proc, outbox, 64);
+ZCP__ABI_OFF(zcp__proc, fd_nonce, 704);
 
 /* The topic table (topic.h). */
 ZCP__ABI_SIZE(zcp__topic, 256);
@@ -130,7 +133,8 @@ ZCP__ABI_OFF(zcp__topic, typed, 168);
 ZCP__ABI_OFF(zcp__topic, space_bell, 172);
 ZCP__ABI_OFF(zcp__topic, space_waiters, 176);
 ZCP__ABI_OFF(zcp__topic, blocking, 180);
-ZCP__ABI_OFF(zcp__topic, reserved, 184);
+ZCP__ABI_OFF(zcp__topic, published_retired, 184);
+ZCP__ABI_OFF(zcp__topic, reserved, 192);
 
 ZCP__ABI_SIZE(zcp__ring_slot, 32);
 ZCP__ABI_OFF(zcp__ring_slot, pos, 0);

@@ -120,6 +120,8 @@ static void free_manager(struct zcp_mempool_manager *m)
 	zcp_segment_close(m->data_seg);
 	zcp_segment_close(m->mgmt_seg);
 	pthread_mutex_destroy(&m->topics_mutex);
+	zcp__fd_cache_close(m);
+	pthread_mutex_destroy(&m->fd_mutex);
 	free(m->trig_opens);
 	free(m->trig_listens);
 	free(m);
@@ -135,6 +137,7 @@ static struct zcp_mempool_manager *new_manager(const char *name)
 		m->lock_fd = -1;
 		m->forks = zcp__fork_count();
 		pthread_mutex_init(&m->topics_mutex, NULL);
+		pthread_mutex_init(&m->fd_mutex, NULL);
 		/* Ticket nonces start somewhere a peer cannot predict. */
 		atomic_store_explicit(&m->next_nonce, make_nonce(), memory_order_relaxed);
 	}
@@ -553,6 +556,7 @@ static void leave(struct zcp_mempool_manager *m)
 	/* Endpoints left open: closed as a dead process's would be. */
 	zcp__topics_reclaim(m, m->process_id);
 	zcp__triggers_reclaim(m, m->slot);
+	zcp__fd_reclaim(m, m->slot);
 	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
 	zcp__slot_leave(m);

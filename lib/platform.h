@@ -20,6 +20,8 @@
  *   (zcp__peer_cred)         |                               |  ZCP_ENOSYS
  *  segments                  | shm_open, memfd + seals       | shm_open only (no memfd, so no
  *                            |  (segment.c, HAVE_MEMFD)      |  broker)
+ *  event-loop FIFOs         | under /dev/shm                | under /dev/shm if it is a
+ *   (zcp__plat_fifo_dir)     |                               |  directory, else none
  *  wake-ups (wake.h:          | futex on the shared word      | look at the word every
  *   zcp__wait_on/wake_all)   |  (never FUTEX_PRIVATE_FLAG)   |  millisecond (a wake-up costs up
  *                            |                               |  to 1 ms; a process-shared
@@ -57,6 +59,13 @@ int zcp__plat_fd_path(int fd, char *buf, size_t size);
  * through the file system, when it has a path there (Linux: /dev/shm).
  * Returns 0, a negative errno, or ZCP_ENOSYS. */
 int zcp__plat_shm_lstat(const char *path, struct stat *st);
+
+/* The directory of the FIFOs of zcp_waitset_fd() (waitset.c): the one
+ * where the manager's segments have their paths (Linux: /dev/shm), so
+ * the same processes see it, across PID namespaces too.  The POSIX
+ * layer uses /dev/shm when it is a directory.  Returns the path, or NULL
+ * when the platform has none. */
+const char *zcp__plat_fifo_dir(void);
 
 /* The effective uid and gid of the process at the other end of connected
  * Unix socket fd, as the kernel recorded them.  Returns 0, ZCP_ENOSYS

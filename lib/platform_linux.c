@@ -223,6 +223,11 @@ int zcp__plat_shm_lstat(const char *path, struct stat *st)
 	return lstat(file, st) == 0 ? 0 : zcp__neg_errno();
 }
 
+const char *zcp__plat_fifo_dir(void)
+{
+	return "/dev/shm";
+}
+
 int zcp__peer_cred(int fd, uid_t *uid, gid_t *gid)
 {
 	struct ucred cred;

@@ -96,6 +96,8 @@ static long clean_slot(struct zcp_mempool_manager *m, unsigned i, uint64_t dead,
 	if (!err)
 		err = terr;
 	atomic_store_explicit(&zcp__proc_at(m, i)->doorbell_sleepers, 0, memory_order_relaxed);
+	/* Its event-loop FIFOs go from the file system. */
+	zcp__fd_reclaim(m, i);
 	if (n >= 0 && err)
 		n = err;
 	ZCP__CRASH_POINT("reclaim.dropped");

@@ -257,6 +257,20 @@ static void close_dead_publisher(struct zcp_mempool_manager *m, unsigned t, unsi
 			      memory_order_release);
 }
 
+/* A closed publisher's place becomes free; its count of samples moves to
+ * the topic's, so zcp_topic_info.published keeps counting them.  The CAS:
+ * of two sweepers, one frees it and counts. */
+static void retire_publisher(struct zcp__topic *tp, struct zcp__publisher_ep *ep, uint64_t st)
+{
+	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_relaxed);
+	uint64_t base = atomic_load_explicit(&ep->base, memory_order_relaxed);
+	if (atomic_compare_exchange_strong_explicit(&ep->state, &st,
+						    zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
+						    memory_order_release, memory_order_relaxed) &&
+	    tail >= base)
+		atomic_fetch_add_explicit(&tp->published_retired, tail - base, memory_order_relaxed);
+}
+
 /* The position from which closed publisher (t, j) must keep its samples:
  * history, and every live subscriber's next read. */
 static uint64_t keep_from(struct zcp_mempool_manager *m, unsigned t, unsigned j,
@@ -324,8 +338,7 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 		if (from > done)
 			atomic_store_explicit(&ep->released, from, memory_order_relaxed);
 		if (from >= tail)
-			atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
-					      memory_order_release);
+			retire_publisher(tp, ep, st);
 	}
 }
 
@@ -343,8 +356,7 @@ void zcp__publisher_reuse(struct zcp_mempool_manager *m, unsigned t, unsigned j)
 		zcp__ring_evict(m, &zcp__ring(ep)[q & (m->geo.ring_size - 1)], q);
 	release_orphans(m, t, j, 0);
 	atomic_store_explicit(&ep->released, tail, memory_order_relaxed);
-	atomic_store_explicit(&ep->state, zcp__ep_word(ZCP__EP_FREE, zcp__ep_inc(st)),
-			      memory_order_release);
+	retire_publisher(zcp__topic_at(m, t), ep, st);
 }
 
 int zcp__topics_reclaim(struct zcp_mempool_manager *m, uint64_t dead)
@@ -488,6 +500,7 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
 	atomic_store_explicit(&tp->blocking, 0, memory_order_relaxed);
 	atomic_store_explicit(&tp->space_waiters, 0, memory_order_relaxed);
+	atomic_store_explicit(&tp->published_retired, 0, memory_order_relaxed);
 	/* Release: the fields above before anyone reads LIVE. */
 	atomic_store_explicit(&tp->state, zcp__ep_word(ZCP__EP_LIVE, zcp__ep_inc(st) + 1),
 			      memory_order_release);
@@ -578,6 +591,7 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 		for (unsigned k = 0; k < mgr->geo.ring_size; k++)
 			out->kept += atomic_load_explicit(&r[k].pos, memory_order_relaxed) != 0;
 	}
+	out->published += atomic_load_explicit(&tp->published_retired, memory_order_relaxed);
 	uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
 	for (unsigned i = 0; i < mgr->geo.max_subscribers; i++) {
 		struct zcp__subscriber_ep *sub = zcp__subscriber_at(mgr, t, i);

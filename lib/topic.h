@@ -89,7 +89,10 @@ struct zcp__topic {
 	_Atomic uint32_t space_bell;
 	_Atomic uint32_t space_waiters;
 	_Atomic uint32_t blocking;
-	uint64_t reserved[9];
+	/* Samples published by publishers whose places were freed since:
+	 * zcp_topic_get_info() adds the live and closed ones' counts. */
+	_Atomic uint64_t published_retired;
+	uint64_t reserved[8];
 };
 
 struct zcp__ring_slot {

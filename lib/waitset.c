@@ -45,14 +45,20 @@
  */
 #include "waitset.h"
 
+#include "platform.h"
 #include "slot.h"
 #include "topic.h"
 #include "wake.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What a waitset watches. */
 enum { ATT_SUB = 1, ATT_TRIG = 2 };
@@ -71,10 +77,20 @@ struct zcp_waitset {
 	struct att *att;
 	size_t n, cap;
 	size_t next; /* where the next look starts (fairness) */
+	/* zcp_waitset_fd(): the FIFO's descriptor (-1: none yet), our entry
+	 * in the slot's fd_nonce[] and its nonce, and whether we armed it
+	 * (our subscribers' sleeper bits and our fd_armed bit set, and a
+	 * look after that found nothing). */
+	int fd;
+	unsigned fd_index;
+	uint64_t fd_nonce;
+	int fd_armed;
 };
 
 
 /* --- doorbells ------------------------------------------------------------ */
+
+static void fd_ring(struct zcp_mempool_manager *m, unsigned s, struct zcp__proc *p);
 
 void zcp__doorbell_ring_slot(struct zcp_mempool_manager *m, uint64_t s)
 {
@@ -84,6 +100,9 @@ void zcp__doorbell_ring_slot(struct zcp_mempool_manager *m, uint64_t s)
 	atomic_fetch_add_explicit(&p->doorbell, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&p->doorbell_sleepers, memory_order_seq_cst) != 0)
 		zcp__wake_all(&p->doorbell);
+	/* seq_cst, after the news: the fd protocol below. */
+	if (ZCP_UNLIKELY(atomic_load_explicit(&p->fd_armed, memory_order_seq_cst) != 0))
+		fd_ring(m, (unsigned)s, p);
 }
 
 void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner)
@@ -92,6 +111,171 @@ void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner)
 	uint64_t inc;
 	if (zcp__process_id_split(owner, m->geo.max_processes, &slot, &inc) == 0)
 		zcp__doorbell_ring_slot(m, slot);
+}
+
+/* --- event-loop descriptors ------------------------------------------------
+ *
+ * zcp_waitset_fd() gives a waitset a named FIFO in the directory of the
+ * manager's segments (zcp__plat_fifo_dir(): /dev/shm on Linux), named
+ * "zerocp_<manager>.fd.<slot>.<nonce>" with a random nonce, mode and
+ * group those of the segments, so every process allowed to use the
+ * manager may open it, whatever its user or PID namespace.  Its owner
+ * holds it open read-write and non-blocking (never EOF, never blocks) and
+ * hands that descriptor to the event loop; the nonce goes to fd_nonce[i]
+ * of the owner's process slot, i a free entry of the process's 16.
+ *
+ * The protocol (with the doorbell's, atop this file; every access to
+ * fd_armed seq_cst):
+ *   listener (zcp_waitset_wait(), timeout 0, nothing found):
+ *            read the FIFO empty; arm each subscriber (as a sleeping
+ *            waiter does); fd_armed |= bit i; look at every attachment
+ *            again: something: take the bit back (fd_armed &= ~bit i,
+ *            and if it was still set write a byte ourselves) and report it
+ *   ringer (zcp__doorbell_ring_slot(), after its news and its doorbell++):
+ *            if fd_armed != 0: a = exchange(fd_armed, 0); for each bit i
+ *            of a: write one byte to the FIFO fd_nonce[i] names
+ * A ringer that reads fd_armed == 0 did so before the listener's
+ * fd_armed |= bit, so the listener's second look finds the news; one that
+ * takes the bit writes a byte, after the listener's read: the descriptor
+ * is readable.  A byte written between the read and the arm comes from a
+ * ringer that took the bit of an earlier arming: a spurious wake-up.  So
+ * while armed no news is missed, and while not armed the FIFO holds a
+ * byte (written at creation, and whenever the listener disarms with its
+ * bit untaken): the descriptor is readable until a zcp_waitset_wait()
+ * finds nothing and arms again.  Publishers pay only when a subscriber is
+ * armed (the sleepers' mask, topic.h): nothing while no listener is.
+ * One exchange takes every bit of the process: its other armed waitsets
+ * wake spuriously, as they do on the doorbell.
+ *
+ * The ringer opens the FIFO O_RDWR (no SIGPIPE, no ENXIO when its
+ * listener closed it: a byte in a pipe nobody reads is harmless),
+ * O_NONBLOCK, O_NOFOLLOW, writes only if fstat() says FIFO, and keeps the
+ * descriptor in a small per-handle cache (nonces are never reused).
+ * Everything it reads is a peer's word: a scribbled mask or nonce costs
+ * spurious or missed wake-ups of that slot's listeners, a failed open, or
+ * a byte in some FIFO of this manager's name in that directory; never a
+ * write to anything but a FIFO, nor outside the directory (the name has
+ * no '/': the manager's name is validated, the rest is numbers).
+ */
+
+/* The FIFO of slot s with nonce n. */
+static int fifo_path(char *buf, size_t size, const struct zcp_mempool_manager *m, unsigned s,
+		     uint64_t n)
+{
+	const char *dir = zcp__plat_fifo_dir();
+	if (!dir)
+		return ZCP_ENOSYS;
+	int len = snprintf(buf, size, "%s/%s%s.fd.%u.%016" PRIx64, dir, ZCP__SHM_PREFIX, m->name, s,
+			   n);
+	return len < 0 || (size_t)len >= size ? ZCP_ENAMETOOLONG : 0;
+}
+
+#define FIFO_PATH_MAX (ZCP_MANAGER_NAME_MAX + 128)
+
+/* Under fd_mutex: one byte to the FIFO of slot s and nonce n. */
+static void fifo_poke(struct zcp_mempool_manager *m, unsigned s, uint64_t n)
+{
+	const unsigned ncache = sizeof m->fd_cache / sizeof m->fd_cache[0];
+	int fd = -1;
+	for (unsigned k = 0; k < ncache && fd < 0; k++)
+		if (m->fd_cache[k].nonce == n && m->fd_cache[k].slot == s)
+			fd = m->fd_cache[k].fd;
+	if (fd < 0) {
+		char path[FIFO_PATH_MAX];
+		if (fifo_path(path, sizeof path, m, s, n))
+			return;
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		if (fd < 0)
+			return; /* its listener is gone, or a peer's scribble */
+		struct stat st;
+		if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+			close(fd);
+			return;
+		}
+		unsigned k = m->fd_next++ % ncache;
+		if (m->fd_cache[k].nonce)
+			close(m->fd_cache[k].fd);
+		m->fd_cache[k].nonce = n;
+		m->fd_cache[k].slot = s;
+		m->fd_cache[k].fd = fd;
+	}
+	const char b = 1;
+	/* EAGAIN: full, so readable already. */
+	while (write(fd, &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void fd_ring(struct zcp_mempool_manager *m, unsigned s, struct zcp__proc *p)
+{
+	uint64_t a = atomic_exchange_explicit(&p->fd_armed, 0, memory_order_seq_cst);
+	if (!a)
+		return;
+	int saved = errno;
+	pthread_mutex_lock(&m->fd_mutex);
+	for (unsigned i = 0; i < ZCP__FD_SLOTS; i++) {
+		if (!(a & (UINT64_C(1) << i)))
+			continue;
+		/* Acquire: pairs with the release store in zcp_waitset_fd(),
+		 * after the FIFO was made. */
+		uint64_t n = atomic_load_explicit(&p->fd_nonce[i], memory_order_acquire);
+		if (n)
+			fifo_poke(m, s, n);
+	}
+	pthread_mutex_unlock(&m->fd_mutex);
+	errno = saved;
+}
+
+void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
+{
+	if (m->read_only || s >= m->geo.max_processes)
+		return;
+	struct zcp__proc *p = zcp__proc_at(m, s);
+	atomic_store_explicit(&p->fd_armed, 0, memory_order_seq_cst);
+	for (unsigned i = 0; i < ZCP__FD_SLOTS; i++) {
+		uint64_t n = atomic_exchange_explicit(&p->fd_nonce[i], 0, memory_order_acq_rel);
+		char path[FIFO_PATH_MAX];
+		struct stat st;
+		if (n && fifo_path(path, sizeof path, m, s, n) == 0 && lstat(path, &st) == 0 &&
+		    S_ISFIFO(st.st_mode))
+			unlink(path); /* another user's, in a sticky directory: EPERM */
+	}
+	pthread_mutex_lock(&m->fd_mutex);
+	for (unsigned k = 0; k < sizeof m->fd_cache / sizeof m->fd_cache[0]; k++)
+		if (m->fd_cache[k].nonce && m->fd_cache[k].slot == s) {
+			close(m->fd_cache[k].fd);
+			m->fd_cache[k].nonce = 0;
+		}
+	pthread_mutex_unlock(&m->fd_mutex);
+}
+
+void zcp__fd_cache_close(struct zcp_mempool_manager *m)
+{
+	for (unsigned k = 0; k < sizeof m->fd_cache / sizeof m->fd_cache[0]; k++)
+		if (m->fd_cache[k].nonce) {
+			close(m->fd_cache[k].fd);
+			m->fd_cache[k].nonce = 0;
+		}
+}
+
+/* A nonce nobody can guess, never 0. */
+static uint64_t fd_nonce(void)
+{
+	uint64_t n = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &n, sizeof n) != (ssize_t)sizeof n)
+			n = 0;
+		close(fd);
+	}
+	if (!n) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		n = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 17) ^
+		    (uint64_t)(uintptr_t)&ts;
+		n *= UINT64_C(0x9E3779B97F4A7C15);
+		n ^= n >> 31;
+	}
+	return n ? n : 1;
 }
 
 /* --- triggers ------------------------------------------------------------- */
@@ -344,8 +528,20 @@ int zcp_waitset_create(zcp_mempool_manager *mgr, zcp_waitset **out)
 		return ZCP_ENOMEM;
 	ws->m = mgr;
 	ws->forks = zcp__fork_count();
+	ws->fd = -1;
 	*out = ws;
 	return 0;
+}
+
+static int fd_disarm(struct zcp_waitset *ws);
+static void fd_poke_own(struct zcp_waitset *ws);
+
+/* The attachments change: an armed descriptor is disarmed, and made
+ * readable so the owner looks (and arms again, the new ones too). */
+static void fd_changed(struct zcp_waitset *ws)
+{
+	if (ws->fd >= 0 && fd_disarm(ws))
+		fd_poke_own(ws);
 }
 
 static struct att *find(struct zcp_waitset *ws, const void *object)
@@ -390,6 +586,7 @@ int zcp_waitset_attach_subscriber(zcp_waitset *ws, zcp_subscriber *sub, void *us
 		return ZCP_EINVAL;
 	if (sub->ws)
 		return ZCP_EBUSY;
+	fd_changed(ws);
 	struct att *a = add(ws);
 	if (!a)
 		return ZCP_ENOMEM;
@@ -440,6 +637,7 @@ static void drop(struct zcp_waitset *ws, size_t i)
 {
 	struct att *a = &ws->att[i];
 	if (a->kind == ATT_SUB) {
+		fd_changed(ws);
 		((struct zcp_subscriber *)a->object)->ws = NULL;
 	} else {
 		struct zcp_trigger *tr = a->object;
@@ -472,10 +670,13 @@ void zcp__waitset_forget(struct zcp_waitset *ws, void *object)
 	zcp_waitset_detach(ws, object);
 }
 
+static void fd_destroy(struct zcp_waitset *ws);
+
 int zcp_waitset_destroy(zcp_waitset *ws)
 {
 	if (!ws)
 		return 0;
+	fd_destroy(ws);
 	while (ws->n)
 		drop(ws, ws->n - 1);
 	free(ws->att);
@@ -564,6 +765,171 @@ static void arm(struct zcp_waitset *ws, int on)
 	}
 }
 
+/* --- the waitset's descriptor (the protocol atop the fd section) ------------ */
+
+static int fd_usable(const struct zcp_waitset *ws)
+{
+	return ws->forks == zcp__fork_count() && zcp__mgr_check(ws->m) == 0;
+}
+
+/* Arm: our subscribers' sleeper bits, then our fd_armed bit. */
+static void fd_arm(struct zcp_waitset *ws)
+{
+	struct zcp__proc *me = zcp__proc_at(ws->m, ws->m->slot);
+	arm(ws, 1);
+	atomic_fetch_or_explicit(&me->fd_armed, UINT64_C(1) << ws->fd_index, memory_order_seq_cst);
+	ws->fd_armed = 1;
+}
+
+/* Disarm.  Returns 1 if our fd_armed bit was still set (no ringer took
+ * it, so none writes a byte for this arming), else 0. */
+static int fd_disarm(struct zcp_waitset *ws)
+{
+	if (!ws->fd_armed || !fd_usable(ws))
+		return 0;
+	struct zcp__proc *me = zcp__proc_at(ws->m, ws->m->slot);
+	uint64_t bit = UINT64_C(1) << ws->fd_index;
+	uint64_t was = atomic_fetch_and_explicit(&me->fd_armed, ~bit, memory_order_seq_cst);
+	arm(ws, 0);
+	ws->fd_armed = 0;
+	return (was & bit) != 0;
+}
+
+/* Make our descriptor readable (EAGAIN: it is). */
+static void fd_poke_own(struct zcp_waitset *ws)
+{
+	const char b = 1;
+	while (write(ws->fd, &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void fd_drain(struct zcp_waitset *ws)
+{
+	char buf[256];
+	ssize_t r;
+	while ((r = read(ws->fd, buf, sizeof buf)) == (ssize_t)sizeof buf || (r < 0 && errno == EINTR))
+		;
+}
+
+static void fd_destroy(struct zcp_waitset *ws)
+{
+	if (ws->fd < 0)
+		return;
+	if (fd_usable(ws)) {
+		struct zcp_mempool_manager *m = ws->m;
+		fd_disarm(ws);
+		uint64_t n = ws->fd_nonce;
+		atomic_compare_exchange_strong_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[ws->fd_index],
+							&n, 0, memory_order_acq_rel,
+							memory_order_relaxed);
+		char path[FIFO_PATH_MAX];
+		if (fifo_path(path, sizeof path, m, m->slot, ws->fd_nonce) == 0)
+			unlink(path);
+		pthread_mutex_lock(&m->fd_mutex);
+		m->fd_used &= ~(UINT32_C(1) << ws->fd_index);
+		pthread_mutex_unlock(&m->fd_mutex);
+	}
+	close(ws->fd);
+	ws->fd = -1;
+}
+
+static int fifo_err(int e)
+{
+	switch (e) {
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return ZCP_EACCES;
+	case ENOENT:
+	case ENOTDIR:
+		return ZCP_ENOSYS;
+	default:
+		return -e;
+	}
+}
+
+int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
+{
+	int err = ws_check(ws);
+	if (err)
+		return err;
+	if (!fd_out)
+		return ZCP_EINVAL;
+	if (ws->fd >= 0) {
+		*fd_out = ws->fd;
+		return 0;
+	}
+	struct zcp_mempool_manager *m = ws->m;
+	if (!zcp__plat_fifo_dir())
+		return ZCP_ENOSYS;
+	pthread_mutex_lock(&m->fd_mutex);
+	unsigned i = 0;
+	while (i < ZCP__FD_SLOTS && (m->fd_used & (UINT32_C(1) << i)))
+		i++;
+	if (i < ZCP__FD_SLOTS)
+		m->fd_used |= UINT32_C(1) << i;
+	pthread_mutex_unlock(&m->fd_mutex);
+	if (i == ZCP__FD_SLOTS)
+		return ZCP_ENOSPC;
+	char path[FIFO_PATH_MAX];
+	uint64_t n = 0;
+	int fd = -1, made = 0;
+	for (int tries = 0; tries < 8 && !made; tries++) {
+		n = fd_nonce();
+		if ((err = fifo_path(path, sizeof path, m, m->slot, n)))
+			goto fail;
+		if (mkfifo(path, 0600) == 0)
+			made = 1;
+		else if (errno != EEXIST) {
+			err = fifo_err(errno);
+			goto fail;
+		}
+	}
+	if (!made) {
+		err = ZCP_EEXIST;
+		goto fail;
+	}
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		err = fifo_err(errno);
+		goto fail_unlink;
+	}
+	if (!S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+		err = ZCP_EEXIST; /* not what we made */
+		goto fail_unlink;
+	}
+	/* The segments' access rules: their declared mode (attach checks
+	 * it), their group. */
+	struct stat seg;
+	if (m->data_seg && fstat(zcp_segment_fd(m->data_seg), &seg) == 0 && seg.st_gid != st.st_gid)
+		(void)!fchown(fd, (uid_t)-1, seg.st_gid);
+	if (fchmod(fd, (m->hdr->mode & 0660u) | 0600u) != 0) {
+		err = fifo_err(errno);
+		goto fail_unlink;
+	}
+	ws->fd = fd;
+	ws->fd_index = i;
+	ws->fd_nonce = n;
+	ws->fd_armed = 0;
+	fd_poke_own(ws); /* readable until a wait finds nothing and arms */
+	/* Release: pairs with the acquire load in fd_ring(); the FIFO is
+	 * there before its name is. */
+	atomic_store_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[i], n, memory_order_release);
+	*fd_out = fd;
+	return 0;
+
+fail_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+fail:
+	pthread_mutex_lock(&m->fd_mutex);
+	m->fd_used &= ~(UINT32_C(1) << i);
+	pthread_mutex_unlock(&m->fd_mutex);
+	return err;
+}
+
 static int past(const struct timespec *d)
 {
 	struct timespec now;
@@ -581,10 +947,29 @@ int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max, int
 	if (max > 65536)
 		max = 65536; /* the count must fit the int returned */
 	size_t got = collect(ws, events, max);
-	if (got)
+	if (got) {
+		/* Not armed now: the descriptor readable (the protocol atop
+		 * the fd section). */
+		if (ws->fd >= 0 && fd_disarm(ws))
+			fd_poke_own(ws);
 		return (int)got;
-	if (timeout_ns == 0)
-		return ZCP_ETIMEDOUT;
+	}
+	if (timeout_ns == 0) {
+		if (ws->fd < 0)
+			return ZCP_ETIMEDOUT;
+		fd_drain(ws);
+		fd_arm(ws);
+		got = collect(ws, events, max);
+		if (got && fd_disarm(ws))
+			fd_poke_own(ws);
+		return got ? (int)got : ZCP_ETIMEDOUT;
+	}
+	/* A blocking wait on a waitset with a descriptor: not armed for the
+	 * sleep (it arms and disarms the subscribers itself), readable
+	 * after it, so the event loop looks again. */
+	int fdw = ws->fd >= 0;
+	if (fdw)
+		fd_disarm(ws);
 	struct timespec deadline;
 	if (timeout_ns > 0)
 		zcp__deadline_in(&deadline, timeout_ns);
@@ -616,5 +1001,7 @@ int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max, int
 	arm(ws, 0);
 	if (!got && err == ZCP_ETIMEDOUT)
 		got = collect(ws, events, max);
+	if (fdw)
+		fd_poke_own(ws);
 	return got ? (int)got : err;
 }

@@ -37,6 +37,14 @@ void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner);
  * or ZCP_EAGAIN. */
 int zcp__triggers_reclaim(struct zcp_mempool_manager *m, unsigned s);
 
+/* Process slot s is gone (or is us, leaving): unlink the FIFOs its
+ * fd_nonce[] entries name (FIFOs only, in the FIFO directory) and clear
+ * the entries and its fd_armed mask. */
+void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s);
+
+/* Close the FIFOs of other processes the handle keeps open (at free). */
+void zcp__fd_cache_close(struct zcp_mempool_manager *m);
+
 /* Subscriber sub, attached to ws, is being closed: forget it. */
 void zcp__waitset_forget(struct zcp_waitset *ws, void *object);
 

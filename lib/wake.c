@@ -131,6 +131,8 @@ int zcp__wait_on(_Atomic uint32_t *word, uint32_t expect, const struct timespec 
 {
 	zcp__held_signals h;
 	zcp__signals_hold(&h);
+	if (!h.held)
+		return ZCP_EINVAL; /* h.old unknown: pselect needs it */
 	int err = 0;
 	for (;;) {
 		if (atomic_load_explicit(word, memory_order_acquire) != expect)

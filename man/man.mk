@@ -108,6 +108,7 @@ dist_man_MANS = \
 	man/zcp_waitset_create.3 \
 	man/zcp_waitset_destroy.3 \
 	man/zcp_waitset_detach.3 \
+	man/zcp_waitset_fd.3 \
 	man/zcp_waitset_wait.3 \
 	man/zerocp.1 \
 	man/zerocp.3 \

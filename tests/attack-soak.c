@@ -113,6 +113,7 @@ enum anomaly {
 	A_SETTLE,          /* settle failed */
 	A_ATTACH,          /* a replacement could not attach */
 	A_REFCOUNT,        /* refcount/handle of a held chunk is 0 */
+	A_BOARD,           /* a board entry was taken from its live filler */
 	A_N
 };
 static const char *const a_names[A_N] = {
@@ -120,9 +121,13 @@ static const char *const a_names[A_N] = {
 	"receive error", "pinned handle refused", "resolved chunk not the posted one",
 	"release error", "ref error", "send error", "unsend error", "get error",
 	"pool_stats inconsistent", "process() error", "reclaim error", "settle error",
-	"attach error", "refcount/handle of held chunk 0",
+	"attach error", "refcount/handle of held chunk 0", "board entry taken from its filler",
 };
 
+/* A board entry's phase, and in the low half the key of the process that
+ * moved it there (filler, taker, canceller).  FILLING names its filler:
+ * owner/sender are written only at the end of a fill, so until POSTED they
+ * still name the entry's previous user (or 0), never the filler. */
 enum { EMPTY, FILLING, POSTED, TAKING, TAKEN, CANCELLING };
 #define PH(s) ((int)((s) >> 32))
 #define ST(ph, key) (((uint64_t)(ph) << 32) | (uint32_t)(key))
@@ -162,7 +167,7 @@ struct shared {
 
 static struct shared *sh;
 static const char *mgr_name;
-static int nproc = 3, nthr = 3, named = 1, kills_on = 1;
+static int nproc = 3, nthr = 3, named = 1, kills_on = 1, fill_us;
 
 static uint32_t mkkey(int w, uint32_t inc)
 {
@@ -242,6 +247,26 @@ static void drop(struct thr *t, int i)
 	t->h[i] = t->h[--t->nh];
 }
 
+/* A fill of a board entry ends: FILLING (ours) -> POSTED.  Nobody may take
+ * the entry from a live filler (gc() judges FILLING by the filler): the
+ * test's own bookkeeping would break, not the library's. */
+static int fill_done(struct thr *t, _Atomic uint64_t *state, const char *board)
+{
+	uint64_t s = ST(FILLING, t->key);
+	if (atomic_compare_exchange_strong(state, &s, ST(POSTED, 0)))
+		return 1;
+	anomaly(A_BOARD, "%s board entry of live filler %x found in state %llx", board, t->key,
+		(unsigned long long)s);
+	return 0;
+}
+
+/* ZCP_SOAK_FILL_US: widen the fill window, as a slow (TSan) build does. */
+static void fill_pause(void)
+{
+	if (fill_us)
+		usleep((useconds_t)fill_us);
+}
+
 static uint64_t pick_size(struct thr *t)
 {
 	uint64_t r = rnd(t) % 100;
@@ -295,8 +320,9 @@ static void op_post(struct thr *t)
 	for (int k = 0; k < HB; k++) {
 		struct hentry *e = &sh->hb[(k + (int)(rnd(t) % HB)) % HB];
 		uint64_t s = ST(EMPTY, 0);
-		if (!atomic_compare_exchange_strong(&e->state, &s, ST(FILLING, 0)))
+		if (!atomic_compare_exchange_strong(&e->state, &s, ST(FILLING, t->key)))
 			continue;
+		fill_pause();
 		int r = zcp_chunk_ref(t->m, t->h[i].c); /* the pin */
 		if (r) {
 			anomaly(A_REF_ERR, "pin ref: %s", zcp_err_name(r));
@@ -308,7 +334,8 @@ static void op_post(struct thr *t)
 		e->writer = t->h[i].writer;
 		e->seq = t->h[i].seq;
 		e->pview = t->h[i].c;
-		atomic_store(&e->state, ST(POSTED, 0));
+		if (!fill_done(t, &e->state, "handle") && (r = zcp_chunk_release(t->m, t->h[i].c)))
+			anomaly(A_RELEASE_ERR, "release of an unposted pin: %s", zcp_err_name(r));
 		return;
 	}
 }
@@ -403,11 +430,12 @@ static void op_send(struct thr *t)
 	for (int k = 0; k < TB && !e; k++) {
 		struct tentry *x = &sh->tb[(k + (int)(rnd(t) % TB)) % TB];
 		uint64_t s = ST(EMPTY, 0);
-		if (atomic_compare_exchange_strong(&x->state, &s, ST(FILLING, 0)))
+		if (atomic_compare_exchange_strong(&x->state, &s, ST(FILLING, t->key)))
 			e = x;
 	}
 	if (!e)
 		return;
+	fill_pause();
 	uint64_t tk = 0;
 	int r = zcp_chunk_send(t->m, t->h[i].c, rid, &tk);
 	if (r) {
@@ -428,7 +456,8 @@ static void op_send(struct thr *t)
 	e->ticket = tk;
 	e->writer = t->h[i].writer;
 	e->seq = t->h[i].seq;
-	atomic_store(&e->state, ST(POSTED, 0));
+	if (!fill_done(t, &e->state, "ticket") && (r = zcp_chunk_unsend(t->m, tk)))
+		anomaly(A_UNSEND_ERR, "unsend of an unposted ticket: %s", zcp_err_name(r));
 	if (rnd(t) % 4 != 0)
 		drop(t, i); /* usually release our own at once */
 }
@@ -677,7 +706,22 @@ static void spawn(int w)
 	ws->pid = p;
 }
 
-/* after a kill and reclaim: drop board entries that can no longer finish */
+/* Empty a board entry read as s, whose owner/sender field is *who: claim
+ * it first (CANCELLING), so that clearing the field cannot hit the entry's
+ * next use (a filler that took it after an EMPTY and wrote its own key). */
+static void gc_empty(_Atomic uint64_t *state, uint64_t s, _Atomic uint32_t *who)
+{
+	if (atomic_compare_exchange_strong(state, &s, ST(CANCELLING, 0))) {
+		atomic_store(who, 0);
+		atomic_store(state, ST(EMPTY, 0));
+	}
+}
+
+/* after a kill and reclaim: drop board entries that can no longer finish.
+ * A FILLING entry is judged by its filler (in the state word): its
+ * owner/sender field is not written yet, and judging by that stale value
+ * (usually 0, "dead") would empty it under a live filler, and let a second
+ * filler fill it at once: two pins or tickets, one entry. */
 static void gc(void)
 {
 	for (int k = 0; k < HB; k++) {
@@ -686,10 +730,12 @@ static void gc(void)
 		int ph = PH(s);
 		if (ph == EMPTY)
 			continue;
-		if (key_dead(atomic_load(&e->owner))) {
+		if (ph == FILLING) {
+			if (key_dead((uint32_t)s))
+				gc_empty(&e->state, s, &e->owner);
+		} else if (key_dead(atomic_load(&e->owner))) {
 			if (ph != TAKING || key_dead((uint32_t)s))
-				if (atomic_compare_exchange_strong(&e->state, &s, ST(EMPTY, 0)))
-					atomic_store(&e->owner, 0);
+				gc_empty(&e->state, s, &e->owner);
 		} else if (ph == TAKING && key_dead((uint32_t)s)) {
 			atomic_compare_exchange_strong(&e->state, &s, ST(POSTED, 0));
 		}
@@ -701,15 +747,15 @@ static void gc(void)
 		if (ph == EMPTY)
 			continue;
 		uint32_t rk = atomic_load(&e->rkey);
-		if (key_dead(atomic_load(&e->sender))) {
-			if (ph == POSTED || (ph != FILLING && key_dead((uint32_t)s)) ||
-			    (ph == FILLING))
-				if (atomic_compare_exchange_strong(&e->state, &s, ST(EMPTY, 0)))
-					atomic_store(&e->sender, 0);
+		if (ph == FILLING) {
+			if (key_dead((uint32_t)s))
+				gc_empty(&e->state, s, &e->sender);
+		} else if (key_dead(atomic_load(&e->sender))) {
+			if (ph == POSTED || key_dead((uint32_t)s))
+				gc_empty(&e->state, s, &e->sender);
 		} else if (ph == POSTED && rk && key_dead(rk)) {
 			/* reclaim cancelled it; the sender settles the lent reference */
-			if (atomic_compare_exchange_strong(&e->state, &s, ST(EMPTY, 0)))
-				atomic_store(&e->sender, 0);
+			gc_empty(&e->state, s, &e->sender);
 		} else if (ph == TAKING && key_dead((uint32_t)s)) {
 			/* the claimer died inside receive: it may or may not have taken it */
 			atomic_store(&e->maybe_taken, 1);
@@ -734,9 +780,12 @@ int main(void)
 	/* make stress (ZCP_TEST_ITERS=100000): a 10-minute soak */
 	double cap = rounds > 150 ? 600 : 60;
 	/* knobs for narrowing a failure down: ZCP_SOAK_NAMED=0 sends to 0
-	 * only, ZCP_SOAK_KILLS=0 stops the kills (same rounds of pauses) */
+	 * only, ZCP_SOAK_KILLS=0 stops the kills (same rounds of pauses),
+	 * ZCP_SOAK_FILL_US=n sleeps n us inside every board fill (a slow
+	 * build's timing: TSan made gc() races of the boards show) */
 	named = getenv("ZCP_SOAK_NAMED") ? atoi(getenv("ZCP_SOAK_NAMED")) != 0 : 1;
 	kills_on = getenv("ZCP_SOAK_KILLS") ? atoi(getenv("ZCP_SOAK_KILLS")) != 0 : 1;
+	fill_us = getenv("ZCP_SOAK_FILL_US") ? atoi(getenv("ZCP_SOAK_FILL_US")) : 0;
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		bail("mmap");

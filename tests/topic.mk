@@ -9,7 +9,9 @@ ZCP_C_TESTS += \
 	tests/topic-wait \
 	tests/topic-block \
 	tests/waitset \
+	tests/waitset-fd \
 	tests/waitset-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh \
-	tests/readme-waitset.sh
+	tests/readme-waitset.sh \
+	tests/readme-waitset-fd.sh

@@ -87,8 +87,9 @@ ZCP_API int zcp_mempool_config_set_triggers(zcp_mempool_config *cfg, unsigned in
  * ZCP_ENOMEM.  Destroy with zcp_waitset_destroy(). */
 ZCP_API int zcp_waitset_create(zcp_mempool_manager *mgr, zcp_waitset **out);
 
-/* zcp_waitset_destroy - detach everything and free the waitset.  NULL is
- * a no-op.  Must not run beside a zcp_waitset_wait() on it.  Returns 0. */
+/* zcp_waitset_destroy - detach everything and free the waitset, closing
+ * its zcp_waitset_fd() descriptor if any.  NULL is a no-op.  Must not run
+ * beside a zcp_waitset_wait() on it.  Returns 0. */
 ZCP_API int zcp_waitset_destroy(zcp_waitset *ws);
 
 /* zcp_waitset_attach_subscriber - watch subscriber sub: ZCP_EVENT_DATA
@@ -126,6 +127,47 @@ ZCP_API int zcp_waitset_detach(zcp_waitset *ws, void *object);
  * waitset with nothing attached sleeps until the timeout or a signal. */
 ZCP_API int zcp_waitset_wait(zcp_waitset *ws, zcp_waitset_event *events, size_t max,
 			     int64_t timeout_ns);
+
+/* zcp_waitset_fd - a descriptor for an event loop (poll, epoll, select,
+ * libuv's uv_poll_t, GLib's g_unix_fd_add()) that is readable while ws
+ * may have events: made at the first call, the same one after.
+ *
+ * Use: watch it for reading (POLLIN, EPOLLIN), level-triggered; when it
+ * is readable, call zcp_waitset_wait(ws, events, max, 0) and handle what
+ * it returns.  A call that finds no event (ZCP_ETIMEDOUT) empties the
+ * descriptor and arms it: any news after that makes it readable again.
+ * A call that returns events leaves it readable, so the loop comes back
+ * while more may wait (ZCP_EVENT_DATA is reported while samples wait:
+ * take them, or the descriptor stays readable).  Never read it yourself;
+ * with EPOLLET, call zcp_waitset_wait() until it returns ZCP_ETIMEDOUT.
+ * A new descriptor is readable at once.  Readiness may be spurious (news
+ * for another waitset of the process, a byte in flight): the wait then
+ * finds nothing and arms again.  A zcp_waitset_wait() with a timeout
+ * works too; the descriptor is readable after it.
+ *
+ * Cost: nothing on a publish, a fire or a publisher change while the
+ * descriptor is not armed (between a readiness and the next wait that
+ * finds nothing); while armed, the first of them writes one byte to it
+ * (the others find it taken, and cost what a publish to a topic with a
+ * sleeping waitset costs).
+ *
+ * Where: a FIFO "zerocp_<manager>.fd.<slot>.<nonce>" in the directory of
+ * the manager's segments (/dev/shm), with the segments' mode and group,
+ * so any process allowed to use the manager rings it, under another user
+ * or in another PID namespace.  The descriptor is ws's (O_RDWR,
+ * O_NONBLOCK, O_CLOEXEC): do not close it; zcp_waitset_destroy() closes
+ * it and removes the FIFO, as a reclaim of a dead process does (when
+ * the reclaiming user may: in a sticky directory such as /dev/shm, only
+ * the FIFO's owner or root).  Up to 16 waitsets of a process have one at
+ * a time.
+ *
+ * Returns 0 and *fd_out, or ZCP_EINVAL (NULL argument), ZCP_ECHILD,
+ * ZCP_EPERM (read-only handle), ZCP_ENOSPC (16 of this process's
+ * waitsets have one), ZCP_ENOSYS (the platform has no directory for the
+ * FIFO), ZCP_EACCES (the directory refuses it: read-only, permissions),
+ * ZCP_EEXIST (the names tried were taken), ZCP_EMFILE, another negative
+ * errno.  Same threading as zcp_waitset_wait(). */
+ZCP_API int zcp_waitset_fd(zcp_waitset *ws, int *fd_out);
 
 /* zcp_trigger_open - open trigger `name` of manager mgr (1 to
  * ZCP_TRIGGER_NAME_MAX characters from [A-Za-z0-9._-], not starting with

@@ -55,7 +55,9 @@ enum {
 	ZCP_BENCH_WAKE_RTT = 1u << 11,
 	ZCP_BENCH_SYSCALLS = 1u << 12,
 	ZCP_BENCH_WAKE_PUB_COST = 1u << 13,
-	ZCP_BENCH_ALL = (1u << 14) - 1,
+	ZCP_BENCH_WAKE_FD_RTT = 1u << 14,
+	ZCP_BENCH_PUBLISH_NOSLEEPER = 1u << 15,
+	ZCP_BENCH_ALL = (1u << 16) - 1,
 };
 
 /* Median, min and max of a figure's trials. */
@@ -270,11 +272,13 @@ void zcp_bench_reclaim(struct zcp_bench_ctx *ctx);
 /* pubsub.c */
 void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_local(struct zcp_bench_ctx *ctx);
+void zcp_bench_publish_nosleeper(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_fanout(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_size(struct zcp_bench_ctx *ctx);
 void zcp_bench_pubsub_throughput(struct zcp_bench_ctx *ctx);
 /* wake.c */
 void zcp_bench_wake_rtt(struct zcp_bench_ctx *ctx);
+void zcp_bench_wake_fd_rtt(struct zcp_bench_ctx *ctx);
 void zcp_bench_syscalls_per_publish(struct zcp_bench_ctx *ctx);
 void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx);
 

@@ -34,6 +34,8 @@ static const struct {
 	{"wake_rtt", ZCP_BENCH_WAKE_RTT},
 	{"syscalls_per_publish", ZCP_BENCH_SYSCALLS},
 	{"wake_pub_cost", ZCP_BENCH_WAKE_PUB_COST},
+	{"wake_fd_rtt", ZCP_BENCH_WAKE_FD_RTT},
+	{"publish_nosleeper", ZCP_BENCH_PUBLISH_NOSLEEPER},
 };
 #define NFIGURE_NAMES (sizeof figure_names / sizeof figure_names[0])
 
@@ -54,7 +56,8 @@ static void usage(FILE *fp)
 		"            get_release, get_release_contended, batch, handoff_rtt,\n"
 		"            create_attach, reclaim, pubsub_rtt, pubsub_local,\n"
 		"            pubsub_fanout, pubsub_size, pubsub_throughput, wake_rtt,\n"
-		"            syscalls_per_publish, wake_pub_cost\n"
+		"            syscalls_per_publish, wake_pub_cost, wake_fd_rtt,\n"
+		"            publish_nosleeper\n"
 		"\n"
 		"Exit status: 0 whether or not the bars are met, 1 on an error,\n"
 		"2 on a usage error.\n",
@@ -200,6 +203,10 @@ int zcp_tool_bench(int argc, char **argv)
 		zcp_bench_syscalls_per_publish(&ctx);
 	if (ctx.only & ZCP_BENCH_WAKE_PUB_COST)
 		zcp_bench_wake_pub_cost(&ctx);
+	if (ctx.only & ZCP_BENCH_WAKE_FD_RTT)
+		zcp_bench_wake_fd_rtt(&ctx);
+	if (ctx.only & ZCP_BENCH_PUBLISH_NOSLEEPER)
+		zcp_bench_publish_nosleeper(&ctx);
 
 	if (ctx.json)
 		zcp_bench_print_json(&ctx);

@@ -295,6 +295,60 @@ static uint64_t run_local_floor(void *arg, uint64_t n, uint64_t *wall)
 	return *wall;
 }
 
+/* publish_nosleeper: pubsub_local's loop on a topic whose subscriber is
+ * attached to a waitset with an event-loop descriptor (zcp_waitset_fd())
+ * that is not armed (its last wait reported news), beside the same loop
+ * on a topic with no waitset, in the same manager and the same run: what
+ * a descriptor costs the publish path while nobody is asleep.  Bar:
+ * ratio <= 1.1. */
+void zcp_bench_publish_nosleeper(struct zcp_bench_ctx *ctx)
+{
+	char name[48];
+	zcp_mempool_manager *m = ps_manager(ctx, name, sizeof name);
+	struct local_zcp ws_side = {m, ps_pub(m, "nosleeper"), NULL, SMALL, 0};
+	struct local_zcp plain = {m, ps_pub(m, "local"), NULL, SMALL, 0};
+	struct zcp_bench_figure f;
+	zcp_waitset *ws = NULL;
+	zcp_waitset_event ev[4];
+	int fd, err;
+
+	ws_side.sub = ps_sub(m, "nosleeper");
+	plain.sub = ps_sub(m, "local");
+	if ((err = zcp_waitset_create(m, &ws)) ||
+	    (err = zcp_waitset_attach_subscriber(ws, ws_side.sub, NULL)) ||
+	    (err = zcp_waitset_fd(ws, &fd)))
+		zcp_bench_fatal("publish_nosleeper waitset: %s", zcp_strerror(err));
+	/* Armed by a look that finds nothing, rung by one publish, disarmed
+	 * by the look that reports it: the state an event loop leaves it in
+	 * while it handles news. */
+	while (zcp_waitset_wait(ws, ev, 4, 0) > 0)
+		;
+	zcp_chunk *c = zcp_publisher_loan(ws_side.pub, SMALL);
+	if (!c || zcp_publisher_publish(ws_side.pub, c))
+		zcp_bench_fatal("publish_nosleeper: the first publish failed");
+	if (zcp_waitset_wait(ws, ev, 4, 0) != 1)
+		zcp_bench_fatal("publish_nosleeper: the wait did not report the sample");
+	zcp_chunk *t = zcp_subscriber_take(ws_side.sub);
+	if (!t || zcp_chunk_release(m, t))
+		zcp_bench_fatal("publish_nosleeper: the first take failed");
+	struct kind k[2] = {
+		{"zcp", run_local_zcp, &ws_side, 1, 0, {0}, {0}},
+		{"pubsub_local", run_local_zcp, &plain, 1, 0, {0}, {0}},
+	};
+	interleave(ctx, k, 2);
+	kind_figure(ctx, &f, "publish_nosleeper", "256", &k[0], k[1].name, &k[1], NULL, 0);
+	zcp_bench_bar(&f, "ratio", "<=", 1.1);
+	snprintf(f.note, sizeof f.note,
+		 "loan+publish+take+release, the subscriber in a waitset with a descriptor not "
+		 "armed; beside: the same on a topic without a waitset");
+	zcp_bench_report(ctx, &f);
+
+	zcp_waitset_destroy(ws);
+	ps_close(ws_side.pub, &ws_side.sub, 1);
+	ps_close(plain.pub, &plain.sub, 1);
+	zcp_bench_destroy(m);
+}
+
 /* Context for pubsub_local: a plain get + write + release of the same size. */
 static uint64_t run_get_release(void *arg, uint64_t n, uint64_t *wall)
 {

@@ -22,7 +22,14 @@
  * beside the same publish while nobody sleeps (the ratio), and a bare
  * FUTEX_WAKE of a sleeper of that process.  Context, no bar.
  *
- * Linux only (futex, seccomp, /proc): elsewhere each figure is skipped
+ * wake_fd_rtt: wake_rtt's ping-pong with each side asleep in epoll_wait()
+ * on its waitset's descriptor (zcp_waitset_fd(): on readiness
+ * zcp_waitset_wait(..., 0), take), beside a bare ping-pong of two
+ * eventfds between the same two processes, each side asleep in
+ * epoll_wait() on its own (write; epoll_wait; read).  Bar (issue 13):
+ * median <= 1.3x of the eventfds.
+ *
+ * Linux only (futex, seccomp, /proc, epoll): elsewhere each figure is skipped
  * with the reason.  See docs/bench-json.md.
  */
 #define _GNU_SOURCE 1
@@ -39,6 +46,8 @@
 
 #if defined(__linux__)
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #if defined(__has_include)
@@ -426,6 +435,225 @@ void zcp_bench_wake_rtt(struct zcp_bench_ctx *ctx)
 }
 
 /* ------------------------------------------------------------------ */
+/* wake_fd_rtt                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A side of wake_fd_rtt: wake_rtt's, plus its waitset, the waitset's
+ * descriptor in an epoll instance, and for the bare round an epoll
+ * instance on the eventfd it receives on. */
+struct fside {
+	struct wside w;
+	zcp_waitset *ws;
+	int ep;           /* epoll on the waitset's descriptor */
+	int efd_in;       /* bare: the eventfd we receive on */
+	int efd_out;      /* bare: the one we send on */
+	int ep_bare;      /* epoll on efd_in */
+};
+
+static void fd_sleep(struct fside *x, int ep)
+{
+	struct epoll_event e;
+	int r = epoll_wait(ep, &e, 1, (int)(SLICE_NS / 1000000));
+	if (r == 0)
+		patience_check(&x->w.p);
+	else if (r < 0 && errno != EINTR)
+		peer_fatal(&x->w.s->err, "wake_fd_rtt epoll_wait", strerror(errno));
+}
+
+/* The usage the header documents: look (zcp_waitset_wait, timeout 0),
+ * take on news, sleep in epoll_wait when the look armed the descriptor. */
+static uint64_t fd_recv(struct fside *x)
+{
+	zcp_waitset_event ev[4];
+	patience_start(&x->w.p);
+	for (;;) {
+		int n = zcp_waitset_wait(x->ws, ev, 4, 0);
+		if (n == ZCP_ETIMEDOUT) {
+			fd_sleep(x, x->ep);
+			continue;
+		}
+		if (n < 0)
+			peer_fatal(&x->w.s->err, "wake_fd_rtt zcp_waitset_wait", zcp_strerror(n));
+		uint64_t v = 0;
+		unsigned got = 0;
+		zcp_chunk *c;
+		while ((c = zcp_subscriber_take(x->w.sub)) != NULL) {
+			v = *(const uint64_t *)zcp_sample_data(c);
+			if (zcp_chunk_release(x->w.m, c))
+				peer_fatal(&x->w.s->err, "wake_fd_rtt zcp_chunk_release", "failed");
+			got++;
+		}
+		if (got)
+			return v;
+	}
+}
+
+static void fd_setup(struct fside *x)
+{
+	int fd, err = zcp_waitset_create(x->w.m, &x->ws);
+	if (!err)
+		err = zcp_waitset_attach_subscriber(x->ws, x->w.sub, NULL);
+	if (!err)
+		err = zcp_waitset_fd(x->ws, &fd);
+	if (err)
+		peer_fatal(&x->w.s->err, "wake_fd_rtt waitset", zcp_strerror(err));
+	struct epoll_event e = {.events = EPOLLIN};
+	x->ep = epoll_create1(EPOLL_CLOEXEC);
+	x->ep_bare = epoll_create1(EPOLL_CLOEXEC);
+	if (x->ep < 0 || x->ep_bare < 0 || epoll_ctl(x->ep, EPOLL_CTL_ADD, fd, &e) ||
+	    epoll_ctl(x->ep_bare, EPOLL_CTL_ADD, x->efd_in, &e))
+		peer_fatal(&x->w.s->err, "wake_fd_rtt epoll", strerror(errno));
+}
+
+static void fd_teardown(struct fside *x)
+{
+	zcp_waitset_destroy(x->ws);
+	close(x->ep);
+	close(x->ep_bare);
+}
+
+static void bare_send(struct fside *x)
+{
+	uint64_t one = 1;
+	if (write(x->efd_out, &one, sizeof one) != (ssize_t)sizeof one)
+		peer_fatal(&x->w.s->err, "wake_fd_rtt eventfd write", strerror(errno));
+}
+
+static void bare_recv(struct fside *x)
+{
+	uint64_t v;
+	patience_start(&x->w.p);
+	for (;;) {
+		fd_sleep(x, x->ep_bare);
+		if (read(x->efd_in, &v, sizeof v) == (ssize_t)sizeof v)
+			return;
+		if (errno != EAGAIN && errno != EINTR)
+			peer_fatal(&x->w.s->err, "wake_fd_rtt eventfd read", strerror(errno));
+	}
+}
+
+static uint64_t a_fdz(struct fside *x)
+{
+	uint64_t n = x->w.n += 2;
+	uint64_t t0 = zcp_bench_now();
+	w_send(&x->w, n);
+	uint64_t v = fd_recv(x);
+	uint64_t ns = zcp_bench_now() - t0;
+	if (v != n + 1)
+		zcp_bench_fatal("wake_fd_rtt: pong says %llu, expected %llu", (unsigned long long)v,
+				(unsigned long long)(n + 1));
+	return ns;
+}
+
+static void b_fdz(struct fside *x)
+{
+	w_send(&x->w, fd_recv(x) + 1);
+}
+
+static uint64_t a_bare(struct fside *x)
+{
+	uint64_t t0 = zcp_bench_now();
+	bare_send(x);
+	bare_recv(x);
+	return zcp_bench_now() - t0;
+}
+
+static void b_bare(struct fside *x)
+{
+	bare_recv(x);
+	bare_send(x);
+}
+
+void zcp_bench_wake_fd_rtt(struct zcp_bench_ctx *ctx)
+{
+	const unsigned k = ctx->quick ? 100 : 1000, warm = k / 10 > 20 ? k / 10 : 20;
+	char name[48], note[150];
+	zcp_mempool_manager *m = w_manager(ctx, name, sizeof name);
+	struct wshared *s = zcp_bench_shared_alloc(sizeof *s);
+	uint64_t *vz = malloc(k * sizeof *vz), *vf = malloc(k * sizeof *vf);
+	struct per_trial z, fx;
+	int pinned = ctx->ncpu >= 2 && ctx->cpu[1] >= 0;
+	cpu_set_t saved;
+	int ping = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), pong = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	if (!vz || !vf)
+		zcp_bench_fatal("out of memory");
+	if (ping < 0 || pong < 0)
+		zcp_bench_fatal("eventfd: %s", strerror(errno));
+	snprintf(note, sizeof note,
+		 "%s; both asleep in epoll_wait every round (the waitset's descriptor / an eventfd)",
+		 pinned ? "A and B pinned to two CPUs" : "fewer than 2 CPUs: not pinned");
+
+	struct fside a = {{s, m, NULL, NULL, {&s->err, 0, "wake_fd_rtt"}, 0, 0}, NULL, -1, pong, ping, -1};
+	int err = zcp_publisher_create(m, "ping", NULL, &a.w.pub);
+	if (!err)
+		err = zcp_subscriber_create(m, "pong", NULL, &a.w.sub);
+	if (err)
+		zcp_bench_fatal("wake_fd_rtt endpoints: %s", zcp_strerror(err));
+
+	pid_t pid = zcp_bench_fork();
+	if (pid == 0) {
+		struct fside b = {{s, NULL, NULL, NULL, {&s->err, 0, "wake_fd_rtt"}, 0, 0}, NULL, -1, ping, pong, -1};
+		b.w.m = peer_attach(name, &s->err, pinned, ctx->cpu[1]);
+		err = zcp_subscriber_create(b.w.m, "ping", NULL, &b.w.sub);
+		if (!err)
+			err = zcp_publisher_create(b.w.m, "pong", NULL, &b.w.pub);
+		if (err)
+			peer_fatal(&s->err, "wake_fd_rtt endpoints", zcp_strerror(err));
+		fd_setup(&b);
+		atomic_store_explicit(&s->ready, 1, memory_order_release);
+		for (unsigned t = 0; t < ctx->trials; t++)
+			for (int ph = 0; ph < 2; ph++) {
+				int zcp_phase = (ph == 0) == (t % 2 == 0);
+				for (unsigned r = 0; r < warm + k; r++)
+					zcp_phase ? b_fdz(&b) : b_bare(&b);
+			}
+		fd_teardown(&b);
+		if (zcp_subscriber_close(b.w.sub) || zcp_publisher_close(b.w.pub))
+			_exit(1);
+		zcp_mempool_manager_detach(b.w.m);
+		_exit(0);
+	}
+
+	pin_self(pinned, ctx->cpu[0], &saved);
+	fd_setup(&a);
+	if (zcp_bench_spin_until(&s->ready, 1, &s->err, 10.0))
+		zcp_bench_fatal("wake_fd_rtt: the peer did not start");
+	for (unsigned t = 0; t < ctx->trials; t++)
+		for (int ph = 0; ph < 2; ph++) {
+			int zcp_phase = (ph == 0) == (t % 2 == 0);
+			for (unsigned r = 0; r < warm + k; r++) {
+				uint64_t ns = zcp_phase ? a_fdz(&a) : a_bare(&a);
+				if (r >= warm)
+					(zcp_phase ? vz : vf)[r - warm] = ns;
+			}
+			summarise(zcp_phase ? vz : vf, k, t, zcp_phase ? &z : &fx);
+		}
+	zcp_bench_wait(pid, "wake_fd_rtt");
+	restore_cpus(pinned, &saved);
+
+	struct zcp_bench_figure f;
+	for (int v = 0; v < 2; v++) {
+		zcp_bench_figure_of(&f, "wake_fd_rtt", "ns", ctx->trials, k, v ? z.p99 : z.med,
+				    "eventfd", v ? fx.p99 : fx.med);
+		snprintf(f.variant, sizeof f.variant, "%s", v ? "p99" : "median");
+		if (!v)
+			zcp_bench_bar(&f, "ratio", "<=", 1.3);
+		snprintf(f.note, sizeof f.note, "%s", note);
+		zcp_bench_report(ctx, &f);
+	}
+	fd_teardown(&a);
+	if (zcp_publisher_close(a.w.pub) || zcp_subscriber_close(a.w.sub))
+		zcp_bench_fatal("wake_fd_rtt: closing the endpoints failed");
+	close(ping);
+	close(pong);
+	free(vz);
+	free(vf);
+	zcp_bench_shared_free(s, sizeof *s);
+	zcp_bench_destroy(m);
+}
+
+/* ------------------------------------------------------------------ */
 /* wake_pub_cost                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -657,6 +885,12 @@ void zcp_bench_wake_pub_cost(struct zcp_bench_ctx *ctx)
 {
 	zcp_bench_skip(ctx, "wake_pub_cost", "median", NULL,
 		       "no futex on this platform: sleepers are woken by polling");
+}
+
+void zcp_bench_wake_fd_rtt(struct zcp_bench_ctx *ctx)
+{
+	zcp_bench_skip(ctx, "wake_fd_rtt", "median", "ratio <=1.3x",
+		       "not Linux: no epoll or eventfd for the baseline");
 }
 
 #endif /* HAVE_FUTEX */
