@@ -9,8 +9,8 @@
  *      CAS: the reference becomes the ring's ("pub.moved");
  *   3. the sample that leaves the ring is evicted: its slot emptied, then
  *      its topics' bit dropped ("pub.evicting");
- *   4. the slot of position p written: pos 0, handle, pos p + 1
- *      ("pub.written");
+ *   4. the slot of position p written: pos 0, handle, pos p + 1, and
+ *      its copy beside the tail ("pub.written");
  *   5. tail = p + 1: subscribers see it;  pending = 0.
  * A kill before 4 completes leaves a chunk nobody reads with the topics'
  * bit (reclaim drops it: the sample reached nobody); after it, the sample
@@ -93,6 +93,7 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		atomic_store_explicit(&ep->base, tail, memory_order_relaxed);
 		atomic_store_explicit(&ep->released, tail, memory_order_relaxed);
 		atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
+		atomic_store_explicit(&ep->last_pos, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->rejected, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->overflow, (uint32_t)opts->overflow, memory_order_relaxed);
 		atomic_store_explicit(&ep->blocked, 0, memory_order_relaxed);
@@ -453,7 +454,13 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 
 	uint64_t mask = m->geo.ring_size - 1;
 	uint64_t base = atomic_load_explicit(&pub->ep->base, memory_order_relaxed);
-	if (p - base >= pub->keep)
+	/* The eviction of position p - keep: after the tail when its slot is
+	 * not ours to write, so the CAS that gives it back (a line a
+	 * subscriber wrote last) does not delay the sample.  The ring then
+	 * keeps keep + 1 samples for a moment; sweeps know (topic.c). */
+	int evict = p - base >= pub->keep;
+	int evict_later = evict && pub->keep < m->geo.ring_size;
+	if (evict && !evict_later)
 		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	struct zcp__ring_slot *s = &pub->ring[p & mask];
 	/* The seqlock's write side (topic.h): readers that see the new pos
@@ -464,6 +471,13 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	atomic_store_explicit(&s->stamp, stamp, memory_order_relaxed);
 	atomic_store_explicit(&s->offset, off, memory_order_relaxed);
 	atomic_store_explicit(&s->pos, p + 1, memory_order_release);
+	/* The same, copied beside the tail (topic.h). */
+	atomic_store_explicit(&pub->ep->last_pos, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&pub->ep->last_handle, h, memory_order_relaxed);
+	atomic_store_explicit(&pub->ep->last_stamp, stamp, memory_order_relaxed);
+	atomic_store_explicit(&pub->ep->last_offset, off, memory_order_relaxed);
+	atomic_store_explicit(&pub->ep->last_pos, p + 1, memory_order_release);
 	ZCP__CRASH_POINT("pub.written");
 	/* Release: the slot, the header and (through the record CAS) the
 	 * payload before a subscriber's acquire load of the tail. */
@@ -471,6 +485,8 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	pub->tail = p + 1;
 	atomic_store_explicit(&pub->ep->pending, 0, memory_order_relaxed);
 	zcp__topic_wake(m, pub->topic_index);
+	if (evict_later)
+		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	return 0;
 }
 

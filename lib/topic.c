@@ -325,8 +325,11 @@ void zcp__topic_sweep(struct zcp_mempool_manager *m, unsigned t)
 		uint64_t done = atomic_load_explicit(&ep->released, memory_order_relaxed);
 		uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
 		uint64_t from = keep_from(m, t, j, tp, st);
-		if (tail > keep && done < tail - keep)
-			done = tail - keep; /* evicted by the publisher already */
+		/* Evicted by the publisher already: all below tail - keep,
+		 * but for the one a publish evicts after its tail (publisher.c)
+		 * and which its death may have left. */
+		if (tail > keep + 1 && done < tail - keep - 1)
+			done = tail - keep - 1;
 		if (from > tail)
 			from = tail;
 		/* Only the ring's slots can hold anything (and a scribbled

@@ -114,9 +114,18 @@ struct zcp__publisher_ep {
 	 * whoever closes it dead takes its count back. */
 	_Atomic uint32_t blocked;
 	uint64_t reserved1[2];
-	/* What subscribers poll, alone on its line: a publish writes it once. */
+	/* What subscribers poll, alone on its line with a copy of the
+	 * newest sample's slot: a subscriber that keeps up reads this one
+	 * line, and the ring's lines stay in the publisher's cache.  The
+	 * copy is a seqlock of its own (last_pos = position + 1, 0 while
+	 * written) and only a hint: whatever it names is checked by the
+	 * reference's generation, as a slot's is. */
 	_Alignas(64) _Atomic uint64_t tail; /* next position */
-	uint64_t reserved2[7];
+	_Atomic uint64_t last_pos;
+	_Atomic uint64_t last_handle;
+	_Atomic uint64_t last_stamp;
+	_Atomic uint64_t last_offset;
+	uint64_t reserved2[3];
 	/* The publisher's own bookkeeping, off the polled lines. */
 	_Alignas(64) _Atomic uint64_t pending; /* handle being published, 0 if none */
 	_Atomic uint64_t rejected; /* publishes refused (ZCP_OVERFLOW_REJECT) */

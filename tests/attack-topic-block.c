@@ -603,7 +603,9 @@ static void stopped_subscriber(zcp_mempool_manager *m)
 	kill(pid, SIGCONT);
 	ok(write(go[1], "g", 1) == 1, "stopped: SIGCONT, go");
 	pthread_join(th, NULL);
-	ok(bp.result == 0 && bp.dt >= 500 * MS, "stopped: B's publish went on once the subscriber took (%s after %lld ms)",
+	/* That it waited is the check above (not done at 600 ms); its own
+	 * clock starts when its thread runs, which a loaded machine delays. */
+	ok(bp.result == 0, "stopped: B's publish went on once the subscriber took (%s after %lld ms)",
 	   ename(bp.result), (long long)(bp.dt / MS));
 	int err = ZCP_ETIMEDOUT;
 	int64_t end = mono_ns() + 10 * SEC * SLOW;

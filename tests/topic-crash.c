@@ -66,12 +66,16 @@ static int wait_ge(_Atomic uint64_t *a, uint64_t v)
 	return 1;
 }
 
+/* Ring slots per publisher: 16, or 2 for the rounds where the ring is no
+ * larger than the queue (then a publish evicts before its own slot). */
+static unsigned ring_size = 16;
+
 static zcp_mempool_manager *make(const char **name)
 {
 	zcp_mempool_config *cfg = zcp_mempool_config_new();
 	zcp_mempool_manager *m = NULL;
 	zcp_mempool_config_add_entry(cfg, 128, 32);
-	zcp_mempool_config_set_topics(cfg, 4, 2, 4, 16);
+	zcp_mempool_config_set_topics(cfg, 4, 2, 4, ring_size);
 	*name = zt_name();
 	if (zcp_mempool_manager_create(*name, cfg, &m) != 0)
 		bail("create");
@@ -168,7 +172,7 @@ static void inflight(const char *point, unsigned skip, uint64_t expect)
 	memset(sh, 0, sizeof *sh);
 	pid_t subs[2] = {seer(name, 0), seer(name, 1)};
 	char what[64];
-	snprintf(what, sizeof what, "%s #%u", point, skip + 1);
+	snprintf(what, sizeof what, "%s #%u (ring %u)", point, skip + 1, ring_size);
 	int ready = wait_ge(&sh->ready, 2);
 	pid_t pub = zt_fork();
 	if (pub == 0) {
@@ -497,12 +501,19 @@ int main(void)
 	if (sh == MAP_FAILED)
 		bail("mmap");
 	/* The (skip+1)-th hit is in the publish of sequence skip (moved,
-	 * written) or skip + 2 (evicting: the third publish evicts first). */
+	 * written) or skip + 2 (evicting: the third publish evicts, after its
+	 * tail, the ring being larger than the queue). */
 	for (unsigned k = 0; k < 3; k++) {
 		inflight("pub.moved", k, k);           /* not in the ring: nobody */
 		inflight("pub.written", k, k + 1);     /* in the ring: everybody */
-		inflight("pub.evicting", k, k + 2);    /* before its slot: nobody */
+		inflight("pub.evicting", k, k + 3);    /* after its tail: everybody */
 	}
+	/* A ring of 2 = the queue: the third publish evicts into its own
+	 * slot, so before it: a kill there delivers nothing new. */
+	ring_size = 2;
+	for (unsigned k = 0; k < 2; k++)
+		inflight("pub.evicting", k, k + 2);
+	ring_size = 16;
 	subscriber_killed();
 	dead_lock_holder();
 	live_lock_holder();
