@@ -2,27 +2,19 @@
 /* tools/gateway.c - zerocp-gateway: bridge a manager's topics to DDS
  * (Eclipse Cyclone DDS) and back.
  *
- * Export, local -> DDS: the main thread sleeps in a zcp_waitset over a
+ * Two threads.  The main thread is the local side: a zcp_waitset over a
  * subscriber of every exported topic (plus the gateway registry, below);
  * woken, it takes everything each subscriber has and writes it to the
  * topic's DDS writer straight from its chunk (the DDS sample's payload
  * points into the chunk), the chunk released; the writes are batched
  * (dds_write_set_batch) and flushed once per topic per wake, so a burst
- * leaves in few packets and a lone sample at once.  Every 200 ms it also
- * looks for new local topics matching --export.
- *
- * Import, DDS -> local: a DDS listener (on_data_available, run by the
- * Cyclone thread that received the data) takes every sample the reader
- * has, copies each into a chunk loaned from the topic's local publisher
- * and publishes it: no thread of ours is woken on the way.  Only when a
- * publish blocks past its timeout (a full local queue under the BLOCK
- * policy) does the listener hand the topic over to the import thread,
- * which waits for room, drains the reader and hands it back, so Cyclone's
- * receive thread (which also takes the acknowledgements of our writers)
- * is held up at most one timeout.  The import thread otherwise sleeps in
- * a DDS waitset over the built-in publication topic (discovery of remote
- * writers whose topic matches --import) and a guard condition (stop, or
- * a topic handed over).  Nothing spins.
+ * leaves in few packets and a lone sample at once.  Every 200 ms without
+ * news it looks for new local topics matching --export.  The import thread is the DDS side: a DDS
+ * waitset over a read condition of every DDS reader, of the built-in
+ * publication topic (discovery of remote writers whose topic matches
+ * --import) and a guard condition (stop); each DDS sample is copied into
+ * a chunk loaned from the topic's local publisher and published.  Both
+ * sleep; neither spins.
  *
  * No loops.  Every DDS sample carries the id of the gateway that wrote
  * it.  Gateways of one manager register: each publishes its id on the
@@ -180,14 +172,7 @@ struct gw_topic {
 	_Atomic uint64_t pub_id;
 	uint64_t pub_type_size;
 	dds_entity_t reader;
-	_Atomic int import_leader;
-	pthread_mutex_t mu; /* one drainer at a time: the listener or the import thread */
-	_Atomic int more;    /* the listener ran: the reader may have samples */
-	_Atomic int backlog; /* a publish blocked: the import thread drains */
-	/* Under mu: the sample whose publish blocked and those taken with it,
-	 * in order, published before anything else. */
-	zcp_chunk *held[GW_TAKE];
-	int n_held, first_held;
+	int import_leader;
 	uint64_t n_in, n_dropped;
 };
 
@@ -253,9 +238,7 @@ static struct gw_topic *topic_get(const char *name)
 	if (t == NULL && n < GW_MAX_TOPICS && (t = calloc(1, sizeof(*t))) != NULL) {
 		snprintf(t->name, sizeof(t->name), "%s", name);
 		zcp_gw_dds_name(name, t->dds_name, sizeof(t->dds_name));
-		t->export_leader = 1;
-		atomic_store(&t->import_leader, 1);
-		pthread_mutex_init(&t->mu, NULL);
+		t->export_leader = t->import_leader = 1;
 		gw.topics[n] = t;
 		atomic_store(&gw.n_topics, n + 1);
 	}
@@ -575,15 +558,12 @@ static void export_loop(void)
 /* Import: DDS -> local (import thread)                                */
 /* ------------------------------------------------------------------ */
 
-static void import_listener(dds_entity_t reader, void *arg);
-
-static int import_start(struct gw_topic *t, const dds_qos_t *wq)
+static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws)
 {
 	dds_reliability_kind_t rel = DDS_RELIABILITY_BEST_EFFORT;
 	dds_durability_kind_t dur = DDS_DURABILITY_VOLATILE;
 	dds_history_kind_t hk;
-	int32_t depth = 1, hdepth = 0;
-	dds_listener_t *l;
+	int32_t depth = 1, hdepth = 0, rd;
 	zcp_topic_options o;
 	zcp_topic_info info;
 	dds_qos_t *q;
@@ -626,11 +606,7 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq)
 	q = make_qos(rel == DDS_RELIABILITY_RELIABLE, (unsigned int)depth,
 		     dur != DDS_DURABILITY_VOLATILE ? (unsigned int)(hdepth > 0 ? hdepth : 1) : 0,
 		     0);
-	atomic_store(&t->import_leader, is_leader(t->name, ZCP_ENDPOINT_PUBLISHER));
-	l = dds_create_listener(NULL);
-	dds_lset_data_available_arg(l, import_listener, t, true);
-	t->reader = dds_create_reader(gw.pp, t->topic, q, l);
-	dds_delete_listener(l);
+	t->reader = dds_create_reader(gw.pp, t->topic, q, NULL);
 	dds_delete_qos(q);
 	if (t->reader < 0) {
 		note("cannot make a DDS reader on %s: %s", t->dds_name, dds_strretcode(t->reader));
@@ -639,7 +615,10 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq)
 		atomic_store(&t->pub_id, 0);
 		return -1;
 	}
+	rd = dds_create_readcondition(t->reader, DDS_ANY_STATE);
+	dds_waitset_attach(ws, rd, (dds_attach_t)(intptr_t)t);
 	t->imported = 1;
+	t->import_leader = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
 	note("importing DDS topic %s as topic %s (%s%s)", t->dds_name, zcp_tool_q(t->name),
 	     rel == DDS_RELIABILITY_RELIABLE ? "reliable" : "best effort",
 	     dur != DDS_DURABILITY_VOLATILE ? ", transient-local" : "");
@@ -647,7 +626,7 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq)
 }
 
 /* New DDS writers: import the topics that match. */
-static void import_discover(dds_entity_t builtin)
+static void import_discover(dds_entity_t builtin, dds_entity_t ws)
 {
 	void *buf[16];
 	dds_sample_info_t si[16];
@@ -665,142 +644,66 @@ static void import_discover(dds_entity_t builtin)
 				continue;
 			t = topic_get(name);
 			if (t != NULL && !t->imported)
-				import_start(t, e->qos);
+				import_start(t, e->qos, ws);
 		}
 		dds_return_loan(builtin, buf, n);
 	}
 }
 
-/* Publish the held chunks in order; 0 when none is left (published, or
- * dropped at a stop), ZCP_ETIMEDOUT when a queue is still full after the
- * publisher's timeout and `wait` is 0.  Under t->mu. */
-static int import_publish(struct gw_topic *t, int wait)
-{
-	while (t->n_held > 0) {
-		zcp_chunk *c = t->held[t->first_held];
-		int err;
-		while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_ETIMEDOUT ||
-		       err == ZCP_EINTR) {
-			if (zcp_topic_stop)
-				break;
-			if (!wait && err == ZCP_ETIMEDOUT)
-				return ZCP_ETIMEDOUT;
-		}
-		if (err != 0) {
-			zcp_chunk_release(gw.m, c);
-			t->n_dropped++;
-		} else {
-			t->n_in++;
-		}
-		t->first_held = (t->first_held + 1) % GW_TAKE;
-		t->n_held--;
-	}
-	return 0;
-}
-
-/* Publish DDS sample s locally (behind the held ones); ZCP_ETIMEDOUT
- * when it is held (wait 0 and a full queue).  Under t->mu, with room for
- * one more held chunk. */
-static int import_one(struct gw_topic *t, const zerocp_gw_Sample *s, int wait)
+static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 {
 	uint64_t n = s->payload._length;
 	zcp_chunk *c;
+	int err;
 
 	if (id_local(s->origin_gateway)) {
 		/* ours, or a sibling's: maybe one registered just now */
-		return 0;
+		return;
 	}
-	if (!atomic_load_explicit(&t->import_leader, memory_order_relaxed)) {
+	if (!t->import_leader) {
 		t->n_dropped++;
-		return 0;
+		return;
 	}
 	if (t->pub_type_size != 0 && n != t->pub_type_size) {
 		t->n_dropped++;
-		return 0;
+		return;
 	}
 	if (n == 0 || n > gw.largest) {
 		t->n_dropped++;
-		return 0;
+		return;
 	}
 	c = zcp_publisher_loan(t->pub, n);
 	if (c == NULL) {
 		t->n_dropped++;
 		note("topic %s: cannot loan %llu bytes: %s", zcp_tool_q(t->name),
 		     (unsigned long long)n, zcp_strerror(-errno));
-		return 0;
+		return;
 	}
 	memcpy(zcp_sample_data(c), s->payload._buffer, (size_t)n);
-	t->held[(t->first_held + t->n_held++) % GW_TAKE] = c;
-	if (!wait && t->n_held > 1)
-		return ZCP_ETIMEDOUT; /* behind one that blocked */
-	return import_publish(t, wait);
+	while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_ETIMEDOUT || err == ZCP_EINTR)
+		if (zcp_topic_stop)
+			break;
+	if (err != 0) {
+		zcp_chunk_release(gw.m, c);
+		t->n_dropped++;
+		return;
+	}
+	t->n_in++;
 }
 
-/* Take and publish everything the reader has, in order.  wait 0 (the
- * listener): stop at a publish that times out, the sample kept in
- * t->held, the rest left in the reader: ZCP_ETIMEDOUT.  Under t->mu. */
-static int import_drain(struct gw_topic *t, int wait)
+static void import_drain(struct gw_topic *t)
 {
 	void *buf[GW_TAKE];
 	dds_sample_info_t si[GW_TAKE];
-	int n, r = 0;
+	int n;
 
-	if (import_publish(t, wait) != 0)
-		return ZCP_ETIMEDOUT;
-	/* At most GW_TAKE held: a take only when none is. */
 	while (!zcp_topic_stop &&
 	       (n = dds_take(t->reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
-		/* The samples after one that blocks are held behind it, in
-		 * order, and published by whoever drains next. */
 		for (int i = 0; i < n; i++)
-			if (si[i].valid_data && import_one(t, buf[i], wait) != 0)
-				r = ZCP_ETIMEDOUT;
+			if (si[i].valid_data)
+				import_one(t, buf[i]);
 		dds_return_loan(t->reader, buf, n);
-		if (r != 0)
-			return r;
 	}
-	return 0;
-}
-
-/* Drain t: from the listener (wait 0) unless the import thread has it
- * (a backlog, or the lock taken); from the import thread (wait 1) until
- * the reader is empty, then the listener has it again.  `more` catches
- * the samples that came while another held the lock. */
-static void import_run(struct gw_topic *t, int wait)
-{
-	for (;;) {
-		int r;
-		if (!wait && atomic_load(&t->backlog))
-			return;
-		if (wait)
-			pthread_mutex_lock(&t->mu);
-		else if (pthread_mutex_trylock(&t->mu) != 0)
-			return;
-		atomic_store(&t->more, 0);
-		r = import_drain(t, wait);
-		if (r != 0)
-			atomic_store(&t->backlog, 1);
-		else if (wait)
-			atomic_store(&t->backlog, 0);
-		pthread_mutex_unlock(&t->mu);
-		if (r != 0) {
-			dds_set_guardcondition(gw.guard, true);
-			return;
-		}
-		if (!atomic_exchange(&t->more, 0) || zcp_topic_stop)
-			return;
-	}
-}
-
-/* on_data_available, in the Cyclone thread that received the data. */
-static void import_listener(dds_entity_t reader, void *arg)
-{
-	struct gw_topic *t = arg;
-
-	(void)reader;
-	atomic_store(&t->more, 1);
-	if (!zcp_topic_stop)
-		import_run(t, 0);
 }
 
 static void *import_thread(void *arg)
@@ -819,14 +722,9 @@ static void *import_thread(void *arg)
 		int k = dds_waitset_wait(ws, xs, 32, DDS_MSECS(200));
 		for (int i = 0; i < k && !zcp_topic_stop; i++) {
 			if (xs[i] == 1)
-				import_discover(builtin);
-			else if (xs[i] == 0) { /* stop, or topics handed over */
-				dds_set_guardcondition(gw.guard, false);
-				for (int j = 0; j < atomic_load(&gw.n_topics); j++)
-					if (gw.topics[j]->imported &&
-					    atomic_load(&gw.topics[j]->backlog))
-						import_run(gw.topics[j], 1);
-			}
+				import_discover(builtin, ws);
+			else if (xs[i] != 0)
+				import_drain((struct gw_topic *)(intptr_t)xs[i]);
 		}
 		zcp_topic_now(&now);
 		if (zcp_topic_ts_diff(&now, &next) >= 0) {
@@ -1012,13 +910,8 @@ int main(int argc, char **argv)
 			     zcp_tool_q(t->name), (unsigned long long)t->n_out,
 			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
 			     (unsigned long long)t->n_dropped);
-		if (t->reader > 0)
-			dds_delete(t->reader); /* waits for a listener still running */
-		for (; t->n_held > 0; t->n_held--, t->first_held = (t->first_held + 1) % GW_TAKE)
-			zcp_chunk_release(gw.m, t->held[t->first_held]);
 		zcp_subscriber_close(t->sub);
 		zcp_publisher_close(t->pub);
-		pthread_mutex_destroy(&t->mu);
 		free(t);
 	}
 	dds_delete(gw.pp);
