@@ -426,7 +426,16 @@ static int attach_rest(struct zcp_mempool_manager *m)
 	/* Who we are must be readable by others before we take a slot: no
 	 * lock, no registration. */
 	err = open_lock(m);
-	return err ? err : claim_slot(m);
+	if (!err)
+		err = claim_slot(m);
+	if (!err) {
+		/* FIFOs earlier occupants left that their reclaimers could not
+		 * remove (waitset.c): ours to try, in our slot and the free
+		 * ones. */
+		zcp__fd_reclaim(m, m->slot);
+		zcp__fd_retry(m, 0);
+	}
+	return err;
 }
 
 /* The common end of both attaches: err from opening the segments, then the
@@ -557,6 +566,7 @@ static void leave(struct zcp_mempool_manager *m)
 	zcp__topics_reclaim(m, m->process_id);
 	zcp__triggers_reclaim(m, m->slot);
 	zcp__fd_reclaim(m, m->slot);
+	zcp__fd_retry(m, 0);
 	zcp__escrow_clear_slot(m, m->slot);
 	zcp__slot_drop_all(m, m->slot, m->slot, &refs);
 	zcp__slot_leave(m);
@@ -600,7 +610,9 @@ int zcp_mempool_manager_unlink(const char *name)
 	int a = zcp_segment_unlink(buf);
 	seg_name(buf, sizeof buf, name, "_data");
 	int b = zcp_segment_unlink(buf);
-	if (a == 0 || b == 0)
+	/* Its event-loop FIFOs nobody uses any more (waitset.c). */
+	int f = zcp__fd_sweep(name, ZCP_MAX_PROCESSES);
+	if (a == 0 || b == 0 || f > 0)
 		return 0;
 	return a != ZCP_ENOENT ? a : b;
 }
@@ -677,5 +689,10 @@ int zcp_mempool_manager_remove(const zcp_mempool_manager *mgr)
 	 * nothing to do). */
 	int a = zcp_segment_unlink_same(mgr->mgmt_seg);
 	int b = zcp_segment_unlink_same(mgr->data_seg);
+	/* Its event-loop FIFOs: those still recorded in free slots, and
+	 * those nobody uses any more (waitset.c).  A live listener's stays
+	 * until it destroys its waitset or leaves. */
+	zcp__fd_retry(mgr, 1);
+	zcp__fd_sweep(mgr->name, ZCP_MAX_PROCESSES);
 	return a ? a : b;
 }

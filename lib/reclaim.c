@@ -146,6 +146,9 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 		if (zcp__slot_end_reclaim(mgr, i, mine))
 			rep.processes++;
 	}
+	/* FIFOs of processes gone earlier that their reclaimers could not
+	 * remove (another user's): ours to try (waitset.c). */
+	zcp__fd_retry(mgr, 0);
 	/* Tickets to receivers that died will never be taken. */
 	rep.cancelled = zcp__escrow_cancel_dead(mgr);
 	if (out)

@@ -50,6 +50,7 @@
 #include "topic.h"
 #include "wake.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -225,6 +226,60 @@ static void fd_ring(struct zcp_mempool_manager *m, unsigned s, struct zcp__proc 
 	errno = saved;
 }
 
+/* --- removing FIFOs: who, when ------------------------------------------------
+ *
+ * /dev/shm is sticky: only a FIFO's owner (or a privileged process) may
+ * unlink it.  A process reclaiming a dead listener of another user (uid
+ * 65534 in the manager's group reclaiming root's listener, say) gets
+ * EPERM.  The rule:
+ *  - The records are authoritative.  A FIFO named by an fd_nonce[] entry
+ *    of a slot whose process is gone is litter.  Its entry is cleared only
+ *    once the FIFO is gone (unlinked by us, or not there, or not a FIFO);
+ *    on any other failure (EPERM) it stays recorded in the slot, and every
+ *    later attach (its own new slot, and every free slot), detach, reclaim
+ *    and zcp_mempool_manager_remove()/_destroy() (those also the slots
+ *    of dead processes not reclaimed yet) tries again, so the first
+ *    process that may unlink it (the owner's uid, or root: the server,
+ *    `zerocp clean`) does.  A new occupant of the slot never reuses an
+ *    entry that still holds a nonce.
+ *  - A free (or dead) slot's entries are read between two reads of its
+ *    id word that must agree: a nonce stored by a process that claimed
+ *    it meanwhile is never taken for litter (its claim comes before its
+ *    release store).
+ *  - FIFOs of the name pattern that no entry names (their process killed
+ *    between mkfifo() and the record, a scribbled record, a manager whose
+ *    segments are gone): zcp_mempool_manager_remove(), _destroy() and
+ *    _unlink() (so `zerocp clean`) sweep the directory and remove those
+ *    that nobody holds open for reading (every live listener holds its
+ *    FIFO open; open(O_WRONLY | O_NONBLOCK) fails with ENXIO when none
+ *    does) and whose ctime is FD_SWEEP_AGE seconds old or more (a FIFO
+ *    being made has no reader for a moment).
+ * Nothing but a FIFO is ever unlinked (lstat(), S_ISFIFO), and only names
+ * of exactly "zerocp_<manager>.fd.<slot>.<16 hex digits>" in the FIFO
+ * directory: a hostile peer's scribble or planted file can make us remove
+ * at most a FIFO of this manager's own name pattern (one that it could
+ * have removed itself, or one of ours that is litter anyway); never
+ * anything it links, nothing outside the directory.  Whether we may
+ * unlink is the kernel's sticky-directory rule: no other check. */
+
+#define FD_SWEEP_AGE 2
+
+/* Unlink the FIFO of slot s with nonce n if it is one.  Returns 1 if it is
+ * gone (unlinked, absent, or the name is not a FIFO: nothing to keep a
+ * record for), 0 if it stays (EPERM: another user's). */
+static int fifo_unlink(const struct zcp_mempool_manager *m, unsigned s, uint64_t n)
+{
+	char path[FIFO_PATH_MAX];
+	struct stat st;
+	if (fifo_path(path, sizeof path, m, s, n) != 0)
+		return 1;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR;
+	if (!S_ISFIFO(st.st_mode))
+		return 1;
+	return unlink(path) == 0 || errno == ENOENT;
+}
+
 void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
 {
 	if (m->read_only || s >= m->geo.max_processes)
@@ -232,12 +287,12 @@ void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
 	struct zcp__proc *p = zcp__proc_at(m, s);
 	atomic_store_explicit(&p->fd_armed, 0, memory_order_seq_cst);
 	for (unsigned i = 0; i < ZCP__FD_SLOTS; i++) {
-		uint64_t n = atomic_exchange_explicit(&p->fd_nonce[i], 0, memory_order_acq_rel);
-		char path[FIFO_PATH_MAX];
-		struct stat st;
-		if (n && fifo_path(path, sizeof path, m, s, n) == 0 && lstat(path, &st) == 0 &&
-		    S_ISFIFO(st.st_mode))
-			unlink(path); /* another user's, in a sticky directory: EPERM */
+		uint64_t n = atomic_load_explicit(&p->fd_nonce[i], memory_order_acquire);
+		/* Another user's, in a sticky directory (EPERM): it stays
+		 * recorded for one who may (the rule above). */
+		if (n && fifo_unlink(m, s, n))
+			atomic_compare_exchange_strong_explicit(
+				&p->fd_nonce[i], &n, 0, memory_order_acq_rel, memory_order_relaxed);
 	}
 	pthread_mutex_lock(&m->fd_mutex);
 	for (unsigned k = 0; k < sizeof m->fd_cache / sizeof m->fd_cache[0]; k++)
@@ -246,6 +301,104 @@ void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s)
 			m->fd_cache[k].nonce = 0;
 		}
 	pthread_mutex_unlock(&m->fd_mutex);
+}
+
+void zcp__fd_retry(const struct zcp_mempool_manager *m, int dead_too)
+{
+	if (!zcp__plat_fifo_dir())
+		return;
+	for (unsigned s = 0; s < m->geo.max_processes; s++) {
+		if (!m->read_only && s == m->slot)
+			continue;
+		struct zcp__proc *p = zcp__proc_at(m, s);
+		/* Acquire: pairs with the release CAS that freed it. */
+		uint64_t w = atomic_load_explicit(&p->id, memory_order_acquire);
+		if (zcp__sid_state(w) != ZCP__SLOT_FREE && (!dead_too || zcp__slot_alive(m, s, w)))
+			continue;
+		for (unsigned i = 0; i < ZCP__FD_SLOTS; i++) {
+			/* Acquire: a nonce stored by a process that claimed
+			 * the slot since comes with its claim, which the
+			 * second read of the id word then sees. */
+			uint64_t n = atomic_load_explicit(&p->fd_nonce[i], memory_order_acquire);
+			if (!n || atomic_load_explicit(&p->id, memory_order_acquire) != w)
+				continue;
+			if (fifo_unlink(m, s, n) && !m->read_only)
+				atomic_compare_exchange_strong_explicit(&p->fd_nonce[i], &n, 0,
+									memory_order_acq_rel,
+									memory_order_relaxed);
+		}
+	}
+}
+
+/* Whether `file` is "<prefix><slot>.<16 lowercase hex digits>", the slot
+ * below max and the nonce not 0, as fifo_path() writes it. */
+static int fifo_name_ok(const char *file, const char *prefix, size_t plen, unsigned max)
+{
+	if (strncmp(file, prefix, plen) != 0)
+		return 0;
+	const char *c = file + plen;
+	unsigned s = 0;
+	size_t digits = 0;
+	for (; *c >= '0' && *c <= '9'; c++, digits++) {
+		s = s * 10 + (unsigned)(*c - '0');
+		if (digits >= 3)
+			return 0;
+	}
+	if (digits == 0 || (digits > 1 && c[-(long)digits] == '0') || s >= max || *c++ != '.')
+		return 0;
+	int nonzero = 0;
+	for (int k = 0; k < 16; k++, c++) {
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return 0;
+		nonzero |= *c != '0';
+	}
+	return *c == 0 && nonzero;
+}
+
+int zcp__fd_sweep(const char *name, unsigned max)
+{
+	const char *dir = zcp__plat_fifo_dir();
+	if (!dir)
+		return 0;
+	char prefix[ZCP_MANAGER_NAME_MAX + 32];
+	int plen = snprintf(prefix, sizeof prefix, "%s%s.fd.", ZCP__SHM_PREFIX, name);
+	if (plen < 0 || (size_t)plen >= sizeof prefix)
+		return 0;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	int saved = errno, removed = 0;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (!fifo_name_ok(e->d_name, prefix, (size_t)plen, max) ||
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISFIFO(st.st_mode) ||
+		    (long long)st.st_ctime + FD_SWEEP_AGE > (long long)now.tv_sec)
+			continue;
+		/* A reader: a live listener (or a ringer's cached
+		 * descriptor): not litter, or not yet. */
+		int fd = openat(dfd, e->d_name,
+				O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno != ENXIO)
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	errno = saved;
+	return removed;
 }
 
 void zcp__fd_cache_close(struct zcp_mempool_manager *m)
@@ -803,12 +956,21 @@ static void fd_poke_own(struct zcp_waitset *ws)
 		;
 }
 
+/* Empty our FIFO: what our ringers wrote is a few bytes.  Bounded: a
+ * peer that floods it (any process allowed to open it can) must not keep
+ * a wait here past its timeout; what is left makes the descriptor
+ * readable with no news, a spurious wake-up the caller's wait answers. */
+#define ZCP__FD_DRAIN_READS 16
 static void fd_drain(struct zcp_waitset *ws)
 {
-	char buf[256];
-	ssize_t r;
-	while ((r = read(ws->fd, buf, sizeof buf)) == (ssize_t)sizeof buf || (r < 0 && errno == EINTR))
-		;
+	char buf[4096];
+	for (int i = 0; i < ZCP__FD_DRAIN_READS; i++) {
+		ssize_t r = read(ws->fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof buf)
+			return;
+	}
 }
 
 static void fd_destroy(struct zcp_waitset *ws)
@@ -818,13 +980,15 @@ static void fd_destroy(struct zcp_waitset *ws)
 	if (fd_usable(ws)) {
 		struct zcp_mempool_manager *m = ws->m;
 		fd_disarm(ws);
+		/* The FIFO goes before its name in our slot: killed between
+		 * the two, the reclaim of us unlinks nothing that exists. */
+		char path[FIFO_PATH_MAX];
+		if (fifo_path(path, sizeof path, m, m->slot, ws->fd_nonce) == 0)
+			unlink(path);
 		uint64_t n = ws->fd_nonce;
 		atomic_compare_exchange_strong_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[ws->fd_index],
 							&n, 0, memory_order_acq_rel,
 							memory_order_relaxed);
-		char path[FIFO_PATH_MAX];
-		if (fifo_path(path, sizeof path, m, m->slot, ws->fd_nonce) == 0)
-			unlink(path);
 		pthread_mutex_lock(&m->fd_mutex);
 		m->fd_used &= ~(UINT32_C(1) << ws->fd_index);
 		pthread_mutex_unlock(&m->fd_mutex);
@@ -864,7 +1028,13 @@ int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
 		return ZCP_ENOSYS;
 	pthread_mutex_lock(&m->fd_mutex);
 	unsigned i = 0;
-	while (i < ZCP__FD_SLOTS && (m->fd_used & (UINT32_C(1) << i)))
+	/* An entry still naming a FIFO is a leftover of an earlier occupant
+	 * of the slot that could not be removed yet: kept (the rule atop
+	 * zcp__fd_reclaim()). */
+	struct zcp__proc *me = zcp__proc_at(m, m->slot);
+	while (i < ZCP__FD_SLOTS &&
+	       ((m->fd_used & (UINT32_C(1) << i)) ||
+		atomic_load_explicit(&me->fd_nonce[i], memory_order_relaxed) != 0))
 		i++;
 	if (i < ZCP__FD_SLOTS)
 		m->fd_used |= UINT32_C(1) << i;
@@ -874,10 +1044,16 @@ int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
 	char path[FIFO_PATH_MAX];
 	uint64_t n = 0;
 	int fd = -1, made = 0;
+	_Atomic uint64_t *named = &zcp__proc_at(m, m->slot)->fd_nonce[i];
 	for (int tries = 0; tries < 8 && !made; tries++) {
 		n = fd_nonce();
 		if ((err = fifo_path(path, sizeof path, m, m->slot, n)))
 			goto fail;
+		/* Its name in our slot before the FIFO exists, so a kill from
+		 * here on leaves nothing the reclaim of us does not unlink.
+		 * Nobody rings it: its armed bit is clear until a wait of
+		 * ours arms it. */
+		atomic_store_explicit(named, n, memory_order_release);
 		if (mkfifo(path, 0600) == 0)
 			made = 1;
 		else if (errno != EEXIST) {
@@ -913,9 +1089,6 @@ int zcp_waitset_fd(zcp_waitset *ws, int *fd_out)
 	ws->fd_nonce = n;
 	ws->fd_armed = 0;
 	fd_poke_own(ws); /* readable until a wait finds nothing and arms */
-	/* Release: pairs with the acquire load in fd_ring(); the FIFO is
-	 * there before its name is. */
-	atomic_store_explicit(&zcp__proc_at(m, m->slot)->fd_nonce[i], n, memory_order_release);
 	*fd_out = fd;
 	return 0;
 
@@ -924,6 +1097,7 @@ fail_unlink:
 		close(fd);
 	unlink(path);
 fail:
+	atomic_store_explicit(named, 0, memory_order_relaxed);
 	pthread_mutex_lock(&m->fd_mutex);
 	m->fd_used &= ~(UINT32_C(1) << i);
 	pthread_mutex_unlock(&m->fd_mutex);

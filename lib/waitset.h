@@ -37,10 +37,23 @@ void zcp__doorbell_ring_owner(struct zcp_mempool_manager *m, uint64_t owner);
  * or ZCP_EAGAIN. */
 int zcp__triggers_reclaim(struct zcp_mempool_manager *m, unsigned s);
 
-/* Process slot s is gone (or is us, leaving): unlink the FIFOs its
- * fd_nonce[] entries name (FIFOs only, in the FIFO directory) and clear
- * the entries and its fd_armed mask. */
+/* Process slot s is gone (or is us, leaving, or is ours, just claimed):
+ * clear its fd_armed mask and unlink the FIFOs its fd_nonce[] entries
+ * name (FIFOs only, in the FIFO directory); an entry is cleared once its
+ * FIFO is gone, and stays while it cannot be removed (another user's:
+ * EPERM), for zcp__fd_retry() of a process that may (waitset.c). */
 void zcp__fd_reclaim(struct zcp_mempool_manager *m, unsigned s);
+
+/* Try again the FIFOs still recorded in free slots (not ours), and with
+ * dead_too in the slots of dead processes: unlink those we may, and (not
+ * read-only) clear the entries of those gone. */
+void zcp__fd_retry(const struct zcp_mempool_manager *m, int dead_too);
+
+/* Sweep the FIFO directory for FIFOs of manager `name` (slot below max)
+ * that nobody holds open for reading and that are FD_SWEEP_AGE seconds
+ * old or more; unlink them (where the kernel lets us).  Returns how many
+ * went. */
+int zcp__fd_sweep(const char *name, unsigned max);
 
 /* Close the FIFOs of other processes the handle keeps open (at free). */
 void zcp__fd_cache_close(struct zcp_mempool_manager *m);

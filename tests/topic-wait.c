@@ -206,15 +206,6 @@ static void killed_sleeper(const char *name, zcp_mempool_manager *m)
 	close(ready[1]);
 }
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-	__has_feature(memory_sanitizer)
-#define ZT_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ZT_SANITIZED 1
-#endif
 
 /* Sanitizer runtimes make system calls of their own: no seccomp check. */
 #if defined(__linux__) && defined(SECCOMP_MODE_FILTER) && defined(__NR_exit_group) && \

@@ -10,6 +10,7 @@ ZCP_C_TESTS += \
 	tests/topic-block \
 	tests/waitset \
 	tests/waitset-fd \
+	tests/waitset-fd-litter \
 	tests/waitset-hostile
 ZCP_SH_TESTS += \
 	tests/readme-pubsub.sh \

@@ -743,15 +743,6 @@ static void bad_args(const char *name, zcp_mempool_manager *m)
 	zcp_subscriber_close(s);
 }
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-	__has_feature(memory_sanitizer)
-#define ZT_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ZT_SANITIZED 1
-#endif
 #if defined(__linux__) && defined(SECCOMP_MODE_FILTER) && defined(__NR_exit_group) && \
 	defined(SECCOMP_RET_KILL_PROCESS) && !defined(ZT_SANITIZED)
 #define HAVE_SECCOMP_TEST 1

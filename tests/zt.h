@@ -106,4 +106,17 @@ __attribute__((noreturn)) void zt_child_fail(const char *file, int line, int cod
 	TAP_PRINTF(5, 6);
 void zt_child_note(const char *file, int line, const char *fmt, ...) TAP_PRINTF(3, 4);
 
+/* ZT_SANITIZED: a sanitizer build (gcc says so by macros, clang by
+ * __has_feature).  Their runtimes make system calls of their own, so the
+ * no-system-call checks skip there. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+#define ZT_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ZT_SANITIZED 1
+#endif
+
 #endif /* ZEROCP_TESTS_ZT_H */

@@ -14,13 +14,23 @@
  * (zcp_mempool_manager_remove()), never a manager created since under the
  * same name.  Segments that are not a usable manager (a server that died
  * initialising them, foreign or corrupt ones) are removed by name.
+ *
+ * The manager's event-loop FIFOs (zcp_waitset_fd(): SHM_DIR/zerocp_N.fd.*)
+ * go with it, by the library's rule (zcp_mempool_manager_remove() and
+ * _unlink()): those of processes gone, and any of the name pattern that
+ * nobody holds open and that are at least 2 s old; a live listener's FIFO
+ * stays (even with --force) until it leaves, and a later clean removes it
+ * once nobody holds it.  Nothing but a FIFO of that exact pattern is
+ * removed.
  */
 #include "tool.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Where the shm backend's objects appear as files (Linux). */
@@ -34,8 +44,10 @@ static void usage(FILE *fp)
 		"Usage: %s clean [--name N] [--owner UID] [--force] [--all] [--dry-run]\n"
 		"\n"
 		"Remove the shared-memory segments of manager N (zerocp_N_mgmt and\n"
-		"zerocp_N_data), or with --all every zerocp_*_mgmt and zerocp_*_data\n"
-		"in " SHM_DIR ", live servers' included.  --dry-run only lists them.\n"
+		"zerocp_N_data) and its unused event-loop FIFOs (zerocp_N.fd.*: those\n"
+		"nobody holds open, 2 s old or more), or with --all every zerocp_*_mgmt\n"
+		"and zerocp_*_data in " SHM_DIR ", live servers' included (and every\n"
+		"unused zerocp_*.fd.* FIFO).  --dry-run only lists them.\n"
 		"  --force      remove N's segments even while live processes are\n"
 		"               attached (they keep their mappings), or while its\n"
 		"               server is still creating it, or when another user owns them\n"
@@ -58,6 +70,44 @@ static int is_manager_segment(const char *file)
 	return strcmp(file + n - 5, "_mgmt") == 0 || strcmp(file + n - 5, "_data") == 0;
 }
 
+/* Whether `file` is one of manager `name`'s FIFO names,
+ * "zerocp_<name>.fd.<slot>.<16 hex digits>" (the library checks the
+ * exact pattern again before it removes one). */
+static int is_fifo_of(const char *file, const char *name)
+{
+	size_t p = strlen(SHM_PREFIX), n = strlen(name), len = strlen(file);
+	const char *c;
+
+	if (strncmp(file, SHM_PREFIX, p) != 0 || strncmp(file + p, name, n) != 0 ||
+	    strncmp(file + p + n, ".fd.", 4) != 0)
+		return 0;
+	c = file + p + n + 4;
+	if (*c < '0' || *c > '9')
+		return 0;
+	while (*c >= '0' && *c <= '9')
+		c++;
+	return *c == '.' && strlen(c + 1) == 16 && len == (size_t)(c + 17 - file) &&
+	       strspn(c + 1, "0123456789abcdef") == 16;
+}
+
+/* If `file` is a FIFO name of some manager, its manager's name in buf
+ * (the last ".fd." that makes it one), else NULL. */
+static const char *fifo_manager(const char *file, char *buf, size_t size)
+{
+	size_t p = strlen(SHM_PREFIX);
+	const char *c = file + p, *at = NULL;
+
+	if (strncmp(file, SHM_PREFIX, p) != 0)
+		return NULL;
+	while ((c = strstr(c, ".fd.")) != NULL)
+		at = c++;
+	if (at == NULL || (size_t)(at - file) - p >= size || at == file + p)
+		return NULL;
+	memcpy(buf, file + p, (size_t)(at - file) - p);
+	buf[(size_t)(at - file) - p] = 0;
+	return is_fifo_of(file, buf) ? buf : NULL;
+}
+
 /* --all: every manager segment in SHM_DIR, each removed by its segment
  * name, so that names the manager functions would reject (too long for a
  * manager) still go. */
@@ -75,6 +125,25 @@ static int clean_all(int dry_run)
 		const char *seg = e->d_name + strlen(SHM_PREFIX);
 		int err;
 
+		char mgr[ZCP_MANAGER_NAME_MAX + 1];
+		struct stat st;
+
+		if (fifo_manager(e->d_name, mgr, sizeof mgr) != NULL &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISFIFO(st.st_mode)) {
+			/* An event-loop FIFO: by the library's rule (only
+			 * one nobody holds open, 2 s old or more). */
+			if (dry_run) {
+				printf("would remove %s/%s (if nobody holds it open)\n", SHM_DIR,
+				       e->d_name);
+				removed++;
+			} else if (zcp_mempool_manager_unlink(mgr) != ZCP_EINVAL &&
+				   fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+				printf("removed %s/%s\n", SHM_DIR, e->d_name);
+				removed++;
+			}
+			continue;
+		}
 		if (!is_manager_segment(e->d_name))
 			continue;
 		if (dry_run) {
@@ -99,12 +168,13 @@ static int clean_all(int dry_run)
 }
 
 /* --dry-run --name: list the manager's segment files that exist (Linux's
- * view of the shm backend; elsewhere nothing is found). */
+ * view of the shm backend; elsewhere nothing is found), and its FIFOs. */
 static int dry_run_one(const char *name)
 {
 	static const char *const sfx[] = {"_mgmt", "_data"};
-	char path[sizeof SHM_DIR + sizeof SHM_PREFIX + ZCP_MANAGER_NAME_MAX + 8];
+	char path[sizeof SHM_DIR + sizeof SHM_PREFIX + ZCP_MANAGER_NAME_MAX + 40];
 	int found = 0;
+	DIR *d;
 
 	for (int k = 0; k < 2; k++) {
 		snprintf(path, sizeof path, "%s/%s%s%s", SHM_DIR, SHM_PREFIX, name, sfx[k]);
@@ -112,6 +182,21 @@ static int dry_run_one(const char *name)
 			printf("would remove %s\n", path);
 			found++;
 		}
+	}
+	if ((d = opendir(SHM_DIR)) != NULL) {
+		struct dirent *e;
+		struct stat st;
+		while ((e = readdir(d)) != NULL) {
+			if (!is_fifo_of(e->d_name, name))
+				continue;
+			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISFIFO(st.st_mode)) {
+				printf("would remove %s/%s (if nobody holds it open)\n", SHM_DIR,
+				       e->d_name);
+				found++;
+			}
+		}
+		closedir(d);
 	}
 	if (!found)
 		printf("no segments of manager '%s' to remove\n", name);
@@ -152,7 +237,7 @@ static int clean_one(const struct zcp_tool_target *t, int force)
 		break;
 	case ZCP_ENOENT:
 		/* No manager; a lone data segment may still be there. */
-		return unlink_by_name(name, "a lone segment");
+		return unlink_by_name(name, "a lone segment, or unused FIFOs");
 	case ZCP_ESRCH:
 		return unlink_by_name(name, "its creator died while initialising it");
 	case ZCP_EFOREIGN:

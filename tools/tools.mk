@@ -45,5 +45,5 @@ check-quickstart:
 # builds first through "all").
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
 	tests/tool-daemon.sh tests/completion.sh \
-	tests/tool-squat.sh tests/tool-topics.sh
+	tests/tool-squat.sh tests/tool-topics.sh tests/tool-clean-fifo.sh
 EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario docs/topics-json.md
