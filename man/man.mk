@@ -113,3 +113,10 @@ dist_man_MANS = \
 	man/zerocp.1 \
 	man/zerocp.3 \
 	man/zerocp.7
+
+# zerocp-gateway(1): installed with the gateway, distributed always.
+if HAVE_CYCLONEDDS
+dist_man_MANS += man/zerocp-gateway.1
+else
+EXTRA_DIST += man/zerocp-gateway.1
+endif

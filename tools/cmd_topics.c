@@ -144,8 +144,25 @@ static int print_json(const zcp_mempool_manager *m, int read_only)
 	return 0;
 }
 
+/* Whether `process` is a live zerocp-gateway: gateways register with a
+ * publisher on topic "zerocp.gateways" (see tools/gateway.c), so their
+ * endpoints are marked "gateway" in the text form. */
+static int is_gateway(const zcp_mempool_manager *m, uint64_t process)
+{
+	zcp_topic_info info;
+	int idx = zcp_topic_find(m, "zerocp.gateways", &info), eps = zcp_topic_endpoint_slots(m);
+
+	for (int k = 0; idx >= 0 && k < eps; k++) {
+		zcp_endpoint_info e;
+		if (zcp_topic_get_endpoint(m, idx, k, &e) == 0 && e.kind == ZCP_ENDPOINT_PUBLISHER &&
+		    e.alive && !e.closed && e.process == process)
+			return 1;
+	}
+	return 0;
+}
+
 /* zcp_topic_print_endpoints - the endpoint lines of topic `index`, each
- * after `indent`. */
+ * after `indent`; a gateway's (zerocp-gateway(1)) end with ", gateway". */
 int zcp_topic_print_endpoints(const zcp_mempool_manager *m, int index, const char *indent)
 {
 	int eps = zcp_topic_endpoint_slots(m);
@@ -163,16 +180,18 @@ int zcp_topic_print_endpoints(const zcp_mempool_manager *m, int index, const cha
 			/* The library reports a closed publisher as not
 			 * alive, whatever its process: say closed only. */
 			printf("%spublisher  0x%llx: pid %ld, %s, published %llu, "
-			       "rejected %llu\n",
+			       "rejected %llu%s\n",
 			       indent, (unsigned long long)e.id, e.pid,
 			       e.closed ? "closed" : e.alive ? "alive" : "dead",
-			       (unsigned long long)e.published, (unsigned long long)e.rejected);
+			       (unsigned long long)e.published, (unsigned long long)e.rejected,
+			       e.alive && is_gateway(m, e.process) ? ", gateway" : "");
 		else
 			printf("%ssubscriber: pid %ld, %s, waiting %llu, taken %llu, "
-			       "lost %llu\n",
+			       "lost %llu%s\n",
 			       indent, e.pid, e.alive ? "alive" : "dead",
 			       (unsigned long long)e.waiting, (unsigned long long)e.taken,
-			       (unsigned long long)e.lost);
+			       (unsigned long long)e.lost,
+			       e.alive && is_gateway(m, e.process) ? ", gateway" : "");
 	}
 	return 0;
 }

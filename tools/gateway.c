@@ -1,0 +1,922 @@
+/* SPDX-License-Identifier: MIT */
+/* tools/gateway.c - zerocp-gateway: bridge a manager's topics to DDS
+ * (Eclipse Cyclone DDS) and back.
+ *
+ * Two threads.  The main thread is the local side: a zcp_waitset over a
+ * subscriber of every exported topic (plus the gateway registry, below);
+ * woken, it takes everything each subscriber has and writes it to the
+ * topic's DDS writer straight from its chunk (the DDS sample's payload
+ * points into the chunk), the chunk released; the writes are batched
+ * (dds_write_set_batch) and flushed once per topic per wake, so a burst
+ * leaves in few packets and a lone sample at once.  Every 200 ms without
+ * news it looks for new local topics matching --export.  The import thread is the DDS side: a DDS
+ * waitset over a read condition of every DDS reader, of the built-in
+ * publication topic (discovery of remote writers whose topic matches
+ * --import) and a guard condition (stop); each DDS sample is copied into
+ * a chunk loaned from the topic's local publisher and published.  Both
+ * sleep; neither spins.
+ *
+ * No loops.  Every DDS sample carries the id of the gateway that wrote
+ * it.  Gateways of one manager register: each publishes its id on the
+ * local topic "zerocp.gateways" (history 8), so every gateway knows the
+ * ids and processes of the others.
+ *  - Import drops a sample written by any gateway of its own manager
+ *    (itself included).
+ *  - Export drops a sample whose origin publisher belongs to a gateway's
+ *    process (what some gateway imported).
+ *  - With several gateways on one manager bridging one topic, only the
+ *    one with the smallest process id (zcp_mempool_manager_process_id)
+ *    among the live ones forwards it in each direction; the others stand
+ *    by and take over when it dies.  So a sample crosses once.
+ *
+ * A killed gateway is an ordinary client: the manager reclaims its
+ * chunks and endpoints; restarted, it bridges again (what was in flight
+ * is lost).
+ */
+#include "gateway.h"
+#include "gateway_type.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define GW_REGISTRY "zerocp.gateways"
+#define GW_MAX_TOPICS 256
+#define GW_MAX_PATTERNS 64
+#define GW_MAX_IDS 64
+#define GW_DDS_NAME_MAX (7 + 3 * ZCP_TOPIC_NAME_MAX + 1)
+#define GW_CACHE 32
+#define GW_TAKE 64 /* DDS samples per take */
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: %s [--name N | --socket PATH] [--owner UID] [--export PATTERN]...\n"
+		"                      [--import PATTERN]... [--domain ID] [--best-effort]\n"
+		"                      [--quiet | --verbose]\n"
+		"       %s ping|pong|sink ...  (measuring modes; %s ping --help)\n"
+		"\n"
+		"Bridge topics of a zerocp manager to DDS (Cyclone DDS) and back.\n"
+		"  --export PATTERN  forward the local topics whose name matches PATTERN\n"
+		"                    (fnmatch(3): * ? [...]) to DDS; repeatable\n"
+		"  --import PATTERN  publish locally the DDS topics zerocp/NAME whose NAME\n"
+		"                    matches PATTERN; repeatable\n"
+		"  --domain ID       the DDS domain (default: CYCLONEDDS_URI's, else 0)\n"
+		"  --best-effort     exported topics are best effort (default reliable,\n"
+		"                    with transient-local durability when the topic keeps\n"
+		"                    history)\n"
+		"  --quiet           no notes on stderr; --verbose: a line per topic event\n"
+		"zerocp topic NAME is DDS topic \"zerocp/\" NAME, each byte outside\n"
+		"[A-Za-z0-9] written _HH (hex).  Stops on SIGINT, SIGTERM, SIGHUP.\n"
+		"Exit 0 when stopped, 1 on a failure, 2 on a usage error.\n",
+		zcp_tool_progname, zcp_tool_progname, zcp_tool_progname);
+}
+
+/* ------------------------------------------------------------------ */
+/* Name mapping                                                        */
+/* ------------------------------------------------------------------ */
+
+int zcp_gw_dds_name(const char *name, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (size < 8)
+		return -1;
+	memcpy(out, "zerocp/", 7);
+	o = 7;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9');
+		if (o + (plain ? 1 : 3) >= size)
+			return -1;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '_';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int zcp_gw_zcp_name(const char *dds_name, char *out, size_t size)
+{
+	size_t o = 0;
+	const char *p;
+
+	if (strncmp(dds_name, "zerocp/", 7) != 0 || dds_name[7] == '\0')
+		return -1;
+	for (p = dds_name + 7; *p; p++) {
+		int c = (unsigned char)*p;
+		if (c == '_') {
+			int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+			if (l < 0 || (h == 0 && l == 0))
+				return -1;
+			c = h * 16 + l;
+			p += 2;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9'))) {
+			return -1;
+		}
+		if (o + 1 >= size)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+/* ------------------------------------------------------------------ */
+
+struct gw_topic {
+	char name[ZCP_TOPIC_NAME_MAX + 1];
+	char dds_name[GW_DDS_NAME_MAX];
+	dds_entity_t topic; /* 0 until made */
+	/* export (main thread) */
+	int exported;
+	zcp_subscriber *sub;
+	uint64_t sub_type_size;
+	dds_entity_t writer;
+	int export_leader;
+	struct {
+		uint64_t id;
+		int gateway;
+	} cache[GW_CACHE];
+	unsigned int cache_next;
+	uint64_t n_out, n_skipped;
+	/* import (import thread) */
+	int imported;
+	zcp_publisher *pub;
+	_Atomic uint64_t pub_id;
+	uint64_t pub_type_size;
+	dds_entity_t reader;
+	int import_leader;
+	uint64_t n_in, n_dropped;
+};
+
+static struct {
+	zcp_mempool_manager *m;
+	uint64_t id;      /* this gateway's id: random */
+	uint64_t process; /* zcp_mempool_manager_process_id() */
+	const char *exports[GW_MAX_PATTERNS];
+	const char *imports[GW_MAX_PATTERNS];
+	int n_exports, n_imports;
+	dds_domainid_t domain;
+	int best_effort;
+	int verbose; /* -1 quiet, 0 notes, 1 verbose */
+	dds_entity_t pp, guard;
+	pthread_mutex_t lock; /* topics[] growth, DDS topic creation, ids[] */
+	struct gw_topic *topics[GW_MAX_TOPICS];
+	_Atomic int n_topics;
+	uint64_t ids[GW_MAX_IDS]; /* gateway ids of this manager (own first) */
+	int n_ids;
+	zcp_publisher *reg_pub;
+	zcp_subscriber *reg_sub;
+	uint64_t largest;
+	int failed;
+} gw = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (gw.verbose < 0)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", zcp_tool_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int matches(const char *const *pats, int n, const char *name)
+{
+	if (strcmp(name, GW_REGISTRY) == 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (fnmatch(pats[i], name, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* The topic record of `name`, made if missing (NULL: table full). */
+static struct gw_topic *topic_get(const char *name)
+{
+	struct gw_topic *t = NULL;
+	int n;
+
+	pthread_mutex_lock(&gw.lock);
+	n = atomic_load(&gw.n_topics);
+	for (int i = 0; i < n; i++)
+		if (strcmp(gw.topics[i]->name, name) == 0) {
+			t = gw.topics[i];
+			break;
+		}
+	if (t == NULL && n < GW_MAX_TOPICS && (t = calloc(1, sizeof(*t))) != NULL) {
+		snprintf(t->name, sizeof(t->name), "%s", name);
+		zcp_gw_dds_name(name, t->dds_name, sizeof(t->dds_name));
+		t->export_leader = t->import_leader = 1;
+		gw.topics[n] = t;
+		atomic_store(&gw.n_topics, n + 1);
+	}
+	pthread_mutex_unlock(&gw.lock);
+	return t;
+}
+
+/* The DDS topic of t, made on first use.  0 or -1 after a note. */
+static int dds_topic_of(struct gw_topic *t)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&gw.lock);
+	if (t->topic <= 0) {
+		t->topic = dds_create_topic(gw.pp, &zerocp_gw_Sample_desc, t->dds_name, NULL, NULL);
+		if (t->topic < 0) {
+			note("cannot make DDS topic %s: %s", t->dds_name,
+			     dds_strretcode(t->topic));
+			t->topic = 0;
+			r = -1;
+		}
+	}
+	pthread_mutex_unlock(&gw.lock);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Registry of the manager's gateways                                  */
+/* ------------------------------------------------------------------ */
+
+static void id_add(uint64_t id)
+{
+	pthread_mutex_lock(&gw.lock);
+	int known = 0;
+	for (int i = 0; i < gw.n_ids; i++)
+		known |= gw.ids[i] == id;
+	if (!known) {
+		if (gw.n_ids < GW_MAX_IDS)
+			gw.ids[gw.n_ids++] = id;
+		else /* keep the newest: drop the oldest other than our own */
+			memmove(gw.ids + 1, gw.ids + 2, (GW_MAX_IDS - 2) * sizeof(gw.ids[0])),
+				gw.ids[GW_MAX_IDS - 1] = id;
+	}
+	pthread_mutex_unlock(&gw.lock);
+}
+
+static int id_local(uint64_t id)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&gw.lock);
+	for (int i = 0; i < gw.n_ids && !r; i++)
+		r = gw.ids[i] == id;
+	pthread_mutex_unlock(&gw.lock);
+	return r;
+}
+
+/* Take what the registry subscriber has: the ids of the gateways. */
+static void registry_drain(void)
+{
+	zcp_chunk *c;
+
+	while ((c = zcp_subscriber_take(gw.reg_sub)) != NULL) {
+		uint64_t id;
+		if (zcp_topic_sample_size(c, 0) >= sizeof(id)) {
+			memcpy(&id, zcp_sample_data(c), sizeof(id));
+			id_add(id);
+		}
+		zcp_chunk_release(gw.m, c);
+	}
+}
+
+/* The processes of the live gateways of the manager: up to max. */
+static int gateway_processes(uint64_t *out, int max)
+{
+	zcp_topic_info info;
+	int idx = zcp_topic_find(gw.m, GW_REGISTRY, &info), slots, n = 0;
+
+	if (idx < 0)
+		return 0;
+	slots = zcp_topic_endpoint_slots(gw.m);
+	for (int k = 0; k < slots && n < max; k++) {
+		zcp_endpoint_info e;
+		if (zcp_topic_get_endpoint(gw.m, idx, k, &e) == 0 &&
+		    e.kind == ZCP_ENDPOINT_PUBLISHER && e.alive && !e.closed)
+			out[n++] = e.process;
+	}
+	return n;
+}
+
+static int in_set(const uint64_t *set, int n, uint64_t v)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == v)
+			return 1;
+	return 0;
+}
+
+/* Whether this gateway leads topic `name` for endpoints of `kind`: no
+ * live gateway process with a smaller process id has such an endpoint
+ * on it. */
+static int is_leader(const char *name, int kind)
+{
+	uint64_t procs[GW_MAX_IDS];
+	int np = gateway_processes(procs, GW_MAX_IDS), idx, slots;
+	zcp_topic_info info;
+
+	if ((idx = zcp_topic_find(gw.m, name, &info)) < 0)
+		return 1;
+	slots = zcp_topic_endpoint_slots(gw.m);
+	for (int k = 0; k < slots; k++) {
+		zcp_endpoint_info e;
+		if (zcp_topic_get_endpoint(gw.m, idx, k, &e) == 0 && e.kind == kind && e.alive &&
+		    !e.closed && e.process < gw.process && in_set(procs, np, e.process))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether publisher `origin` of topic t belongs to a gateway (one of
+ * ours, or a process of the registry): its samples were imported. */
+static int origin_is_gateway(struct gw_topic *t, uint64_t origin)
+{
+	uint64_t procs[GW_MAX_IDS];
+	int n = atomic_load(&gw.n_topics), np, idx, slots, verdict = 0;
+	zcp_topic_info info;
+
+	for (int i = 0; i < GW_CACHE; i++)
+		if (t->cache[i].id == origin && origin != 0)
+			return t->cache[i].gateway;
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&gw.topics[i]->pub_id) == origin)
+			return 1;
+	np = gateway_processes(procs, GW_MAX_IDS);
+	if ((idx = zcp_topic_find(gw.m, t->name, &info)) >= 0) {
+		slots = zcp_topic_endpoint_slots(gw.m);
+		for (int k = 0; k < slots; k++) {
+			zcp_endpoint_info e;
+			if (zcp_topic_get_endpoint(gw.m, idx, k, &e) == 0 &&
+			    e.kind == ZCP_ENDPOINT_PUBLISHER && e.id == origin) {
+				verdict = e.process == gw.process || in_set(procs, np, e.process);
+				break;
+			}
+		}
+	}
+	t->cache[t->cache_next % GW_CACHE].id = origin;
+	t->cache[t->cache_next % GW_CACHE].gateway = verdict;
+	t->cache_next++;
+	return verdict;
+}
+
+/* ------------------------------------------------------------------ */
+/* QoS                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Reliable: KEEP_ALL readers, writers keeping max(history, capacity)
+ * (Cyclone keeps unacknowledged samples anyway: a slow reader slows the
+ * writer, it does not lose samples); transient-local when the topic
+ * keeps history.  Best effort: KEEP_LAST capacity. */
+static dds_qos_t *make_qos(int reliable, unsigned int capacity, unsigned int history, int writer)
+{
+	dds_qos_t *q = dds_create_qos();
+	unsigned int depth = capacity > history ? capacity : history;
+
+	if (depth == 0)
+		depth = 1;
+	dds_qset_reliability(q, reliable ? DDS_RELIABILITY_RELIABLE : DDS_RELIABILITY_BEST_EFFORT,
+			     DDS_SECS(1));
+	if (history > 0) {
+		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
+		dds_qset_durability_service(q, 0, DDS_HISTORY_KEEP_LAST, (int32_t)history,
+					    DDS_LENGTH_UNLIMITED, DDS_LENGTH_UNLIMITED,
+					    DDS_LENGTH_UNLIMITED);
+	}
+	if (reliable && !writer)
+		dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
+	else
+		dds_qset_history(q, DDS_HISTORY_KEEP_LAST,
+				 (int32_t)(writer && history > 0 ? history : depth));
+	/* 1 MiB samples and more: no resource limit below the pools'. */
+	dds_qset_resource_limits(q, DDS_LENGTH_UNLIMITED, DDS_LENGTH_UNLIMITED,
+				 DDS_LENGTH_UNLIMITED);
+	return q;
+}
+
+/* ------------------------------------------------------------------ */
+/* Export: local -> DDS (main thread)                                  */
+/* ------------------------------------------------------------------ */
+
+static int export_start(zcp_waitset *ws, const zcp_topic_info *info)
+{
+	struct gw_topic *t = topic_get(info->name);
+	zcp_topic_options o;
+	dds_qos_t *q;
+
+	if (t == NULL || t->exported)
+		return 0;
+	if (dds_topic_of(t) != 0)
+		return -1;
+	zcp_topic_options_init(&o);
+	if (zcp_topic_subscribe("gateway", gw.m, t->name, &o, &t->sub, &t->sub_type_size) != 0)
+		return -1;
+	q = make_qos(!gw.best_effort, info->capacity, info->history, 1);
+	t->writer = dds_create_writer(gw.pp, t->topic, q, NULL);
+	dds_delete_qos(q);
+	if (t->writer < 0) {
+		note("cannot make a DDS writer on %s: %s", t->dds_name, dds_strretcode(t->writer));
+		zcp_subscriber_close(t->sub);
+		t->sub = NULL;
+		return -1;
+	}
+	zcp_waitset_attach_subscriber(ws, t->sub, t);
+	t->exported = 1;
+	if (gw.verbose >= 0)
+		note("exporting topic %s as DDS topic %s (%s%s)", zcp_tool_q(t->name), t->dds_name,
+		     gw.best_effort ? "best effort" : "reliable",
+		     info->history ? ", transient-local" : "");
+	return 0;
+}
+
+/* Look for local topics to export. */
+static void export_scan(zcp_waitset *ws)
+{
+	int n = zcp_topic_slots(gw.m);
+
+	for (int i = 0; i < n; i++) {
+		zcp_topic_info info;
+		if (zcp_topic_get_info(gw.m, i, &info) == 0 &&
+		    matches(gw.exports, gw.n_exports, info.name))
+			export_start(ws, &info);
+	}
+	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
+		struct gw_topic *t = gw.topics[i];
+		if (t->exported) {
+			int l = is_leader(t->name, ZCP_ENDPOINT_SUBSCRIBER);
+			if (l != t->export_leader)
+				note("%s exporting topic %s", l ? "now" : "no longer",
+				     zcp_tool_q(t->name));
+			t->export_leader = l;
+		}
+	}
+}
+
+static void export_one(struct gw_topic *t, zcp_chunk *c)
+{
+	zcp_sample_info si;
+	zerocp_gw_Sample s;
+	dds_return_t r;
+
+	if (zcp_chunk_sample_info(c, &si) != 0)
+		memset(&si, 0, sizeof(si));
+	if (!t->export_leader || origin_is_gateway(t, si.origin)) {
+		t->n_skipped++;
+		return;
+	}
+	s.origin_gateway = gw.id;
+	s.publisher = si.origin;
+	s.seq = si.sequence;
+	s.stamp_ns = si.timestamp_ns;
+	s.payload._length = s.payload._maximum = (uint32_t)zcp_topic_sample_size(c, t->sub_type_size);
+	s.payload._buffer = zcp_sample_data(c); /* written from the chunk */
+	s.payload._release = false;
+	while ((r = dds_write(t->writer, &s)) == DDS_RETCODE_TIMEOUT && !zcp_topic_stop)
+		;
+	if (r == 0)
+		t->n_out++;
+	else if (!zcp_topic_stop)
+		note("writing to %s: %s", t->dds_name, dds_strretcode(r));
+}
+
+static void export_loop(void)
+{
+	zcp_waitset *ws;
+	zcp_waitset_event ev[16];
+	struct timespec next, now;
+	int err;
+
+	if ((err = zcp_waitset_create(gw.m, &ws)) != 0) {
+		zcp_tool_err("gateway", "cannot make a waitset: %s", zcp_strerror(err));
+		gw.failed = 1;
+		return;
+	}
+	zcp_waitset_attach_subscriber(ws, gw.reg_sub, NULL);
+	export_scan(ws);
+	zcp_topic_now(&next);
+	zcp_topic_ts_add(&next, 200000000);
+	while (!zcp_topic_stop) {
+		int k = zcp_waitset_wait(ws, ev, 16, 200000000);
+		for (int i = 0; i < k; i++) {
+			struct gw_topic *t = ev[i].user_data;
+			zcp_chunk *c;
+			if (ev[i].kind != ZCP_EVENT_DATA)
+				continue;
+			if (t == NULL) {
+				registry_drain();
+				continue;
+			}
+			uint64_t before = t->n_out;
+			while (!zcp_topic_stop && (c = zcp_subscriber_take(t->sub)) != NULL) {
+				export_one(t, c);
+				zcp_chunk_release(gw.m, c);
+			}
+			if (t->n_out != before)
+				dds_write_flush(t->writer); /* what the batch holds leaves now */
+		}
+		zcp_topic_now(&now);
+		if (zcp_topic_ts_diff(&now, &next) >= 0) {
+			export_scan(ws);
+			next = now;
+			zcp_topic_ts_add(&next, 200000000);
+		}
+	}
+	zcp_waitset_destroy(ws);
+}
+
+/* ------------------------------------------------------------------ */
+/* Import: DDS -> local (import thread)                                */
+/* ------------------------------------------------------------------ */
+
+static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws)
+{
+	dds_reliability_kind_t rel = DDS_RELIABILITY_BEST_EFFORT;
+	dds_durability_kind_t dur = DDS_DURABILITY_VOLATILE;
+	dds_history_kind_t hk;
+	int32_t depth = 1, hdepth = 0, rd;
+	zcp_topic_options o;
+	zcp_topic_info info;
+	dds_qos_t *q;
+	int err;
+
+	dds_qget_reliability(wq, &rel, NULL);
+	dds_qget_durability(wq, &dur);
+	if (dds_qget_history(wq, &hk, &depth) && hk == DDS_HISTORY_KEEP_ALL)
+		depth = ZCP_DEFAULT_TOPIC_QUEUE;
+	if (dur != DDS_DURABILITY_VOLATILE &&
+	    !dds_qget_durability_service(wq, NULL, &hk, &hdepth, NULL, NULL, NULL))
+		hdepth = depth;
+	if (dds_topic_of(t) != 0)
+		return -1;
+	zcp_topic_options_init(&o);
+	if (hdepth > 0 && dur != DDS_DURABILITY_VOLATILE)
+		o.history = (unsigned int)(hdepth > ZCP_DEFAULT_TOPIC_QUEUE ? ZCP_DEFAULT_TOPIC_QUEUE
+									     : hdepth);
+	if (zcp_topic_find(gw.m, t->name, &info) >= 0) {
+		o.type_name = info.type_name;
+		o.type_size = info.type_size;
+		o.type_align = info.type_align;
+	}
+	t->pub_type_size = o.type_size;
+	if (rel == DDS_RELIABILITY_RELIABLE) {
+		o.overflow = ZCP_OVERFLOW_BLOCK;
+		o.block_timeout_ns = 100000000;
+	}
+	err = zcp_publisher_create(gw.m, t->name, &o, &t->pub);
+	if (err == ZCP_EINVAL && o.history > 0) { /* more history than the manager's queue */
+		o.history = 0;
+		err = zcp_publisher_create(gw.m, t->name, &o, &t->pub);
+	}
+	if (err != 0) {
+		note("cannot publish topic %s: %s (%s)", zcp_tool_q(t->name), zcp_strerror(err),
+		     zcp_err_name(err));
+		return -1;
+	}
+	atomic_store(&t->pub_id, zcp_publisher_id(t->pub));
+	q = make_qos(rel == DDS_RELIABILITY_RELIABLE, (unsigned int)depth,
+		     dur != DDS_DURABILITY_VOLATILE ? (unsigned int)(hdepth > 0 ? hdepth : 1) : 0,
+		     0);
+	t->reader = dds_create_reader(gw.pp, t->topic, q, NULL);
+	dds_delete_qos(q);
+	if (t->reader < 0) {
+		note("cannot make a DDS reader on %s: %s", t->dds_name, dds_strretcode(t->reader));
+		zcp_publisher_close(t->pub);
+		t->pub = NULL;
+		atomic_store(&t->pub_id, 0);
+		return -1;
+	}
+	rd = dds_create_readcondition(t->reader, DDS_ANY_STATE);
+	dds_waitset_attach(ws, rd, (dds_attach_t)(intptr_t)t);
+	t->imported = 1;
+	t->import_leader = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
+	note("importing DDS topic %s as topic %s (%s%s)", t->dds_name, zcp_tool_q(t->name),
+	     rel == DDS_RELIABILITY_RELIABLE ? "reliable" : "best effort",
+	     dur != DDS_DURABILITY_VOLATILE ? ", transient-local" : "");
+	return 0;
+}
+
+/* New DDS writers: import the topics that match. */
+static void import_discover(dds_entity_t builtin, dds_entity_t ws)
+{
+	void *buf[16];
+	dds_sample_info_t si[16];
+	int n;
+
+	while ((n = dds_take(builtin, (buf[0] = NULL, buf), si, 16, 16)) > 0) {
+		for (int i = 0; i < n; i++) {
+			dds_builtintopic_endpoint_t *e = buf[i];
+			char name[ZCP_TOPIC_NAME_MAX + 1];
+			struct gw_topic *t;
+			if (!si[i].valid_data || e->type_name == NULL ||
+			    strcmp(e->type_name, ZCP_GW_TYPE_NAME) != 0 ||
+			    zcp_gw_zcp_name(e->topic_name, name, sizeof(name)) != 0 ||
+			    !matches(gw.imports, gw.n_imports, name))
+				continue;
+			t = topic_get(name);
+			if (t != NULL && !t->imported)
+				import_start(t, e->qos, ws);
+		}
+		dds_return_loan(builtin, buf, n);
+	}
+}
+
+static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
+{
+	uint64_t n = s->payload._length;
+	zcp_chunk *c;
+	int err;
+
+	if (id_local(s->origin_gateway)) {
+		/* ours, or a sibling's: maybe one registered just now */
+		return;
+	}
+	if (!t->import_leader) {
+		t->n_dropped++;
+		return;
+	}
+	if (t->pub_type_size != 0 && n != t->pub_type_size) {
+		t->n_dropped++;
+		return;
+	}
+	if (n == 0 || n > gw.largest) {
+		t->n_dropped++;
+		return;
+	}
+	c = zcp_publisher_loan(t->pub, n);
+	if (c == NULL) {
+		t->n_dropped++;
+		note("topic %s: cannot loan %llu bytes: %s", zcp_tool_q(t->name),
+		     (unsigned long long)n, zcp_strerror(-errno));
+		return;
+	}
+	memcpy(zcp_sample_data(c), s->payload._buffer, (size_t)n);
+	while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_ETIMEDOUT || err == ZCP_EINTR)
+		if (zcp_topic_stop)
+			break;
+	if (err != 0) {
+		zcp_chunk_release(gw.m, c);
+		t->n_dropped++;
+		return;
+	}
+	t->n_in++;
+}
+
+static void import_drain(struct gw_topic *t)
+{
+	void *buf[GW_TAKE];
+	dds_sample_info_t si[GW_TAKE];
+	int n;
+
+	while (!zcp_topic_stop &&
+	       (n = dds_take(t->reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
+		for (int i = 0; i < n; i++)
+			if (si[i].valid_data)
+				import_one(t, buf[i]);
+		dds_return_loan(t->reader, buf, n);
+	}
+}
+
+static void *import_thread(void *arg)
+{
+	dds_entity_t ws = dds_create_waitset(gw.pp), builtin, rd;
+	dds_attach_t xs[32];
+	struct timespec next, now;
+
+	(void)arg;
+	builtin = dds_create_reader(gw.pp, DDS_BUILTIN_TOPIC_DCPSPUBLICATION, NULL, NULL);
+	rd = dds_create_readcondition(builtin, DDS_ANY_STATE);
+	dds_waitset_attach(ws, rd, 1);
+	dds_waitset_attach(ws, gw.guard, 0);
+	zcp_topic_now(&next);
+	while (!zcp_topic_stop) {
+		int k = dds_waitset_wait(ws, xs, 32, DDS_MSECS(200));
+		for (int i = 0; i < k && !zcp_topic_stop; i++) {
+			if (xs[i] == 1)
+				import_discover(builtin, ws);
+			else if (xs[i] != 0)
+				import_drain((struct gw_topic *)(intptr_t)xs[i]);
+		}
+		zcp_topic_now(&now);
+		if (zcp_topic_ts_diff(&now, &next) >= 0) {
+			for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
+				struct gw_topic *t = gw.topics[i];
+				if (t->imported) {
+					int l = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
+					if (l != t->import_leader)
+						note("%s importing topic %s", l ? "now" : "no longer",
+						     zcp_tool_q(t->name));
+					t->import_leader = l;
+				}
+			}
+			next = now;
+			zcp_topic_ts_add(&next, 200000000);
+		}
+	}
+	dds_delete(ws);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+/* ------------------------------------------------------------------ */
+
+static int register_self(void)
+{
+	zcp_topic_options o;
+	zcp_chunk *c;
+	int err;
+
+	zcp_topic_options_init(&o);
+	o.history = 8;
+	if ((err = zcp_subscriber_create(gw.m, GW_REGISTRY, &o, &gw.reg_sub)) != 0 ||
+	    (err = zcp_publisher_create(gw.m, GW_REGISTRY, &o, &gw.reg_pub)) != 0) {
+		zcp_tool_err("gateway", "cannot open the gateway registry (topic %s): %s (%s)",
+			     GW_REGISTRY, zcp_strerror(err), zcp_err_name(err));
+		return -1;
+	}
+	id_add(gw.id);
+	registry_drain();
+	if ((c = zcp_publisher_loan(gw.reg_pub, sizeof(gw.id))) == NULL) {
+		err = -errno;
+	} else {
+		memcpy(zcp_sample_data(c), &gw.id, sizeof(gw.id));
+		if ((err = zcp_publisher_publish(gw.reg_pub, c)) != 0)
+			zcp_chunk_release(gw.m, c);
+	}
+	if (err != 0) {
+		zcp_tool_err("gateway", "cannot register in topic %s: %s", GW_REGISTRY,
+			     zcp_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static int pattern_opt(int argc, char **argv, int *i, const char *opt, const char **pats, int *n)
+{
+	const char *v;
+	int r = zcp_tool_opt("gateway", argc, argv, i, opt, &v);
+
+	if (r <= 0)
+		return r;
+	if (*n >= GW_MAX_PATTERNS) {
+		zcp_tool_err("gateway", "more than %d %s patterns", GW_MAX_PATTERNS, opt);
+		return -1;
+	}
+	pats[(*n)++] = v;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct zcp_tool_target tg = {NULL, NULL, ZCP_OWNER_SELF, 0, 0};
+	pthread_t th;
+	int err;
+
+	zcp_tool_progname = "zerocp-gateway";
+	if (argc > 1 && (strcmp(argv[1], "ping") == 0 || strcmp(argv[1], "pong") == 0 ||
+			 strcmp(argv[1], "sink") == 0))
+		return zcp_gw_bench_main(argc - 1, argv + 1);
+	if (zcp_tool_help_requested(argc, argv)) {
+		usage(stdout);
+		return ZCP_TOOL_OK;
+	}
+	gw.domain = DDS_DOMAIN_DEFAULT;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int r;
+		if ((r = zcp_topic_target_opt("gateway", argc, argv, &i, &tg)) != 0 ||
+		    (r = pattern_opt(argc, argv, &i, "--export", gw.exports, &gw.n_exports)) != 0 ||
+		    (r = pattern_opt(argc, argv, &i, "--import", gw.imports, &gw.n_imports)) != 0) {
+			if (r < 0)
+				return ZCP_TOOL_USAGE;
+		} else if ((r = zcp_tool_opt("gateway", argc, argv, &i, "--domain", &v)) != 0) {
+			unsigned long d;
+			if (r < 0 || zcp_tool_parse_uint(v, 0, 232, &d) != 0) {
+				if (r > 0)
+					zcp_tool_err("gateway", "bad --domain %s: 0 to 232",
+						     zcp_tool_q(v));
+				return ZCP_TOOL_USAGE;
+			}
+			gw.domain = (dds_domainid_t)d;
+		} else if (strcmp(argv[i], "--best-effort") == 0) {
+			gw.best_effort = 1;
+		} else if (strcmp(argv[i], "--quiet") == 0) {
+			gw.verbose = -1;
+		} else if (strcmp(argv[i], "--verbose") == 0) {
+			gw.verbose = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", zcp_tool_progname, zcp_version_string());
+			return ZCP_TOOL_OK;
+		} else {
+			zcp_tool_err("gateway", "unknown %s %s",
+				     argv[i][0] == '-' ? "option" : "argument", zcp_tool_q(argv[i]));
+			usage(stderr);
+			return ZCP_TOOL_USAGE;
+		}
+	}
+	if (gw.n_exports + gw.n_imports == 0) {
+		zcp_tool_err("gateway", "nothing to bridge: give --export or --import");
+		usage(stderr);
+		return ZCP_TOOL_USAGE;
+	}
+	if (zcp_topic_target_check("gateway", &tg) != 0)
+		return ZCP_TOOL_USAGE;
+	if (zcp_topic_signals() != 0) {
+		zcp_tool_err("gateway", "cannot install signal handlers: %s", strerror(errno));
+		return ZCP_TOOL_FAIL;
+	}
+	while (gw.id == 0)
+		if (getrandom(&gw.id, sizeof(gw.id), 0) != sizeof(gw.id)) {
+			zcp_tool_err("gateway", "getrandom: %s", strerror(errno));
+			return ZCP_TOOL_FAIL;
+		}
+	if ((err = zcp_tool_attach("gateway", &tg, &gw.m, NULL)) != 0) {
+		zcp_tool_attach_error("gateway", &tg, err);
+		return ZCP_TOOL_FAIL;
+	}
+	gw.process = zcp_mempool_manager_process_id(gw.m);
+	gw.largest = zcp_topic_largest_chunk(gw.m);
+	if (register_self() != 0) {
+		zcp_subscriber_close(gw.reg_sub);
+		zcp_publisher_close(gw.reg_pub);
+		zcp_mempool_manager_detach(gw.m);
+		return ZCP_TOOL_FAIL;
+	}
+	gw.pp = dds_create_participant(gw.domain, NULL, NULL);
+	if (gw.pp < 0) {
+		zcp_tool_err("gateway", "cannot join DDS domain: %s (CYCLONEDDS_URI?)",
+			     dds_strretcode(gw.pp));
+		zcp_subscriber_close(gw.reg_sub);
+		zcp_publisher_close(gw.reg_pub);
+		zcp_mempool_manager_detach(gw.m);
+		return ZCP_TOOL_FAIL;
+	}
+	gw.guard = dds_create_guardcondition(gw.pp);
+	/* Writes wait in a batch until dds_write_flush (export_loop, once per
+	 * topic per wake) or a full packet. */
+	dds_write_set_batch(true);
+	note("gateway 0x%016llx on manager %s (process 0x%llx): ready", (unsigned long long)gw.id,
+	     zcp_mempool_manager_name(gw.m), (unsigned long long)gw.process);
+	if (gw.n_imports > 0 && pthread_create(&th, NULL, import_thread, NULL) != 0) {
+		zcp_tool_err("gateway", "cannot start the import thread");
+		gw.failed = 1;
+		gw.n_imports = 0;
+	}
+	if (!gw.failed)
+		export_loop();
+	zcp_topic_stop = 1;
+	/* Stopping must not hang: Cyclone joins its receive threads, which
+	 * wait for a packet that a vanished interface never brings.  What
+	 * is left undone the manager reclaims. */
+	alarm(10);
+	if (gw.n_imports > 0) {
+		dds_set_guardcondition(gw.guard, true);
+		pthread_join(th, NULL);
+	}
+	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
+		struct gw_topic *t = gw.topics[i];
+		if (t->exported || t->imported)
+			note("topic %s: %llu sent to DDS, %llu skipped; %llu received, %llu dropped",
+			     zcp_tool_q(t->name), (unsigned long long)t->n_out,
+			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
+			     (unsigned long long)t->n_dropped);
+		zcp_subscriber_close(t->sub);
+		zcp_publisher_close(t->pub);
+		free(t);
+	}
+	dds_delete(gw.pp);
+	zcp_subscriber_close(gw.reg_sub);
+	zcp_publisher_close(gw.reg_pub);
+	zcp_mempool_manager_detach(gw.m);
+	return gw.failed ? ZCP_TOOL_FAIL : ZCP_TOOL_OK;
+}
