@@ -9,7 +9,14 @@
  * sleeper (and an armed fd holder) was SIGKILLed and reclaimed.  A
  * sleeping peer is the control (a wake-up call is expected then). */
 #include "attack-wait.h"
+#if defined(__has_include)
+#if __has_include(<linux/seccomp.h>)
 #include <linux/seccomp.h>
+#endif
+#endif
+#ifndef SECCOMP_MODE_STRICT
+#define SECCOMP_MODE_STRICT 1 /* the kernel's ABI; musl ships no linux/ headers */
+#endif
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
