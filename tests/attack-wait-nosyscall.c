@@ -215,7 +215,11 @@ int main(void)
 	if (sl > 0)
 		wait_asleep(sl);
 	ok = run_strict(OP_PUBLISH, 5, why, sizeof why);
-	zt_ok(sl > 0 && !ok, "control: with a subscriber asleep, publish does make a system call (%s)", why);
+	if (zt_posix_platform())
+		zt_skip("the POSIX platform layer: sleepers look every millisecond, a wake-up is no system call",
+			"control: with a subscriber asleep, publish does make a system call");
+	else
+		zt_ok(sl > 0 && !ok, "control: with a subscriber asleep, publish does make a system call (%s)", why);
 	/* the sleeper is killed in its sleep: after reclaim, syscall-free again */
 	kill(sl, SIGKILL);
 	waitpid(sl, NULL, 0);

@@ -66,6 +66,14 @@ static __attribute__((unused)) const char *zt_emulator(void)
 	const char *s = getenv("ZT_EMULATOR");
 	return s != NULL && *s != '\0' ? s : NULL;
 }
+/* Whether the library is built on the POSIX platform layer (configure
+ * --with-platform=posix; make check exports ZCP_PLATFORM): no futex, so a
+ * sleeper looks every millisecond and a wake-up is no system call. */
+static __attribute__((unused)) int zt_posix_platform(void)
+{
+	const char *s = getenv("ZCP_PLATFORM");
+	return s != NULL && strcmp(s, "posix") == 0;
+}
 /* ZCP_TEST_ITERS if set and positive ("make stress"), else dflt. */
 static __attribute__((unused)) long zt_iters(long dflt)
 {
