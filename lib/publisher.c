@@ -93,7 +93,7 @@ int zcp_publisher_create(zcp_mempool_manager *mgr, const char *name, const zcp_t
 		atomic_store_explicit(&ep->base, tail, memory_order_relaxed);
 		atomic_store_explicit(&ep->released, tail, memory_order_relaxed);
 		atomic_store_explicit(&ep->pending, 0, memory_order_relaxed);
-		atomic_store_explicit(&ep->last_pos, 0, memory_order_relaxed);
+		atomic_store_explicit(&ep->last.pos, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->rejected, 0, memory_order_relaxed);
 		atomic_store_explicit(&ep->overflow, (uint32_t)opts->overflow, memory_order_relaxed);
 		atomic_store_explicit(&ep->blocked, 0, memory_order_relaxed);
@@ -463,21 +463,8 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	if (evict && !evict_later)
 		evict_own(pub, &pub->ring[(p - pub->keep) & mask], p - pub->keep);
 	struct zcp__ring_slot *s = &pub->ring[p & mask];
-	/* The seqlock's write side (topic.h): readers that see the new pos
-	 * see the new handle. */
-	atomic_store_explicit(&s->pos, 0, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&s->handle, h, memory_order_relaxed);
-	atomic_store_explicit(&s->stamp, stamp, memory_order_relaxed);
-	atomic_store_explicit(&s->offset, off, memory_order_relaxed);
-	atomic_store_explicit(&s->pos, p + 1, memory_order_release);
-	/* The same, copied beside the tail (topic.h). */
-	atomic_store_explicit(&pub->ep->last_pos, 0, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&pub->ep->last_handle, h, memory_order_relaxed);
-	atomic_store_explicit(&pub->ep->last_stamp, stamp, memory_order_relaxed);
-	atomic_store_explicit(&pub->ep->last_offset, off, memory_order_relaxed);
-	atomic_store_explicit(&pub->ep->last_pos, p + 1, memory_order_release);
+	zcp__slot_write(s, p, h, stamp, off);
+	zcp__slot_write(&pub->ep->last, p, h, stamp, off); /* its copy beside the tail */
 	ZCP__CRASH_POINT("pub.written");
 	/* Release: the slot, the header and (through the record CAS) the
 	 * payload before a subscriber's acquire load of the tail. */

@@ -155,22 +155,11 @@ static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *h
 	/* Acquire: pairs with the publisher's release store of the tail
 	 * (its slot writes before). */
 	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
-	if (ZCP_LIKELY(c->pos + 1 == tail)) {
-		/* The newest sample: its copy on the tail's line, if it is
-		 * whole (its seqlock, topic.h); else the slot below. */
-		uint64_t p1 = atomic_load_explicit(&ep->last_pos, memory_order_acquire);
-		uint64_t h = atomic_load_explicit(&ep->last_handle, memory_order_relaxed);
-		uint64_t t = atomic_load_explicit(&ep->last_stamp, memory_order_relaxed);
-		uint64_t o = atomic_load_explicit(&ep->last_offset, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
-		uint64_t p2 = atomic_load_explicit(&ep->last_pos, memory_order_relaxed);
-		if (p1 == tail && p2 == p1) {
-			*q = c->pos;
-			*handle = h;
-			*stamp = t;
-			*offset = o;
-			return 1;
-		}
+	/* The newest sample: its copy on the tail's line, if it is whole;
+	 * else the ring's slot below. */
+	if (ZCP_LIKELY(c->pos + 1 == tail) && zcp__slot_read(&ep->last, c->pos, handle, stamp, offset)) {
+		*q = c->pos;
+		return 1;
 	}
 	for (unsigned tries = 0; tries < 4 && c->pos < tail; tries++) {
 		if (tail - c->pos > sub->keep) {
@@ -178,19 +167,8 @@ static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *h
 			sub->lost += tail - c->pos - sub->keep;
 			c->pos = tail - sub->keep;
 		}
-		struct zcp__ring_slot *s = &zcp__ring(ep)[c->pos & mask];
-		/* The seqlock's read side (topic.h). */
-		uint64_t p1 = atomic_load_explicit(&s->pos, memory_order_acquire);
-		uint64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
-		uint64_t t = atomic_load_explicit(&s->stamp, memory_order_relaxed);
-		uint64_t o = atomic_load_explicit(&s->offset, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
-		uint64_t p2 = atomic_load_explicit(&s->pos, memory_order_relaxed);
-		if (p1 == c->pos + 1 && p2 == p1) {
+		if (zcp__slot_read(&zcp__ring(ep)[c->pos & mask], c->pos, handle, stamp, offset)) {
 			*q = c->pos;
-			*handle = h;
-			*stamp = t;
-			*offset = o;
 			return 1;
 		}
 		/* Overwritten under us, or emptied: lost.  (A slot ahead of

@@ -117,14 +117,10 @@ struct zcp__publisher_ep {
 	/* What subscribers poll, alone on its line with a copy of the
 	 * newest sample's slot: a subscriber that keeps up reads this one
 	 * line, and the ring's lines stay in the publisher's cache.  The
-	 * copy is a seqlock of its own (last_pos = position + 1, 0 while
-	 * written) and only a hint: whatever it names is checked by the
+	 * copy is a slot of its own (the same seqlock) and only a hint: whatever it names is checked by the
 	 * reference's generation, as a slot's is. */
 	_Alignas(64) _Atomic uint64_t tail; /* next position */
-	_Atomic uint64_t last_pos;
-	_Atomic uint64_t last_handle;
-	_Atomic uint64_t last_stamp;
-	_Atomic uint64_t last_offset;
+	struct zcp__ring_slot last;
 	uint64_t reserved2[3];
 	/* The publisher's own bookkeeping, off the polled lines. */
 	_Alignas(64) _Atomic uint64_t pending; /* handle being published, 0 if none */
@@ -156,6 +152,37 @@ _Static_assert(sizeof(struct zcp__ring_slot) == 32, "ring slot size");
 _Static_assert(sizeof(struct zcp__publisher_ep) == 192, "publisher size");
 _Static_assert(sizeof(struct zcp__subscriber_ep) == 128, "subscriber size");
 _Static_assert(sizeof(struct zcp__cursor) == 16, "cursor size");
+
+/* The seqlock's write side: slot s holds position p (readers that see
+ * pos p + 1 see the rest). */
+static inline void zcp__slot_write(struct zcp__ring_slot *s, uint64_t p, uint64_t handle,
+				   uint64_t stamp, uint64_t offset)
+{
+	atomic_store_explicit(&s->pos, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&s->handle, handle, memory_order_relaxed);
+	atomic_store_explicit(&s->stamp, stamp, memory_order_relaxed);
+	atomic_store_explicit(&s->offset, offset, memory_order_relaxed);
+	atomic_store_explicit(&s->pos, p + 1, memory_order_release);
+}
+
+/* The read side: 1 and the slot's fields if it holds position p whole. */
+static inline int zcp__slot_read(struct zcp__ring_slot *s, uint64_t p, uint64_t *handle,
+				 uint64_t *stamp, uint64_t *offset)
+{
+	uint64_t p1 = atomic_load_explicit(&s->pos, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&s->stamp, memory_order_relaxed);
+	uint64_t o = atomic_load_explicit(&s->offset, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t p2 = atomic_load_explicit(&s->pos, memory_order_relaxed);
+	if (p1 != p + 1 || p2 != p1)
+		return 0;
+	*handle = h;
+	*stamp = t;
+	*offset = o;
+	return 1;
+}
 
 /* Bytes of one topic block, or 0 on overflow. */
 uint64_t zcp__topic_block_size(unsigned publishers, unsigned subscribers, unsigned ring);
