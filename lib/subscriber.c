@@ -120,8 +120,11 @@ int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
 				continue;
 			struct zcp__publisher_ep *pe = zcp__publisher_at(mgr, (unsigned)t, j);
 			uint64_t tail = atomic_load_explicit(&pe->tail, memory_order_acquire);
-			if (tail > tp->history && tail - tp->history > sub->cur[j].pos &&
-			    tail - tp->history - sub->cur[j].pos <= mgr->geo.ring_size) {
+			/* However far it got meanwhile: a publisher may run
+			 * more than a ring ahead while we take the lock and
+			 * fill our cursors.  (A scribbled tail moves us no
+			 * further than peek() would on our first take.) */
+			if (tail > tp->history && tail - tp->history > sub->cur[j].pos) {
 				sub->cur[j].pos = tail - tp->history;
 				atomic_store_explicit(&zcp__cursors(ep)[j].pos, sub->cur[j].pos,
 						      memory_order_relaxed);
