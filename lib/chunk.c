@@ -35,23 +35,25 @@ static inline unsigned pool_for(const struct zcp_mempool_manager *m, uint64_t si
 }
 
 /* Write down a new holding: the view's count and generation, the record's
- * generation and size. */
+ * generation and size.  The caller has crossed the view's count from 0 to
+ * ZCP__VIEW_PENDING; the count's release store of 1 ends the crossing, so a
+ * thread of ours that sees 1 sees the new generation too. */
 static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zcp_chunk *c,
 				     uint64_t gen, uint64_t size)
 {
 	struct zcp__record *r = &p->records[idx];
 	_Atomic uint64_t *used_max = &p->desc->used_max;
 
-	/* Relaxed: the view is ours alone (nobody in this process holds a
-	 * chunk that was free); the record's seq and size are published by
-	 * our next release CAS of its word, and a reader that comes earlier
-	 * copes with the previous seq (zcp__full_gen) and caps the size. */
-	atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+	/* Relaxed: the record's seq and size are published by our next
+	 * release CAS of its word, and a reader that comes earlier copes
+	 * with the previous seq (zcp__full_gen) and caps the size. */
 	atomic_store_explicit(&c->claimed, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->sample_off, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, gen, memory_order_relaxed);
 	atomic_store_explicit(&r->size, size, memory_order_relaxed);
+	/* Release: ends the crossing (zcp__view_settle()). */
+	atomic_store_explicit(&c->refs, 1, memory_order_release);
 	if (ZCP_UNLIKELY(p->ages))
 		atomic_store_explicit(&r->taken, zcp__coarse_ns(), memory_order_relaxed);
 	if (ZCP_UNLIKELY(atomic_load_explicit(used_max, memory_order_relaxed) <= idx))
@@ -59,30 +61,48 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	return c;
 }
 
-/* took() when the view is not ready: never bound in this process, or
- * still ZCP__VIEW_PENDING from a thread of ours finishing its release of the
- * previous generation (or failing a stale ref()) — a few instructions;
- * let it finish.  Any other count can only be a peer's forgery (a held
- * chunk put back on the list): we take over the view rather than wait. */
+/* took() when its crossing did not start at once: the view is still
+ * ZCP__VIEW_PENDING from a thread of ours finishing its release of the
+ * previous generation, failing a stale ref() or resolving a handle — a
+ * few instructions; let it finish.  Or it was never bound in this
+ * process.  Any other count can only be a peer's forgery (a held chunk
+ * put back on the list): we take over the view rather than wait. */
 static ZCP_COLD zcp_chunk *took_slow(struct zcp_mempool_manager *mgr, struct zcp__pool_view *p,
 				     uint32_t idx, uint64_t gen, uint64_t size)
 {
 	zcp_chunk *c = &mgr->chunks[p->first + idx];
-	zcp__view_settle(&c->refs);
+	uint32_t n = atomic_load_explicit(&c->refs, memory_order_acquire);
+	for (;;) {
+		if (n == ZCP__VIEW_PENDING)
+			n = zcp__view_settle(&c->refs);
+		else if (atomic_compare_exchange_weak_explicit(&c->refs, &n, ZCP__VIEW_PENDING,
+							       memory_order_acq_rel,
+							       memory_order_acquire))
+			break;
+	}
 	zcp__view_bind(mgr, c, p, idx, gen);
 	return hold(p, idx, c, gen, size);
 }
 
 /* The rest of a get once record idx of pool p is ours.  Nobody in this
- * process holds a chunk that was free, so the view needs no CAS. */
+ * process holds a chunk that was free, but a thread of ours may be
+ * binding its view to a handle's generation (zcp_chunk_from_handle(), a
+ * ref() of a chunk released meanwhile): the CAS makes our writes to the
+ * view exclusive of theirs (the crossing of view.h). */
 static ZCP_HOT_INLINE zcp_chunk *took(struct zcp_mempool_manager *mgr, struct zcp__pool_view *p,
 				      uint32_t idx, uint64_t gen, uint64_t size)
 {
 	ZCP__CRASH_POINT("pop.taken");
 	zcp_chunk *c = &mgr->chunks[p->first + idx];
-	if (ZCP_UNLIKELY(atomic_load_explicit(&c->refs, memory_order_acquire) == ZCP__VIEW_PENDING ||
-			 atomic_load_explicit(&c->mgr, memory_order_relaxed) != mgr))
+	uint32_t n = 0;
+	/* Acquire: pairs with the release store that ended the previous
+	 * crossing (the view's fields it wrote). */
+	if (ZCP_UNLIKELY(!atomic_compare_exchange_strong_explicit(&c->refs, &n, ZCP__VIEW_PENDING,
+								   memory_order_acquire,
+								   memory_order_relaxed)))
 		return took_slow(mgr, p, idx, gen, size);
+	if (ZCP_UNLIKELY(atomic_load_explicit(&c->mgr, memory_order_relaxed) != mgr))
+		zcp__view_bind(mgr, c, p, idx, gen);
 	return hold(p, idx, c, gen, size);
 }
 
@@ -234,15 +254,30 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 		return zcp__fail_null(ZCP_EINVAL);
 	struct zcp_chunk *c = &mgr->chunks[gidx];
 	uint32_t n = atomic_load_explicit(&c->refs, memory_order_acquire);
-	if (n != 0 && n != ZCP__VIEW_PENDING) {
-		/* We hold it: the same chunk only in the generation we hold
-		 * (never roll our view back to another one). */
-		if ((atomic_load_explicit(&c->seq, memory_order_relaxed) & ZCP__HANDLE_GEN_MASK) != gen)
-			return zcp__fail_null(ZCP_EINVAL);
-		return c;
+	for (;;) {
+		if (n == ZCP__VIEW_PENDING) {
+			n = zcp__view_settle(&c->refs);
+			continue;
+		}
+		if (n != 0) {
+			/* We hold it: the same chunk only in the generation we
+			 * hold (never roll our view back to another one).  The
+			 * acquire of the count shows the holder's generation. */
+			if ((atomic_load_explicit(&c->seq, memory_order_relaxed) & ZCP__HANDLE_GEN_MASK) !=
+			    gen)
+				return zcp__fail_null(ZCP_EINVAL);
+			return c;
+		}
+		/* acq_rel: 0 -> PENDING starts a crossing (view.h). */
+		if (atomic_compare_exchange_weak_explicit(&c->refs, &n, ZCP__VIEW_PENDING,
+							  memory_order_acq_rel, memory_order_acquire))
+			break;
 	}
-	/* Not held: bind the generation the handle names, which the coming
-	 * zcp_chunk_ref() checks. */
+	/* Not held, and the crossing is ours (a get of this chunk by a
+	 * thread of ours waits for it): bind the generation the handle
+	 * names, which the coming zcp_chunk_ref() checks. */
 	zcp__bind_view(mgr, c, gidx, seq);
+	/* Release: ends the crossing (zcp__view_settle()). */
+	atomic_store_explicit(&c->refs, 0, memory_order_release);
 	return c;
 }

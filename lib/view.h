@@ -10,7 +10,10 @@
  * the count off zero (or onto it) owns the shared update until it stores
  * the final count.  Without it a thread taking a reference could set the
  * process's bit (already set: a no-op) while another thread's last
- * release clears it.
+ * release clears it.  Every move off zero is a CAS, even a get's of a
+ * chunk nobody in the process holds: a thread resolving a stale handle to
+ * the same chunk binds the view in a crossing of its own, and a plain
+ * store would overwrite its PENDING (and it the get's generation).
  */
 #ifndef ZCP_VIEW_H
 #define ZCP_VIEW_H

@@ -25,7 +25,7 @@
  *   zcp_chunk_release                 | everything                   | lock-free, no syscall
  *   zcp_chunk_ref                     | everything                   | lock-free, no syscall
  *   zcp_chunk_handle                  | everything                   | wait-free (release fence)
- *   zcp_chunk_from_handle             | everything                   | wait-free (acquire fence)
+ *   zcp_chunk_from_handle             | everything                   | lock-free (acquire fence)
  *   zcp_chunk_data / _size / _capacity| everything                   | wait-free
  *   zcp_chunk_refcount / _pool_index  | everything                   | wait-free, a snapshot
  *   zcp_chunk_send / _receive         | everything                   | lock-free, no syscall
