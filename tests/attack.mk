@@ -11,6 +11,9 @@ ZCP_C_TESTS += tests/attack-soak
 ZCP_C_TESTS += tests/attack-liveness
 tests_attack_liveness_SOURCES = tests/attack-liveness.c tests/attack-agent.h
 ZCP_C_TESTS += tests/attack-threads
+# Two threads of one process on one chunk view across a peer's release
+# (from_handle/ref and receive against get).
+ZCP_C_TESTS += tests/attack-view-race
 # White-box tests are a named, short list (tests/whitebox.txt); all other
 # tests use the public headers only.
 ZCP_SH_TESTS += tests/whitebox.sh
