@@ -7,6 +7,8 @@
 #include "escrow.h"
 #include <errno.h>
 
+_Thread_local struct zcp__resolved zcp__resolved __attribute__((tls_model("initial-exec")));
+
 
 
 
@@ -54,6 +56,7 @@ static ZCP_HOT_INLINE zcp_chunk *hold(struct zcp__pool_view *p, uint32_t idx, zc
 	atomic_store_explicit(&r->size, size, memory_order_relaxed);
 	/* Release: ends the crossing (zcp__view_settle()). */
 	atomic_store_explicit(&c->refs, 1, memory_order_release);
+	zcp__resolved_forget();
 	if (ZCP_UNLIKELY(p->ages))
 		atomic_store_explicit(&r->taken, zcp__coarse_ns(), memory_order_relaxed);
 	if (ZCP_UNLIKELY(atomic_load_explicit(used_max, memory_order_relaxed) <= idx))
@@ -156,7 +159,13 @@ int zcp_chunk_ref(zcp_mempool_manager *mgr, zcp_chunk *chunk)
 {
 	uint64_t gidx;
 	int err = zcp__view_check(mgr, chunk, &gidx);
-	return err ? err : zcp__ref_gen(mgr, chunk, gidx, 0, 0);
+	if (err)
+		return err;
+	/* Right after this thread resolved it: the handle's generation, and
+	 * no other (see zcp__resolved). */
+	if (zcp__resolved.chunk == chunk)
+		return zcp__ref_gen(mgr, chunk, gidx, 1, zcp__resolved.gen);
+	return zcp__ref_gen(mgr, chunk, gidx, 0, 0);
 }
 
 uint64_t zcp_chunk_refcount(const zcp_chunk *chunk)
@@ -266,6 +275,7 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 			if ((atomic_load_explicit(&c->seq, memory_order_relaxed) & ZCP__HANDLE_GEN_MASK) !=
 			    gen)
 				return zcp__fail_null(ZCP_EINVAL);
+			zcp__resolved = (struct zcp__resolved){c, seq};
 			return c;
 		}
 		/* acq_rel: 0 -> PENDING starts a crossing (view.h). */
@@ -279,5 +289,6 @@ zcp_chunk *zcp_chunk_from_handle(zcp_mempool_manager *mgr, uint64_t handle)
 	zcp__bind_view(mgr, c, gidx, seq);
 	/* Release: ends the crossing (zcp__view_settle()). */
 	atomic_store_explicit(&c->refs, 0, memory_order_release);
+	zcp__resolved = (struct zcp__resolved){c, seq};
 	return c;
 }

@@ -186,6 +186,7 @@ static zcp_chunk *take_spare(struct zcp_publisher *pub, unsigned i, uint64_t siz
 		if (m->pools[i].ages)
 			atomic_store_explicit(&m->records[gidx].taken, zcp__coarse_ns(),
 					      memory_order_relaxed);
+		zcp__resolved_forget();
 		return c;
 	}
 	return NULL;

@@ -59,6 +59,7 @@ int zcp__view_release_slow(struct zcp_mempool_manager *m, struct zcp_chunk *c, u
 int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gidx, int bind,
 		 uint64_t gen)
 {
+	zcp__resolved_forget(); /* a ref, a take, a receive: a chunk for this thread */
 	uint32_t n = zcp__view_settle(&c->refs);
 	for (;;) {
 		if (n == ZCP__VIEW_PENDING) {

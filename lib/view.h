@@ -25,6 +25,26 @@
 #define ZCP__VIEW_PENDING UINT32_C(0xFFFFFFFF)
 #define ZCP__VIEW_MAX_REFS (ZCP__VIEW_PENDING - 1)
 
+/* The chunk and generation the calling thread's last
+ * zcp_chunk_from_handle() resolved, for the zcp_chunk_ref() that follows
+ * it.  The view alone cannot say which generation that ref() means: once
+ * the handle's chunk was released and taken again by another thread of
+ * ours, the view is that thread's, and ref() would count onto its hold
+ * (a chunk released meanwhile must be refused).  Every call that gives
+ * this thread a chunk forgets it, so a ref() of a chunk the thread holds
+ * means the view's generation.  Initial-exec: one %fs-relative store. */
+struct zcp__resolved {
+	const struct zcp_chunk *chunk;
+	uint64_t gen;
+};
+extern _Thread_local struct zcp__resolved zcp__resolved
+	__attribute__((tls_model("initial-exec")));
+
+static inline void zcp__resolved_forget(void)
+{
+	zcp__resolved.chunk = NULL;
+}
+
 /* Point view c at its chunk, index idx of pool p, generation gen.
  * Relaxed: whoever writes the view writes the same values, except across
  * a crossing of zero, which the PENDING count orders. */
