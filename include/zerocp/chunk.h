@@ -97,7 +97,13 @@ ZCP_API int zcp_chunk_release(zcp_mempool_manager *mgr, zcp_chunk *chunk);
 /* zcp_chunk_ref - take one more reference.  The caller must either hold a
  * reference already or have got `chunk` from zcp_chunk_from_handle() while
  * the sender still holds its own ("get unless zero": a chunk that was
- * released meanwhile is refused with ZCP_ESTALE, never revived).
+ * released meanwhile is refused with ZCP_ESTALE, never revived).  Called
+ * in the thread that resolved the handle, before that thread gets,
+ * loans, takes or receives another chunk, it refs the handle's use of
+ * the chunk and no other, even when another thread of the process holds
+ * the chunk's next use; called from another thread, it refs the use the
+ * process's view of the chunk names (the resolved one, unless a thread of
+ * the process has taken the chunk since).
  * Returns 0, or ZCP_EINVAL, ZCP_ESTALE, ZCP_EOVERFLOW (2^32 - 1 references
  * in this process), ZCP_ECHILD, ZCP_EPERM (read-only handle), ZCP_EAGAIN.
  */
