@@ -76,11 +76,21 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK))
 				return ZCP_ESTALE;
 			/* acq_rel: see zcp__view_release(). */
-			if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
-								  memory_order_acq_rel,
-								  memory_order_acquire))
-				return 0;
-			continue;
+			if (!atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
+								   memory_order_acq_rel,
+								   memory_order_acquire))
+				continue;
+			/* The count we checked the generation under may have
+			 * gone to zero and come back for the chunk's next use
+			 * meanwhile (ABA: the same n).  Holding it now, the
+			 * generation is stable, and the acquire above shows
+			 * the one its taker wrote: look again. */
+			if (bind && (atomic_load_explicit(&c->seq, memory_order_relaxed) &
+				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK)) {
+				zcp__view_release(m, c, gidx);
+				return ZCP_ESTALE;
+			}
+			return 0;
 		}
 		/* acq_rel: 0 -> PENDING starts a crossing; the acquire pairs
 		 * with the release store that ended the previous one, so the

@@ -198,7 +198,7 @@ static void *thread_main(void *arg)
 			seq--;
 			if (!stuck_since)
 				stuck_since = now();
-			else if (now() - stuck_since > 1.0) {
+			else if (now() - stuck_since > 1.0 * (double)zt_slowdown()) {
 				atomic_fetch_add(&c->exhausted, 1);
 				break;
 			}
@@ -220,7 +220,7 @@ static void *thread_main(void *arg)
 			seq--;
 			if (!stuck_since)
 				stuck_since = now();
-			else if (now() - stuck_since > 1.0) {
+			else if (now() - stuck_since > 1.0 * (double)zt_slowdown()) {
 				atomic_fetch_add(&c->exhausted, 1);
 				break;
 			}
