@@ -125,7 +125,7 @@ bg() {
 
 n=0
 failed=0
-echo "1..12"
+echo "1..14"
 
 wait_for() { # PATTERN FILE SECONDS
 	i=0
@@ -220,6 +220,36 @@ cross A B fwd $N
 tap $? "A -> B: $N samples of a reliable topic, in order and intact"
 cross B A rev $N
 tap $? "B -> A: $N samples, in order and intact"
+
+# Head of line: a subscriber on B that never takes (stopped) fills its
+# queue of topic stall; gateway B must keep importing other topics, and
+# stall's samples must all arrive, in order, once that subscriber is gone.
+hol_ok=1
+if warm A B stall; then
+	bg B "$tmp/stall.echo" "$zerocp" echo --name gwt stall --json --count 200 --timeout 120
+	_live=$!
+	bg B "$tmp/stuck.echo" "$zerocp" echo --name gwt stall --json
+	_stuck=$!
+	sleep 1
+	kill -STOP "$_stuck"
+	bg A "$tmp/stall.pub" "$zerocp" pub --name gwt stall --count 200 --size 64 --block --quiet
+	_spub=$!
+	sleep 2 # the stopped subscriber's queue fills
+	cross A B nostall 50 && hol_ok=0
+fi
+tap $hol_ok "a stopped subscriber of one imported topic does not hold up another topic"
+stall_ok=1
+if [ -n "${_stuck:-}" ]; then
+	kill -KILL "$_stuck"
+	reap "$_stuck" 5
+	reap "$_spub" 90 && reap "$_live" 90 && {
+		expected 200 64 > "$tmp/stall.want"
+		datas "$tmp/stall.echo" > "$tmp/stall.got"
+		cmp -s "$tmp/stall.want" "$tmp/stall.got" && stall_ok=0
+		echo "# stall: $(wc -l < "$tmp/stall.got") of 200 samples after the stopped subscriber was killed"
+	}
+fi
+tap $stall_ok "... and once it is killed, the stalled topic delivers all 200 samples in order"
 
 # 1 MiB: a file of 1048576 pseudo-random bytes; the echo's hex compared.
 awk 'BEGIN { srand(7); for (i = 0; i < 1048576 / 64; i++) { l = ""; for (k = 0; k < 64; k++) l = l sprintf("%c", 65 + int(rand() * 26)); printf "%s", l } }' > "$tmp/big.bin"

@@ -55,6 +55,8 @@
 #define GW_DDS_NAME_MAX (7 + 3 * ZCP_TOPIC_NAME_MAX + 1)
 #define GW_CACHE 32
 #define GW_TAKE 64 /* DDS samples per take */
+#define GW_BLOCK_NS 10000000 /* a reliable import's publish waits at most 10 ms */
+#define GW_STALL_RETRY_MS 20 /* then the topic stalls; tried again this often */
 
 static void usage(FILE *fp)
 {
@@ -174,6 +176,14 @@ struct gw_topic {
 	dds_entity_t reader;
 	int import_leader;
 	uint64_t n_in, n_dropped;
+	/* A full local queue stalls this topic alone: what the last take
+	 * brought waits here, in order, while the reader stays unread (DDS
+	 * holds its writers back) and off the waitset; the import thread
+	 * tries again every GW_STALL_RETRY_MS. */
+	dds_entity_t readcond;
+	int stalled;
+	zcp_chunk *pend[GW_TAKE];
+	unsigned int pend_n, pend_i;
 };
 
 static struct {
@@ -563,7 +573,7 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 	dds_reliability_kind_t rel = DDS_RELIABILITY_BEST_EFFORT;
 	dds_durability_kind_t dur = DDS_DURABILITY_VOLATILE;
 	dds_history_kind_t hk;
-	int32_t depth = 1, hdepth = 0, rd;
+	int32_t depth = 1, hdepth = 0;
 	zcp_topic_options o;
 	zcp_topic_info info;
 	dds_qos_t *q;
@@ -590,7 +600,7 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 	t->pub_type_size = o.type_size;
 	if (rel == DDS_RELIABILITY_RELIABLE) {
 		o.overflow = ZCP_OVERFLOW_BLOCK;
-		o.block_timeout_ns = 100000000;
+		o.block_timeout_ns = GW_BLOCK_NS;
 	}
 	err = zcp_publisher_create(gw.m, t->name, &o, &t->pub);
 	if (err == ZCP_EINVAL && o.history > 0) { /* more history than the manager's queue */
@@ -615,8 +625,8 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 		atomic_store(&t->pub_id, 0);
 		return -1;
 	}
-	rd = dds_create_readcondition(t->reader, DDS_ANY_STATE);
-	dds_waitset_attach(ws, rd, (dds_attach_t)(intptr_t)t);
+	t->readcond = dds_create_readcondition(t->reader, DDS_ANY_STATE);
+	dds_waitset_attach(ws, t->readcond, (dds_attach_t)(intptr_t)t);
 	t->imported = 1;
 	t->import_leader = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
 	note("importing DDS topic %s as topic %s (%s%s)", t->dds_name, zcp_tool_q(t->name),
@@ -650,11 +660,41 @@ static void import_discover(dds_entity_t builtin, dds_entity_t ws)
 	}
 }
 
+/* Publish what waits on stalled topic t, in order; 0 once nothing waits,
+ * 1 if its subscribers' queues are still full. */
+static int publish_pending(struct gw_topic *t)
+{
+	while (t->pend_i < t->pend_n && !zcp_topic_stop) {
+		zcp_chunk *c = t->pend[t->pend_i];
+		int err;
+		while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_EINTR && !zcp_topic_stop)
+			;
+		if (err == ZCP_ETIMEDOUT)
+			return 1;
+		if (err != 0) {
+			zcp_chunk_release(gw.m, c);
+			t->n_dropped++;
+		} else {
+			t->n_in++;
+		}
+		t->pend_i++;
+	}
+	t->pend_i = t->pend_n = 0;
+	return 0;
+}
+
+/* Give back what waits on t (stopping). */
+static void drop_pending(struct gw_topic *t)
+{
+	for (; t->pend_i < t->pend_n; t->pend_i++)
+		zcp_chunk_release(gw.m, t->pend[t->pend_i]);
+	t->pend_i = t->pend_n = 0;
+}
+
 static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 {
 	uint64_t n = s->payload._length;
 	zcp_chunk *c;
-	int err;
 
 	if (id_local(s->origin_gateway)) {
 		/* ours, or a sibling's: maybe one registered just now */
@@ -680,29 +720,43 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 		return;
 	}
 	memcpy(zcp_sample_data(c), s->payload._buffer, (size_t)n);
-	while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_ETIMEDOUT || err == ZCP_EINTR)
-		if (zcp_topic_stop)
-			break;
-	if (err != 0) {
-		zcp_chunk_release(gw.m, c);
-		t->n_dropped++;
-		return;
-	}
-	t->n_in++;
+	/* Behind samples that wait, or first in line: either way in order. */
+	t->pend[t->pend_n++] = c;
+	if (!t->stalled)
+		t->stalled = publish_pending(t);
 }
 
-static void import_drain(struct gw_topic *t)
+static void import_drain(struct gw_topic *t, dds_entity_t ws)
 {
 	void *buf[GW_TAKE];
 	dds_sample_info_t si[GW_TAKE];
 	int n;
 
-	while (!zcp_topic_stop &&
+	while (!zcp_topic_stop && !t->stalled &&
 	       (n = dds_take(t->reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
 		for (int i = 0; i < n; i++)
 			if (si[i].valid_data)
 				import_one(t, buf[i]);
 		dds_return_loan(t->reader, buf, n);
+	}
+	/* A subscriber's full queue: leave the rest in the DDS reader,
+	 * which holds back this topic's writers, and keep the other
+	 * topics going (a publish that waited GW_BLOCK_NS is all this
+	 * topic costs them). */
+	if (t->stalled)
+		dds_waitset_detach(ws, t->readcond);
+}
+
+/* Stalled topics whose queues have room again go back to the waitset. */
+static void import_retry(dds_entity_t ws)
+{
+	for (int i = 0; i < atomic_load(&gw.n_topics) && !zcp_topic_stop; i++) {
+		struct gw_topic *t = gw.topics[i];
+		if (!t->imported || !t->stalled || publish_pending(t))
+			continue;
+		t->stalled = 0;
+		dds_waitset_attach(ws, t->readcond, (dds_attach_t)(intptr_t)t);
+		import_drain(t, ws);
 	}
 }
 
@@ -710,7 +764,7 @@ static void *import_thread(void *arg)
 {
 	dds_entity_t ws = dds_create_waitset(gw.pp), builtin, rd;
 	dds_attach_t xs[32];
-	struct timespec next, now;
+	struct timespec next, now, next_reclaim = {0, 0};
 
 	(void)arg;
 	builtin = dds_create_reader(gw.pp, DDS_BUILTIN_TOPIC_DCPSPUBLICATION, NULL, NULL);
@@ -719,14 +773,26 @@ static void *import_thread(void *arg)
 	dds_waitset_attach(ws, gw.guard, 0);
 	zcp_topic_now(&next);
 	while (!zcp_topic_stop) {
-		int k = dds_waitset_wait(ws, xs, 32, DDS_MSECS(200));
+		int stalled = 0;
+		for (int i = 0; i < atomic_load(&gw.n_topics); i++)
+			stalled |= gw.topics[i]->stalled;
+		int k = dds_waitset_wait(ws, xs, 32, DDS_MSECS(stalled ? GW_STALL_RETRY_MS : 200));
 		for (int i = 0; i < k && !zcp_topic_stop; i++) {
 			if (xs[i] == 1)
 				import_discover(builtin, ws);
 			else if (xs[i] != 0)
-				import_drain((struct gw_topic *)(intptr_t)xs[i]);
+				import_drain((struct gw_topic *)(intptr_t)xs[i], ws);
 		}
 		zcp_topic_now(&now);
+		/* A dead subscriber's full queue drains only by its reclaim,
+		 * which our short publishes never wait long enough to do. */
+		if (stalled && zcp_topic_ts_diff(&now, &next_reclaim) >= 0) {
+			zcp_mempool_manager_reclaim(gw.m, NULL);
+			next_reclaim = now;
+			zcp_topic_ts_add(&next_reclaim, 1000000000);
+		}
+		if (stalled)
+			import_retry(ws);
 		if (zcp_topic_ts_diff(&now, &next) >= 0) {
 			for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
 				struct gw_topic *t = gw.topics[i];
@@ -910,6 +976,7 @@ int main(int argc, char **argv)
 			     zcp_tool_q(t->name), (unsigned long long)t->n_out,
 			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
 			     (unsigned long long)t->n_dropped);
+		drop_pending(t);
 		zcp_subscriber_close(t->sub);
 		zcp_publisher_close(t->pub);
 		free(t);
