@@ -126,6 +126,9 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 		uint64_t w = atomic_load_explicit(&zcp__proc_at(mgr, i)->id, memory_order_acquire), mine;
 		if (reclaiming_by_us(mgr, w)) {
 			mine = w;
+			/* As after zcp__slot_begin_reclaim(): the slot is ours
+			 * to clean (a kill here leaves the same state). */
+			ZCP__CRASH_POINT("reclaim.claimed");
 		} else if (zcp__slot_orphaned(mgr, i, w)) {
 			if (!zcp__slot_begin_reclaim(mgr, i, w, &mine))
 				continue; /* moved on: someone else acts */
