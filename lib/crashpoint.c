@@ -24,6 +24,7 @@ const char *const zcp__crash_points[] = {
 	"release.releasing",/* word RELEASING, not pushed */
 	"release.cleared",  /* our bit cleared, others still hold */
 	"ref.pending",      /* local count pending, bit not set */
+	"ref.checked",      /* a held view's generation checked, count not yet taken */
 	"ref.shared",       /* bit set, local count not yet 1 */
 	"send.entry",       /* outbox entry written, not yet live */
 	"receive.bit",      /* receiver holds its reference, entry not yet taken */

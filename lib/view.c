@@ -72,9 +72,12 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 			/* We hold the chunk, so its generation is our view's
 			 * (stable while we hold it); a reference named by
 			 * another generation names a chunk that is gone. */
-			if (bind && (atomic_load_explicit(&c->seq, memory_order_relaxed) &
+			if (bind) {
+				if ((atomic_load_explicit(&c->seq, memory_order_relaxed) &
 				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK))
-				return ZCP_ESTALE;
+					return ZCP_ESTALE;
+				ZCP__CRASH_POINT("ref.checked");
+			}
 			/* acq_rel: see zcp__view_release(). */
 			if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
 								  memory_order_acq_rel,
