@@ -79,11 +79,23 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 				ZCP__CRASH_POINT("ref.checked");
 			}
 			/* acq_rel: see zcp__view_release(). */
-			if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
-								  memory_order_acq_rel,
-								  memory_order_acquire))
-				return 0;
-			continue;
+			if (!atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
+								   memory_order_acq_rel,
+								   memory_order_acquire))
+				continue;
+			/* The count alone does not name a generation: between
+			 * the check and the CAS the other holders may have let
+			 * go and a thread of ours taken the chunk again (a new
+			 * generation, the same count).  Now that we hold it,
+			 * the view's generation is stable: check it again, and
+			 * give the count back if it moved on.  The acquire of
+			 * the CAS shows the generation its last crossing bound. */
+			if (bind && (atomic_load_explicit(&c->seq, memory_order_relaxed) &
+				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK)) {
+				int err = zcp__view_release(m, c, gidx);
+				return err ? err : ZCP_ESTALE;
+			}
+			return 0;
 		}
 		/* acq_rel: 0 -> PENDING starts a crossing; the acquire pairs
 		 * with the release store that ended the previous one, so the
