@@ -11,6 +11,7 @@
 _Atomic int zcp__crash_armed;
 static const char *armed_name;
 static _Atomic unsigned armed_skip;
+static void (*_Atomic hook)(const char *name);
 
 const char *const zcp__crash_points[] = {
 	"pop.flipped",      /* head names us, record not yet marked */
@@ -23,6 +24,7 @@ const char *const zcp__crash_points[] = {
 	"release.releasing",/* word RELEASING, not pushed */
 	"release.cleared",  /* our bit cleared, others still hold */
 	"ref.pending",      /* local count pending, bit not set */
+	"ref.checked",      /* a held view's generation checked, count not yet taken */
 	"ref.shared",       /* bit set, local count not yet 1 */
 	"send.entry",       /* outbox entry written, not yet live */
 	"receive.bit",      /* receiver holds its reference, entry not yet taken */
@@ -44,11 +46,20 @@ void zcp__crash_arm(const char *name, unsigned skip)
 {
 	armed_name = name;
 	atomic_store(&armed_skip, skip);
-	atomic_store(&zcp__crash_armed, name != NULL);
+	atomic_store(&zcp__crash_armed, name != NULL || atomic_load(&hook) != NULL);
+}
+
+void zcp__crash_hook(void (*fn)(const char *name))
+{
+	atomic_store(&hook, fn);
+	atomic_store(&zcp__crash_armed, armed_name != NULL || fn != NULL);
 }
 
 void zcp__crash_point_hit(const char *name)
 {
+	void (*fn)(const char *) = atomic_load(&hook);
+	if (fn)
+		fn(name);
 	if (!armed_name || strcmp(name, armed_name) != 0)
 		return;
 	if (atomic_fetch_sub(&armed_skip, 1) != 0)

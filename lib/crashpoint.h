@@ -22,6 +22,11 @@ void zcp__crash_point_hit(const char *name);
 /* Arm `name`: its (skip+1)-th hit in this process raises SIGKILL. */
 void zcp__crash_arm(const char *name, unsigned skip);
 
+/* Call fn(name) at every point any thread of this process reaches, before
+ * an armed kill (NULL: no more calls).  A test parks a thread there to
+ * force an interleaving of two threads or processes. */
+void zcp__crash_hook(void (*fn)(const char *name));
+
 /* Names of every point, NULL-terminated (for tests that cover them all). */
 extern const char *const zcp__crash_points[];
 

@@ -108,6 +108,10 @@ struct zcp_mempool_manager {
 	/* Our threads take the topics lock (topic.c) one at a time, so a
 	 * shared lock word naming us is never another thread's. */
 	pthread_mutex_t topics_mutex;
+	/* The slots a thread of ours is cleaning now (reclaim.c), one bit
+	 * each: a slot word RECLAIMING by us is that thread's while its bit
+	 * is set, and only when it is not an earlier call's to go on with. */
+	_Atomic uint64_t cleaning;
 	/* Triggers (waitset.c), under topics_mutex: per table entry, the
 	 * handles of ours open on it and those attached to a waitset.
 	 * Allocated at the first open. */

@@ -104,12 +104,33 @@ static long clean_slot(struct zcp_mempool_manager *m, unsigned i, uint64_t dead,
 	return n;
 }
 
-/* Whether slot i, read as w, is RECLAIMING by ourselves: an earlier call
- * of ours stopped on an error; finish it. */
+/* Whether slot i, read as w, is RECLAIMING by ourselves: another thread
+ * of ours is cleaning it, or an earlier call of ours stopped on an error
+ * (then we finish it). */
 static int reclaiming_by_us(const struct zcp_mempool_manager *m, uint64_t w)
 {
 	return zcp__sid_state(w) == ZCP__SLOT_RECLAIMING && zcp__sid_rslot(w) == m->slot &&
 	       zcp__sid_rinc(w) == (zcp__sid_inc(m->sid) & ZCP__SLOT_RINC_MASK);
+}
+
+/* Slot i for this thread alone among ours: 1, or 0 if another thread of
+ * ours is cleaning it.  The slot word cannot tell our threads apart: a
+ * thread that read it as RECLAIMING by us while another one cleaned it
+ * would clean it again after that one freed it, when it may be a new
+ * process's, and drop that process's holder bits (its chunks back to the
+ * pools while it holds them), empty its outbox, close its endpoints.
+ * acq_rel: pairs with the release of the previous cleaner's
+ * clean_end(), so its word transitions are seen by our re-read. */
+static int clean_begin(struct zcp_mempool_manager *m, unsigned i)
+{
+	uint64_t bit = UINT64_C(1) << i;
+	return !(atomic_fetch_or_explicit(&m->cleaning, bit, memory_order_acq_rel) & bit);
+}
+
+static void clean_end(struct zcp_mempool_manager *m, unsigned i)
+{
+	/* Release: pairs with clean_begin(). */
+	atomic_fetch_and_explicit(&m->cleaning, ~(UINT64_C(1) << i), memory_order_release);
 }
 
 int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *out)
@@ -125,10 +146,33 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 		 * transition.  Read before judging: see slot.c. */
 		uint64_t w = atomic_load_explicit(&zcp__proc_at(mgr, i)->id, memory_order_acquire), mine;
 		if (reclaiming_by_us(mgr, w)) {
+			if (!clean_begin(mgr, i)) {
+				rep.busy++; /* another thread of ours is on it */
+				continue;
+			}
+			/* Still the word we read: no thread of ours was on it
+			 * (an earlier call's, to go on with), or the one that
+			 * was has stopped on an error.  Otherwise it freed the
+			 * slot meanwhile (and the slot may be someone's now).
+			 * Acquire: pairs with the release CAS of the slot's
+			 * last transition. */
+			if (atomic_load_explicit(&zcp__proc_at(mgr, i)->id, memory_order_acquire) != w) {
+				clean_end(mgr, i);
+				continue;
+			}
 			mine = w;
+			/* As after zcp__slot_begin_reclaim(): the slot is ours
+			 * to clean (a kill here leaves the same state). */
+			ZCP__CRASH_POINT("reclaim.claimed");
 		} else if (zcp__slot_orphaned(mgr, i, w)) {
-			if (!zcp__slot_begin_reclaim(mgr, i, w, &mine))
+			if (!clean_begin(mgr, i)) {
+				rep.busy++;
+				continue;
+			}
+			if (!zcp__slot_begin_reclaim(mgr, i, w, &mine)) {
+				clean_end(mgr, i);
 				continue; /* moved on: someone else acts */
+			}
 		} else {
 			if (zcp__sid_state(w) == ZCP__SLOT_RECLAIMING)
 				rep.busy++;
@@ -140,11 +184,13 @@ int zcp_mempool_manager_reclaim(zcp_mempool_manager *mgr, zcp_reclaim_report *ou
 		if (n < 0) {
 			/* Stay its reclaimer: the next call goes on. */
 			err = (int)n;
+			clean_end(mgr, i);
 			continue;
 		}
 		rep.chunks += (uint64_t)n;
 		if (zcp__slot_end_reclaim(mgr, i, mine))
 			rep.processes++;
+		clean_end(mgr, i);
 	}
 	/* FIFOs of processes gone earlier that their reclaimers could not
 	 * remove (another user's): ours to try (waitset.c). */

@@ -72,23 +72,28 @@ int zcp__ref_gen(struct zcp_mempool_manager *m, struct zcp_chunk *c, uint64_t gi
 			/* We hold the chunk, so its generation is our view's
 			 * (stable while we hold it); a reference named by
 			 * another generation names a chunk that is gone. */
-			if (bind && (atomic_load_explicit(&c->seq, memory_order_relaxed) &
+			if (bind) {
+				if ((atomic_load_explicit(&c->seq, memory_order_relaxed) &
 				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK))
-				return ZCP_ESTALE;
+					return ZCP_ESTALE;
+				ZCP__CRASH_POINT("ref.checked");
+			}
 			/* acq_rel: see zcp__view_release(). */
 			if (!atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1,
 								   memory_order_acq_rel,
 								   memory_order_acquire))
 				continue;
-			/* The count we checked the generation under may have
-			 * gone to zero and come back for the chunk's next use
-			 * meanwhile (ABA: the same n).  Holding it now, the
-			 * generation is stable, and the acquire above shows
-			 * the one its taker wrote: look again. */
+			/* The count alone does not name a generation: between
+			 * the check and the CAS the other holders may have let
+			 * go and a thread of ours taken the chunk again (a new
+			 * generation, the same count).  Now that we hold it,
+			 * the view's generation is stable: check it again, and
+			 * give the count back if it moved on.  The acquire of
+			 * the CAS shows the generation its last crossing bound. */
 			if (bind && (atomic_load_explicit(&c->seq, memory_order_relaxed) &
 				     ZCP__HANDLE_GEN_MASK) != (gen & ZCP__HANDLE_GEN_MASK)) {
-				zcp__view_release(m, c, gidx);
-				return ZCP_ESTALE;
+				int err = zcp__view_release(m, c, gidx);
+				return err ? err : ZCP_ESTALE;
 			}
 			return 0;
 		}

@@ -379,6 +379,24 @@ static void op_take(struct thr *t)
 	}
 }
 
+/* After a CAS of a board entry from s to CANCELLING by `by`: whether the
+ * entry still is `key`'s (its owner/sender field, or for gc() the field
+ * it judged by), which the CAS alone does not say.  POSTED reads the same
+ * for every use of an entry (and TAKEN the same for every use one taker
+ * takes): between the read of the field and the CAS the entry may have
+ * been taken, emptied and filled again by another process, whose pin or
+ * ticket is not ours to release.  If so, the entry goes back to s (a CAS:
+ * gc() may meanwhile empty it, judging by the other process). */
+static int claimed_own(_Atomic uint64_t *state, uint64_t s, uint32_t by, _Atomic uint32_t *who,
+		       uint32_t key)
+{
+	if (atomic_load(who) == key)
+		return 1;
+	uint64_t c = ST(CANCELLING, by);
+	atomic_compare_exchange_strong(state, &c, s);
+	return 0;
+}
+
 /* collect TAKEN entries of our process, cancel POSTED ones if `cancel` */
 static int handle_chores(struct thr *t, int cancel)
 {
@@ -393,6 +411,10 @@ static int handle_chores(struct thr *t, int cancel)
 		if (ph == TAKEN || (cancel && ph == POSTED)) {
 			if (!atomic_compare_exchange_strong(&e->state, &s, ST(CANCELLING, t->key)))
 				continue;
+			if (!claimed_own(&e->state, s, t->key, &e->owner, t->key)) {
+				mine--;
+				continue;
+			}
 			zcp_chunk *c = e->pview;
 			zcp_chunk *c2 = zcp_chunk_from_handle(t->m, e->handle);
 			if (!c2 || zcp_chunk_handle(t->m, c2) != e->handle)
@@ -533,6 +555,10 @@ static int ticket_chores(struct thr *t, int all)
 			continue;
 		if (!atomic_compare_exchange_strong(&e->state, &s, ST(CANCELLING, t->key)))
 			continue;
+		if (!claimed_own(&e->state, s, t->key, &e->sender, t->key)) {
+			mine--;
+			continue;
+		}
 		uint32_t rk = atomic_load(&e->rkey);
 		int r = zcp_chunk_unsend(t->m, e->ticket);
 		atomic_fetch_add(&sh->unsends, 1);
@@ -717,6 +743,19 @@ static void gc_empty(_Atomic uint64_t *state, uint64_t s, _Atomic uint32_t *who)
 	}
 }
 
+/* gc_empty() of an entry judged by field `who` read as key: unless the
+ * entry was filled again meanwhile (the state reads the same), which
+ * claimed_own() tells after the claim; who_clear is emptied with it. */
+static void gc_empty_of(_Atomic uint64_t *state, uint64_t s, _Atomic uint32_t *who, uint32_t key,
+			_Atomic uint32_t *who_clear)
+{
+	if (atomic_compare_exchange_strong(state, &s, ST(CANCELLING, 0)) &&
+	    claimed_own(state, s, 0, who, key)) {
+		atomic_store(who_clear, 0);
+		atomic_store(state, ST(EMPTY, 0));
+	}
+}
+
 /* after a kill and reclaim: drop board entries that can no longer finish.
  * A FILLING entry is judged by its filler (in the state word): its
  * owner/sender field is not written yet, and judging by that stale value
@@ -730,12 +769,13 @@ static void gc(void)
 		int ph = PH(s);
 		if (ph == EMPTY)
 			continue;
+		uint32_t o = atomic_load(&e->owner);
 		if (ph == FILLING) {
 			if (key_dead((uint32_t)s))
 				gc_empty(&e->state, s, &e->owner);
-		} else if (key_dead(atomic_load(&e->owner))) {
+		} else if (key_dead(o)) {
 			if (ph != TAKING || key_dead((uint32_t)s))
-				gc_empty(&e->state, s, &e->owner);
+				gc_empty_of(&e->state, s, &e->owner, o, &e->owner);
 		} else if (ph == TAKING && key_dead((uint32_t)s)) {
 			atomic_compare_exchange_strong(&e->state, &s, ST(POSTED, 0));
 		}
@@ -747,15 +787,16 @@ static void gc(void)
 		if (ph == EMPTY)
 			continue;
 		uint32_t rk = atomic_load(&e->rkey);
+		uint32_t snd = atomic_load(&e->sender);
 		if (ph == FILLING) {
 			if (key_dead((uint32_t)s))
 				gc_empty(&e->state, s, &e->sender);
-		} else if (key_dead(atomic_load(&e->sender))) {
+		} else if (key_dead(snd)) {
 			if (ph == POSTED || key_dead((uint32_t)s))
-				gc_empty(&e->state, s, &e->sender);
+				gc_empty_of(&e->state, s, &e->sender, snd, &e->sender);
 		} else if (ph == POSTED && rk && key_dead(rk)) {
 			/* reclaim cancelled it; the sender settles the lent reference */
-			gc_empty(&e->state, s, &e->sender);
+			gc_empty_of(&e->state, s, &e->rkey, rk, &e->sender);
 		} else if (ph == TAKING && key_dead((uint32_t)s)) {
 			/* the claimer died inside receive: it may or may not have taken it */
 			atomic_store(&e->maybe_taken, 1);

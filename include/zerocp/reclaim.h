@@ -32,7 +32,8 @@ typedef struct zcp_reclaim_report {
 	uint64_t processes;  /* dead processes whose slots were freed */
 	uint64_t references; /* their holder references dropped */
 	uint64_t chunks;     /* chunks that went back to their pools */
-	uint64_t busy;       /* dead slots skipped: a live process is reclaiming them */
+	uint64_t busy;       /* dead slots skipped: a live process (or another
+			      * thread of this one) is reclaiming them */
 	uint64_t cancelled;  /* escrowed references whose receiver died */
 	uint64_t reserved[3];
 } zcp_reclaim_report;
@@ -40,10 +41,10 @@ typedef struct zcp_reclaim_report {
 /* zcp_mempool_manager_reclaim - find the processes that died attached and
  * drop their references.
  *
- * Safe from any attached process, beside live traffic and beside other
- * reclaims (each dead slot is reclaimed by one process at a time; a
- * reclaimer that dies is taken over), and idempotent: a second call finds
- * nothing to do.  Cost: one pass over the chunk records per dead process.
+ * Safe from any attached process and any of its threads, beside live
+ * traffic and beside other reclaims (each dead slot is reclaimed by one
+ * thread of one process at a time; a reclaimer that dies is taken over),
+ * and idempotent: a second call finds nothing to do.  Cost: one pass over the chunk records per dead process.
  * out may be NULL.
  * Returns 0, ZCP_EINVAL (NULL mgr), ZCP_ECHILD, ZCP_EPERM (a read-only
  * handle has no identity to reclaim under), or ZCP_ENOTRECOVERABLE if a
