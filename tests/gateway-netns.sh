@@ -125,7 +125,7 @@ bg() {
 
 n=0
 failed=0
-echo "1..14"
+echo "1..15"
 
 wait_for() { # PATTERN FILE SECONDS
 	i=0
@@ -171,7 +171,9 @@ start_gw() { # HOST LOG
 start_gw A "$tmp/gwA.log"
 GA=$gwpid
 start_gw B "$tmp/gwB.log"
-tap $? "both gateways start (manager gwt, one per host)" || { show "$tmp/gwA.log"; show "$tmp/gwB.log"; }
+ok_b=$?
+GB=$gwpid
+tap $ok_b "both gateways start (manager gwt, one per host)" || { show "$tmp/gwA.log"; show "$tmp/gwB.log"; }
 
 # warm FROM TO TOPIC: publish on FROM until an echo on TO gets a sample
 # (the gateways have found the topic and each other); up to 30 s.
@@ -250,6 +252,27 @@ if [ -n "${_stuck:-}" ]; then
 	}
 fi
 tap $stall_ok "... and once it is killed, the stalled topic delivers all 200 samples in order"
+
+# A registration on B's zerocp.gateways naming A's gateway, by a process
+# that is gone (the topic's history keeps it): B's gateway, restarted,
+# must not take it for a gateway of its own manager and drop what A sends.
+forged_ok=1
+gaid=$(sed -n 's/.*gateway 0x\([0-9a-f]*\) on manager.*/\1/p' "$tmp/gwA.log" | head -1)
+if [ -n "$gaid" ]; then
+	# the id's 8 bytes, little-endian
+	_b= _i=15
+	while [ $_i -ge 1 ]; do
+		_b="$_b\\$(printf %03o "0x$(echo "$gaid" | cut -c$_i-$((_i + 1)))")"
+		_i=$((_i - 2))
+	done
+	printf "$_b" > "$tmp/forged.id"
+	on B "$zerocp" pub --name gwt zerocp.gateways --file "$tmp/forged.id" --quiet
+	kill -TERM "$GB"
+	reap "$GB" 10
+	start_gw B "$tmp/gwB2.log" && GB=$gwpid && cross A B afterforged 100 && forged_ok=0
+	echo "# forged registration of A's gateway 0x$gaid, $(wc -c < "$tmp/forged.id") bytes"
+fi
+tap $forged_ok "a registration of A's gateway id left on B by a process that is gone does not stop A -> B"
 
 # 1 MiB: a file of 1048576 pseudo-random bytes; the echo's hex compared.
 awk 'BEGIN { srand(7); for (i = 0; i < 1048576 / 64; i++) { l = ""; for (k = 0; k < 64; k++) l = l sprintf("%c", 65 + int(rand() * 26)); printf "%s", l } }' > "$tmp/big.bin"

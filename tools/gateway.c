@@ -201,6 +201,7 @@ static struct {
 	struct gw_topic *topics[GW_MAX_TOPICS];
 	_Atomic int n_topics;
 	uint64_t ids[GW_MAX_IDS]; /* gateway ids of this manager (own first) */
+	uint64_t id_pub[GW_MAX_IDS]; /* the registry publisher of each (own: 0) */
 	int n_ids;
 	zcp_publisher *reg_pub;
 	zcp_subscriber *reg_sub;
@@ -279,19 +280,73 @@ static int dds_topic_of(struct gw_topic *t)
 /* Registry of the manager's gateways                                  */
 /* ------------------------------------------------------------------ */
 
-static void id_add(uint64_t id)
+static void id_add(uint64_t id, uint64_t pub)
 {
 	pthread_mutex_lock(&gw.lock);
 	int known = 0;
 	for (int i = 0; i < gw.n_ids; i++)
-		known |= gw.ids[i] == id;
+		if (gw.ids[i] == id) {
+			known = 1;
+			if (i > 0)
+				gw.id_pub[i] = pub; /* re-registered by a live publisher */
+		}
 	if (!known) {
-		if (gw.n_ids < GW_MAX_IDS)
-			gw.ids[gw.n_ids++] = id;
-		else /* keep the newest: drop the oldest other than our own */
-			memmove(gw.ids + 1, gw.ids + 2, (GW_MAX_IDS - 2) * sizeof(gw.ids[0])),
-				gw.ids[GW_MAX_IDS - 1] = id;
+		if (gw.n_ids < GW_MAX_IDS) {
+			gw.ids[gw.n_ids] = id;
+			gw.id_pub[gw.n_ids++] = pub;
+		} else { /* keep the newest: drop the oldest other than our own */
+			memmove(gw.ids + 1, gw.ids + 2, (GW_MAX_IDS - 2) * sizeof(gw.ids[0]));
+			memmove(gw.id_pub + 1, gw.id_pub + 2, (GW_MAX_IDS - 2) * sizeof(gw.id_pub[0]));
+			gw.ids[GW_MAX_IDS - 1] = id;
+			gw.id_pub[GW_MAX_IDS - 1] = pub;
+		}
 	}
+	pthread_mutex_unlock(&gw.lock);
+}
+
+/* Whether `pub` is a live, open publisher of the registry now. */
+static int registry_publisher_live(uint64_t pub)
+{
+	zcp_topic_info info;
+	int idx = zcp_topic_find(gw.m, GW_REGISTRY, &info), slots;
+
+	if (idx < 0 || pub == 0)
+		return 0;
+	slots = zcp_topic_endpoint_slots(gw.m);
+	for (int k = 0; k < slots; k++) {
+		zcp_endpoint_info e;
+		if (zcp_topic_get_endpoint(gw.m, idx, k, &e) == 0 &&
+		    e.kind == ZCP_ENDPOINT_PUBLISHER && e.id == pub)
+			return e.alive && !e.closed;
+	}
+	return 0;
+}
+
+/* Forget the ids whose registering publisher is gone (a gateway that
+ * died or stopped, or a process that only pretended to be one): the
+ * registry's history would otherwise keep them, and what they name, out
+ * of the imports for good. */
+static void ids_prune(void)
+{
+	uint64_t pubs[GW_MAX_IDS];
+	int n, live[GW_MAX_IDS];
+
+	pthread_mutex_lock(&gw.lock);
+	n = gw.n_ids;
+	memcpy(pubs, gw.id_pub, sizeof(pubs));
+	pthread_mutex_unlock(&gw.lock);
+	for (int i = 1; i < n; i++) /* not our own, ids[0] */
+		live[i] = registry_publisher_live(pubs[i]);
+	pthread_mutex_lock(&gw.lock);
+	int k = 1;
+	for (int i = 1; i < gw.n_ids; i++) {
+		/* the array may have changed meanwhile: keep what we did not judge */
+		if (i < n && gw.id_pub[i] == pubs[i] && !live[i])
+			continue;
+		gw.ids[k] = gw.ids[i];
+		gw.id_pub[k++] = gw.id_pub[i];
+	}
+	gw.n_ids = k;
 	pthread_mutex_unlock(&gw.lock);
 }
 
@@ -313,9 +368,13 @@ static void registry_drain(void)
 
 	while ((c = zcp_subscriber_take(gw.reg_sub)) != NULL) {
 		uint64_t id;
-		if (zcp_topic_sample_size(c, 0) >= sizeof(id)) {
+		zcp_sample_info si;
+		/* Only a registration whose publisher is still there: the
+		 * history also holds those of gateways gone since. */
+		if (zcp_topic_sample_size(c, 0) >= sizeof(id) && zcp_chunk_sample_info(c, &si) == 0 &&
+		    registry_publisher_live(si.origin)) {
 			memcpy(&id, zcp_sample_data(c), sizeof(id));
-			id_add(id);
+			id_add(id, si.origin);
 		}
 		zcp_chunk_release(gw.m, c);
 	}
@@ -804,6 +863,7 @@ static void *import_thread(void *arg)
 					t->import_leader = l;
 				}
 			}
+			ids_prune();
 			next = now;
 			zcp_topic_ts_add(&next, 200000000);
 		}
@@ -830,7 +890,7 @@ static int register_self(void)
 			     GW_REGISTRY, zcp_strerror(err), zcp_err_name(err));
 		return -1;
 	}
-	id_add(gw.id);
+	id_add(gw.id, 0);
 	registry_drain();
 	if ((c = zcp_publisher_loan(gw.reg_pub, sizeof(gw.id))) == NULL) {
 		err = -errno;
