@@ -181,6 +181,7 @@ struct gw_topic {
 	 * holds its writers back) and off the waitset; the import thread
 	 * tries again every GW_STALL_RETRY_MS. */
 	dds_entity_t readcond;
+	int warned_size; /* the reasons for dropping a sample said so far (bits) */
 	int stalled;
 	zcp_chunk *pend[GW_TAKE];
 	unsigned int pend_n, pend_i;
@@ -763,11 +764,15 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 		t->n_dropped++;
 		return;
 	}
-	if (t->pub_type_size != 0 && n != t->pub_type_size) {
-		t->n_dropped++;
-		return;
-	}
-	if (n == 0 || n > gw.largest) {
+	if ((t->pub_type_size != 0 && n != t->pub_type_size) || n == 0 || n > gw.largest) {
+		int why = t->pub_type_size != 0 && n != t->pub_type_size ? 1 : n == 0 ? 2 : 4;
+		if (!(t->warned_size & why)) { /* each reason said once; all counted */
+			t->warned_size |= why;
+			note("topic %s: dropping a DDS sample of %llu bytes (%s); said once",
+			     zcp_tool_q(t->name), (unsigned long long)n,
+			     why == 1 ? "not the topic's type size"
+			     : why == 2 ? "empty" : "larger than the largest chunk");
+		}
 		t->n_dropped++;
 		return;
 	}

@@ -14,7 +14,8 @@
 # (a DDS peer can fill the topic table for good, group 6; a live local
 # process that registers a remote gateway's id blackholes it, 9; closed
 # registry publishers keep their chunks, 15): see the closing notes of
-# issue 16.  What it found and was fixed is in tests/gateway-netns.sh.
+# issue 16.  What it found and was fixed is in tests/gateway-netns.sh
+# (head of line, stale registrations) and here (group 2: drops are said).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 INST=${ZCP_INST:?set ZCP_INST to an install prefix (make install prefix=DIR)}
