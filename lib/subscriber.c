@@ -155,6 +155,7 @@ static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *h
 		return 0;
 	struct zcp__cursor_copy *c = &sub->cur[j];
 	uint64_t mask = sub->m->geo.ring_size - 1;
+	ZCP__CRASH_POINT("sub.followed");
 	/* Acquire: pairs with the publisher's release store of the tail
 	 * (its slot writes before). */
 	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
