@@ -37,6 +37,7 @@ const char *const zcp__crash_points[] = {
 	"pub.evicting",     /* an old sample's slot emptied, its bit not dropped */
 	"pub.recycled",     /* an evicted sample taken back as a spare, seq not written */
 	"pub.written",      /* the new slot written, the tail not moved */
+	"sub.followed",     /* a publisher's state read, its tail not yet */
 	"sub.taken",        /* our reference taken, not yet counted */
 	"topic.reclaimed",  /* a dead process's endpoints closed, not yet swept */
 	NULL,

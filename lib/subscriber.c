@@ -41,6 +41,43 @@ static uint64_t follow(struct zcp_subscriber *sub, unsigned j, struct zcp__publi
 	return st;
 }
 
+/* Whether publisher place ep is still the incarnation of state word st
+ * (read before): a load of its state after a load of its tail. */
+static int same_incarnation(struct zcp__publisher_ep *ep, uint64_t st)
+{
+	/* Acquire, after the caller's acquire load of the tail: a tail the
+	 * place's next incarnation stored comes after that incarnation's
+	 * opening (its release store of LIVE), so we see the new state. */
+	return zcp__ep_inc(atomic_load_explicit(&ep->state, memory_order_acquire)) ==
+	       zcp__ep_inc(st);
+}
+
+/* follow(), and the tail of the incarnation it followed.  Read after the
+ * state, the tail can be the next incarnation's: the place was retired
+ * and opened again meanwhile, and positions go on from where the last
+ * one stopped, so our cursor on the old incarnation names the new one's
+ * first samples.  Taken then, they were taken again once follow() saw
+ * the new incarnation and moved the cursor back to its base (the new
+ * publisher's sample 0 twice: attack-topic-kill).  So the state is read
+ * again after the tail, and we follow again if it moved on.  FREE: none
+ * (or a place that kept reopening under us: nothing this time). */
+static uint64_t follow_tail(struct zcp_subscriber *sub, unsigned j, struct zcp__publisher_ep **epp,
+			    uint64_t *tail)
+{
+	for (unsigned tries = 0; tries < 8; tries++) {
+		uint64_t st = follow(sub, j, epp);
+		if (zcp__ep_state(st) == ZCP__EP_FREE)
+			return st;
+		ZCP__CRASH_POINT("sub.followed");
+		/* Acquire: pairs with the publisher's release store of the
+		 * tail (its slot writes before). */
+		*tail = atomic_load_explicit(&(*epp)->tail, memory_order_acquire);
+		if (same_incarnation(*epp, st))
+			return st;
+	}
+	return zcp__ep_word(ZCP__EP_FREE, 0);
+}
+
 int zcp_subscriber_create(zcp_mempool_manager *mgr, const char *name,
 			  const zcp_topic_options *opts, zcp_subscriber **out)
 {
@@ -149,37 +186,48 @@ fail:
 static int peek(struct zcp_subscriber *sub, unsigned j, uint64_t *q, uint64_t *handle,
 		uint64_t *stamp, uint64_t *offset)
 {
-	struct zcp__publisher_ep *ep;
-	uint64_t st = follow(sub, j, &ep);
-	if (zcp__ep_state(st) == ZCP__EP_FREE)
-		return 0;
-	struct zcp__cursor_copy *c = &sub->cur[j];
-	uint64_t mask = sub->m->geo.ring_size - 1;
-	/* Acquire: pairs with the publisher's release store of the tail
-	 * (its slot writes before). */
-	uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
-	/* The newest sample: its copy on the tail's line, if it is whole;
-	 * else the ring's slot below. */
-	if (ZCP_LIKELY(c->pos + 1 == tail) && zcp__slot_read(&ep->last, c->pos, handle, stamp, offset)) {
-		*q = c->pos;
-		return 1;
-	}
-	for (unsigned tries = 0; tries < 4 && c->pos < tail; tries++) {
-		if (tail - c->pos > sub->keep) {
-			/* Evicted before we read them. */
-			sub->lost += tail - c->pos - sub->keep;
-			c->pos = tail - sub->keep;
-		}
-		if (zcp__slot_read(&zcp__ring(ep)[c->pos & mask], c->pos, handle, stamp, offset)) {
+	for (unsigned again = 0; again < 4; again++) {
+		struct zcp__publisher_ep *ep;
+		uint64_t tail;
+		uint64_t st = follow_tail(sub, j, &ep, &tail);
+		if (zcp__ep_state(st) == ZCP__EP_FREE)
+			return 0;
+		struct zcp__cursor_copy *c = &sub->cur[j];
+		uint64_t mask = sub->m->geo.ring_size - 1;
+		/* The newest sample: its copy on the tail's line, if it is
+		 * whole; else the ring's slot below. */
+		if (ZCP_LIKELY(c->pos + 1 == tail) &&
+		    zcp__slot_read(&ep->last, c->pos, handle, stamp, offset)) {
 			*q = c->pos;
 			return 1;
 		}
-		/* Overwritten under us, or emptied: lost.  (A slot ahead of
-		 * the tail we read is a scribble; skipping it is all we can
-		 * do.) */
-		sub->lost++;
-		c->pos++;
-		tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+		int moved_on = 0;
+		for (unsigned tries = 0; tries < 4 && c->pos < tail; tries++) {
+			if (tail - c->pos > sub->keep) {
+				/* Evicted before we read them. */
+				sub->lost += tail - c->pos - sub->keep;
+				c->pos = tail - sub->keep;
+			}
+			if (zcp__slot_read(&zcp__ring(ep)[c->pos & mask], c->pos, handle, stamp,
+					   offset)) {
+				*q = c->pos;
+				return 1;
+			}
+			/* Overwritten under us, or emptied: lost.  (A slot
+			 * ahead of the tail we read is a scribble; skipping it
+			 * is all we can do.) */
+			sub->lost++;
+			c->pos++;
+			tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
+			/* A new incarnation's tail: follow it first (see
+			 * follow_tail()). */
+			if (!same_incarnation(ep, st)) {
+				moved_on = 1;
+				break;
+			}
+		}
+		if (!moved_on)
+			return 0;
 	}
 	return 0;
 }
@@ -265,10 +313,10 @@ uint64_t zcp_subscriber_lost(zcp_subscriber *sub)
 	uint64_t lost = sub->lost;
 	for (unsigned j = 0; j < sub->m->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep;
-		uint64_t st = follow(sub, j, &ep);
+		uint64_t tail;
+		uint64_t st = follow_tail(sub, j, &ep, &tail);
 		if (zcp__ep_state(st) == ZCP__EP_FREE)
 			continue;
-		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
 		if (tail > sub->cur[j].pos && tail - sub->cur[j].pos > sub->keep)
 			lost += tail - sub->cur[j].pos - sub->keep;
 	}
@@ -285,10 +333,10 @@ long zcp_subscriber_waiting(zcp_subscriber *sub)
 	uint64_t n = 0;
 	for (unsigned j = 0; j < sub->m->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep;
-		uint64_t st = follow(sub, j, &ep);
+		uint64_t tail;
+		uint64_t st = follow_tail(sub, j, &ep, &tail);
 		if (zcp__ep_state(st) == ZCP__EP_FREE)
 			continue;
-		uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_acquire);
 		if (tail > sub->cur[j].pos)
 			n += tail - sub->cur[j].pos > sub->keep ? sub->keep : tail - sub->cur[j].pos;
 	}

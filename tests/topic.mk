@@ -2,6 +2,7 @@
 # tests/topic.mk - publish/subscribe tests (fragment included by Makefile.am).
 ZCP_C_TESTS += \
 	tests/topic-basic \
+	tests/topic-reopen \
 	tests/topic-nm \
 	tests/topic-stress \
 	tests/topic-crash \
