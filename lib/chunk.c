@@ -9,9 +9,6 @@
 
 _Thread_local struct zcp__resolved zcp__resolved __attribute__((tls_model("initial-exec")));
 
-
-
-
 /* Raise the pool's high-water mark to want; returns c (a tail call).  A
  * statistic: after a bounded number of lost races it gives up (each loss
  * means someone else raised it). */

@@ -113,6 +113,9 @@ static int reclaiming_by_us(const struct zcp_mempool_manager *m, uint64_t w)
 	       zcp__sid_rinc(w) == (zcp__sid_inc(m->sid) & ZCP__SLOT_RINC_MASK);
 }
 
+/* One bit a slot in zcp_mempool_manager.cleaning. */
+_Static_assert(ZCP_MAX_PROCESSES <= 64, "the cleaning mask holds a bit per process slot");
+
 /* Slot i for this thread alone among ours: 1, or 0 if another thread of
  * ours is cleaning it.  The slot word cannot tell our threads apart: a
  * thread that read it as RECLAIMING by us while another one cleaned it

@@ -33,14 +33,6 @@
 #define NCHUNKS 8
 #define SIZE 128
 
-/* A setup step of the primary process that must work (bail cleans up;
- * ZT_CHECK is for the forked children). */
-#define CHECK(e)                                                                \
-	do {                                                                    \
-		if (!(e))                                                       \
-			bail("%s:%d: %s", __FILE__, __LINE__, #e);              \
-	} while (0)
-
 static _Thread_local int role; /* 1: thread A, 2: thread B, 0: anyone else */
 static _Atomic int a_parked, a_go, b_parked, b_go, b_done;
 
@@ -166,7 +158,7 @@ int main(void)
 
 	/* A child that dies holding two chunks. */
 	int p1[2], p2[2], p3[2];
-	CHECK(pipe(p1) == 0 && pipe(p2) == 0 && pipe(p3) == 0);
+	ZT_REQUIRE(pipe(p1) == 0 && pipe(p2) == 0 && pipe(p3) == 0);
 	pid_t dead = zt_fork();
 	if (dead == 0) {
 		zcp_mempool_manager *cm;
@@ -177,19 +169,19 @@ int main(void)
 		_exit(0);
 	}
 	char b;
-	CHECK(read_all(p1[0], &b, 1));
+	ZT_REQUIRE(read_all(p1[0], &b, 1));
 	kill(dead, SIGKILL);
 	zt_wait(dead, NULL);
 
 	zcp__crash_hook(hook);
 	struct call a = {m, 1, -1, {0}}, bc = {m, 2, -1, {0}};
 	pthread_t ta, tb;
-	CHECK(pthread_create(&ta, NULL, reclaimer, &a) == 0);
+	ZT_REQUIRE(pthread_create(&ta, NULL, reclaimer, &a) == 0);
 	if (!wait_for(&a_parked, NULL))
 		bail("thread A never reached reclaim.dropped");
 	/* A has cleaned the dead slot and not freed it yet: B reads it as
 	 * RECLAIMING by us. */
-	CHECK(pthread_create(&tb, NULL, reclaimer, &bc) == 0);
+	ZT_REQUIRE(pthread_create(&tb, NULL, reclaimer, &bc) == 0);
 	if (!wait_for(&b_parked, &b_done))
 		bail("thread B neither parked nor returned");
 	diag("thread B %s", atomic_load(&b_parked) ? "parked, about to clean the slot"
@@ -206,7 +198,7 @@ int main(void)
 		newcomer(name, p2[1], p3[0]);
 	close(p2[1]); /* its end only: a child that fails early reads as EOF */
 	uint64_t h;
-	CHECK(read_all(p2[0], &h, sizeof h));
+	ZT_REQUIRE(read_all(p2[0], &h, sizeof h));
 
 	/* Now let B go on, if it is parked in the slot. */
 	atomic_store(&b_go, 1);
@@ -216,20 +208,20 @@ int main(void)
 	   "thread B cleans nothing of the slot's new process (%d, %llu processes, %llu references)",
 	   bc.rc, (unsigned long long)bc.rep.processes, (unsigned long long)bc.rep.references);
 	zcp_process_info pi;
-	CHECK(zcp_mempool_manager_process(m, 1, &pi) == 0);
+	ZT_REQUIRE(zcp_mempool_manager_process(m, 1, &pi) == 0);
 	ok(pi.alive && pi.chunks == 1, "the new process still holds its chunk (alive %d, chunks %llu)",
 	   pi.alive, (unsigned long long)pi.chunks);
 	zcp_pool_stats s;
-	CHECK(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
+	ZT_REQUIRE(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
 	is_int((long long)s.used, 1, "its chunk is in use, not back in the pool");
 	ok(zcp_chunk_from_handle(m, h) != NULL, "its chunk's handle resolves");
-	CHECK(write_all(p3[1], "g", 1));
+	ZT_REQUIRE(write_all(p3[1], "g", 1));
 	zt_ok_child(nc, "the new process gets the rest of the pool, never its own chunk, and "
 			"releases everything");
 
 	zcp_reclaim_report rep;
 	is_int(zcp_mempool_manager_reclaim(m, &rep), 0, "final reclaim");
-	CHECK(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
+	ZT_REQUIRE(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
 	is_int((long long)s.used, 0, "every chunk back");
 	is_int(zcp_mempool_manager_check(m), 0, "check()");
 	zcp_mempool_manager_destroy(m);

@@ -26,12 +26,6 @@
 
 #include "crashpoint.h"
 
-#define CHECK(e)                                                                \
-	do {                                                                    \
-		if (!(e))                                                       \
-			bail("%s:%d: %s", __FILE__, __LINE__, #e);              \
-	} while (0)
-
 static _Thread_local int is_a;
 static _Atomic int parked, go, armed;
 
@@ -63,9 +57,9 @@ static void *thread_a(void *p)
 static void publish(zcp_mempool_manager *m, zcp_publisher *p, char mark)
 {
 	zcp_chunk *c = zcp_publisher_loan(p, 64);
-	CHECK(c);
+	ZT_REQUIRE(c);
 	memset(zcp_sample_data(c), mark, 64);
-	CHECK(zcp_publisher_publish(p, c) == 0);
+	ZT_REQUIRE(zcp_publisher_publish(p, c) == 0);
 	(void)m;
 }
 
@@ -96,27 +90,27 @@ int main(void)
 	o.capacity = 8;
 	zcp_publisher *p1, *p2;
 	zcp_subscriber *s;
-	CHECK(zcp_subscriber_create(m, "reopen", &o, &s) == 0);
-	CHECK(zcp_publisher_create(m, "reopen", &o, &p1) == 0);
+	ZT_REQUIRE(zcp_subscriber_create(m, "reopen", &o, &s) == 0);
+	ZT_REQUIRE(zcp_publisher_create(m, "reopen", &o, &p1) == 0);
 	publish(m, p1, '1');
 	zcp_chunk *c = zcp_subscriber_take(s);
-	CHECK(c && info_of(c).origin == zcp_publisher_id(p1));
-	CHECK(zcp_chunk_release(m, c) == 0);
+	ZT_REQUIRE(c && info_of(c).origin == zcp_publisher_id(p1));
+	ZT_REQUIRE(zcp_chunk_release(m, c) == 0);
 
 	/* A's take parks after reading P1's place as P1's. */
 	zcp__crash_hook(hook);
 	atomic_store(&armed, 1);
 	struct arg a = {s, NULL, -1};
 	pthread_t t;
-	CHECK(pthread_create(&t, NULL, thread_a, &a) == 0);
+	ZT_REQUIRE(pthread_create(&t, NULL, thread_a, &a) == 0);
 	for (int i = 0; i < 100000 && !atomic_load(&parked); i++)
 		usleep(100);
 	if (!atomic_load(&parked))
 		bail("thread A never reached sub.followed");
 	/* P1 goes (all it published was read: its place is free at once),
 	 * P2 opens in the same place and publishes its sample 0. */
-	CHECK(zcp_publisher_close(p1) == 0);
-	CHECK(zcp_publisher_create(m, "reopen", &o, &p2) == 0);
+	ZT_REQUIRE(zcp_publisher_close(p1) == 0);
+	ZT_REQUIRE(zcp_publisher_create(m, "reopen", &o, &p2) == 0);
 	ok((zcp_publisher_id(p2) & 0x3ff) == 0, "P2 opened in P1's place (id %llx)",
 	   (unsigned long long)zcp_publisher_id(p2));
 	publish(m, p2, '2');
@@ -132,7 +126,7 @@ int main(void)
 			got++;
 		else
 			others++;
-		CHECK(zcp_chunk_release(m, a.c) == 0);
+		ZT_REQUIRE(zcp_chunk_release(m, a.c) == 0);
 	} else {
 		is_int(a.err, EAGAIN, "the parked take found nothing (EAGAIN)");
 	}
@@ -145,14 +139,14 @@ int main(void)
 			got++;
 		else
 			others++;
-		CHECK(zcp_chunk_release(m, c) == 0);
+		ZT_REQUIRE(zcp_chunk_release(m, c) == 0);
 	}
 	is_int(got, 1, "P2's sample 0 taken once (by the parked take: %s)", a.c ? "yes" : "no");
 	is_int(others, 0, "nothing else taken");
 	is_int((long long)zcp_subscriber_lost(s), 0, "nothing counted lost");
 
-	CHECK(zcp_publisher_close(p2) == 0);
-	CHECK(zcp_subscriber_close(s) == 0);
+	ZT_REQUIRE(zcp_publisher_close(p2) == 0);
+	ZT_REQUIRE(zcp_subscriber_close(s) == 0);
 	is_int(zcp_mempool_manager_check(m), 0, "check()");
 	zcp_mempool_manager_destroy(m);
 	zt_done();

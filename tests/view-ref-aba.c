@@ -31,13 +31,6 @@
 
 #include "crashpoint.h"
 
-/* A setup step that must work (the primary process: bail, which cleans up). */
-#define CHECK(e)                                                                \
-	do {                                                                    \
-		if (!(e))                                                       \
-			bail("%s:%d: %s", __FILE__, __LINE__, #e);              \
-	} while (0)
-
 static _Thread_local int is_a;
 static _Atomic int parked, go;
 
@@ -87,30 +80,30 @@ static void round_of(zcp_mempool_manager *m, int by_ticket)
 	atomic_store(&parked, 0);
 	atomic_store(&go, 0);
 	zcp_chunk *x = zcp_chunk_get(m, 64);
-	CHECK(x);
+	ZT_REQUIRE(x);
 	memset(zcp_chunk_data(x), 'O', 64);
 	struct arg a = {m, zcp_chunk_handle(m, x), 0, NULL, -1};
 	if (by_ticket) {
 		/* The lent reference is the count of 1 A finds. */
-		CHECK(zcp_chunk_send(m, x, 0, &a.ticket) == 0);
-		CHECK(zcp_chunk_release(m, x) == 0);
+		ZT_REQUIRE(zcp_chunk_send(m, x, 0, &a.ticket) == 0);
+		ZT_REQUIRE(zcp_chunk_release(m, x) == 0);
 	}
 	pthread_t t;
-	CHECK(pthread_create(&t, NULL, thread_a, &a) == 0);
+	ZT_REQUIRE(pthread_create(&t, NULL, thread_a, &a) == 0);
 	if (!wait_parked())
 		bail("%s: thread A never reached ref.checked", how);
 	/* X goes back to the pool and comes out again: a new generation,
 	 * and the process's count is 1 again. */
 	if (by_ticket) {
-		CHECK(zcp_chunk_unsend(m, a.ticket) == 0);
+		ZT_REQUIRE(zcp_chunk_unsend(m, a.ticket) == 0);
 	} else {
-		CHECK(zcp_chunk_release(m, x) == 0);
+		ZT_REQUIRE(zcp_chunk_release(m, x) == 0);
 	}
 	zcp_chunk *y = zcp_chunk_get(m, 64);
-	CHECK(y == x);
+	ZT_REQUIRE(y == x);
 	memset(zcp_chunk_data(y), 'N', 64);
 	uint64_t h2 = zcp_chunk_handle(m, y);
-	CHECK(h2 != a.handle);
+	ZT_REQUIRE(h2 != a.handle);
 	atomic_store(&go, 1);
 	pthread_join(t, NULL);
 	is_int(a.err, ZCP_ESTALE, "%s of the old generation while we hold the new one: ESTALE", how);
@@ -122,9 +115,9 @@ static void round_of(zcp_mempool_manager *m, int by_ticket)
 	is_int((long long)zcp_chunk_refcount(y), 1, "%s: our new holding's count is untouched", how);
 	ok(zcp_chunk_handle(m, y) == h2 && ((char *)zcp_chunk_data(y))[0] == 'N',
 	   "%s: our new holding unchanged", how);
-	CHECK(zcp_chunk_release(m, y) == 0);
+	ZT_REQUIRE(zcp_chunk_release(m, y) == 0);
 	zcp_pool_stats s;
-	CHECK(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
+	ZT_REQUIRE(zcp_mempool_manager_pool_stats(m, 0, &s) == 0);
 	is_int((long long)s.used, 0, "%s: the pool is whole", how);
 }
 

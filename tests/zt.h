@@ -93,6 +93,13 @@ int zt_cleanup(int report);
 		if (!(expr))                                                    \
 			zt_child_fail(__FILE__, __LINE__, 1, #expr, __VA_ARGS__); \
 	} while (0)
+/* ZT_REQUIRE - a setup step of the primary process that must work: bail
+ * out (which cleans up) if it does not. */
+#define ZT_REQUIRE(expr)                                                        \
+	do {                                                                    \
+		if (!(expr))                                                    \
+			bail("%s:%d: %s", __FILE__, __LINE__, #expr);           \
+	} while (0)
 #define ZT_CHECK_EXIT(expr, code)                                               \
 	do {                                                                    \
 		if (!(expr))                                                    \
