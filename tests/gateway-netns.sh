@@ -11,7 +11,10 @@
 #   - a gateway killed with SIGKILL and restarted bridges again;
 #   - with a second gateway on A bridging the same topics both ways, a
 #     subscriber on B and one on A each get exactly what was published
-#     (no duplicate, no loop), both ways.
+#     (no duplicate, no loop), both ways;
+#   - with --idle 1, a topic whose publisher left stops being exported on
+#     A and imported on B (no gateway endpoint keeps it in the manager's
+#     topic table), and crosses again when a publisher comes back.
 # TAP output.  Skips, saying why, without the gateway (Cyclone DDS not
 # found by configure), without root, ip, nsenter or unshare.  The EXIT
 # trap kills every process it started and deletes the namespaces.
@@ -125,7 +128,7 @@ bg() {
 
 n=0
 failed=0
-echo "1..15"
+echo "1..18"
 
 wait_for() { # PATTERN FILE SECONDS
 	i=0
@@ -163,10 +166,12 @@ until on A "$zerocp" stat --name gwt > /dev/null 2>&1 && on B "$zerocp" stat --n
 	nap
 	i=$((i + 1))
 done
-start_gw() { # HOST LOG
-	bg "$1" "$2" "$gateway" --name gwt --export '*' --import '*'
+start_gw() { # HOST LOG [OPTION...]
+	_h=$1 _l=$2
+	shift 2
+	bg "$_h" "$_l" "$gateway" --name gwt --export '*' --import '*' "$@"
 	gwpid=$!
-	wait_for 'ready' "$2" 10
+	wait_for 'ready' "$_l" 10
 }
 start_gw A "$tmp/gwA.log"
 GA=$gwpid
@@ -346,6 +351,42 @@ reap "$GA" 10
 r1=$?
 reap "$gwpid" 10
 tap $(($r1 + $?)) "the gateways of A stop on SIGTERM with status 0"
+
+# Idle topics: both gateways again, with --idle 1.  Topic idle crosses
+# while its publisher runs; once it is gone, A stops exporting it (its
+# subscriber closed) and B, seeing no DDS writer, stops importing it (its
+# publisher closed): a DDS peer that makes and drops topics cannot keep
+# the manager's topic table full.  A new publisher brings both back.
+kill -TERM "$GB"
+reap "$GB" 10
+start_gw A "$tmp/gwA4.log" --idle 1
+GA=$gwpid
+start_gw B "$tmp/gwB4.log" --idle 1
+GB=$gwpid
+idle_ok=1
+if warm A B idle; then
+	wait_for "no longer exporting topic 'idle'" "$tmp/gwA4.log" 15 &&
+		wait_for "no longer importing topic 'idle'" "$tmp/gwB4.log" 15 && idle_ok=0
+fi
+tap $idle_ok "--idle 1: once its publisher is gone, A stops exporting topic idle and B importing it" ||
+	{ show "$tmp/gwA4.log"; show "$tmp/gwB4.log"; }
+on A "$zerocp" topics --name gwt --json > "$tmp/idleA.json" 2> /dev/null
+on B "$zerocp" topics --name gwt --json > "$tmp/idleB.json" 2> /dev/null
+ends() { # FILE: the endpoints (publishers and subscribers) of topic idle
+	tr -d '\n' < "$1" | sed 's/.*"name":"idle",//; s/{"index".*//' | grep -o '"pid":' | wc -l
+}
+a_ends=$(($(ends "$tmp/idleA.json")))
+b_ends=$(($(ends "$tmp/idleB.json")))
+echo "# endpoints of topic idle left: on A $a_ends, on B $b_ends"
+grep -q '"topics"' "$tmp/idleA.json" && grep -q '"topics"' "$tmp/idleB.json" &&
+	[ "$a_ends" = 0 ] && [ "$b_ends" = 0 ]
+tap $? "... and no endpoint of topic idle is left on either host" ||
+	{ sed 's/^/# /' "$tmp/idleB.json" | head -20; }
+warm A B idle
+tap $? "... and a new publisher on A reaches B again"
+kill -TERM "$GA" "$GB"
+reap "$GA" 10
+reap "$GB" 10
 
 if [ $failed -ne 0 ]; then
 	for f in "$tmp"/gw*.log; do

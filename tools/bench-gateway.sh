@@ -12,19 +12,23 @@
 #   throughput: "zerocp pub --block" of 1 KiB samples on A as fast as it
 #               goes, counted by a sink on B, beside "ddsperf pub size 1k"
 #               / "ddsperf sub" (bar: >= 0.7 of ddsperf's samples/s)
+# Each figure is measured in --trials rounds (default 3), zerocp and
+# ddsperf interleaved; the ratios are of the medians of the rounds.
 #
-# Usage: tools/bench-gateway.sh [--count N] [--seconds S]   (as root)
+# Usage: tools/bench-gateway.sh [--count N] [--seconds S] [--trials T]  (as root)
 # from a build tree (or ZEROCP=... GATEWAY=... pointing at the programs).
 # Prints each figure, then the two ratios.  Needs ip, nsenter, unshare
 # and ddsperf (Debian: cyclonedds-tools).
 set -u
 COUNT=2000
 SECONDS_THR=5
+TRIALS=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--count) COUNT=$2; shift 2 ;;
 	--seconds) SECONDS_THR=$2; shift 2 ;;
-	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--trials) TRIALS=$2; shift 2 ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-gateway: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -90,65 +94,76 @@ bg() {
 }
 stop() { kill -TERM "$1" 2> /dev/null; wait "$1" 2> /dev/null; }
 
-echo "== round trip, 64-byte samples, $COUNT round trips (after 200 of warm-up)"
+# The median of the numbers on stdin (one a line); nothing if none.
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
 POOLS="--pool 256x400 --pool 4Kx400 --pool 1100Kx8"
 bg A "$tmp/sA" "$ZEROCP" serve --name gwb --quiet $POOLS
 bg B "$tmp/sB" "$ZEROCP" serve --name gwb --quiet $POOLS
 sleep 0.5
 bg A "$tmp/gA" "$GATEWAY" --name gwb --export ping --export thr --import pong --quiet
 bg B "$tmp/gB" "$GATEWAY" --name gwb --export pong --import ping --import thr --quiet
-# The topics made first, so that the gateways find them and each other
-# before the clock runs.
-on A "$ZEROCP" pub --name gwb ping --count 1 --text warm --quiet
-on A "$ZEROCP" pub --name gwb thr --count 1 --text warm --quiet
-on B "$ZEROCP" pub --name gwb pong --count 1 --text warm --quiet
+# The gateways find each other before the clock runs.  A topic crosses
+# once it has a local publisher (ping's and pong's, "zerocp pub"'s): the
+# first pings may be lost to discovery, and are sent again after 1 s;
+# the warm-up rounds absorb that.
 sleep 2
-bg B "$tmp/pong" "$GATEWAY" pong ping pong --name gwb --timeout 120
-PONG=$!
-sleep 1
-on A "$GATEWAY" ping ping pong --name gwb --count "$COUNT" --warmup 200 --size 64 --timeout 120 |
-	tee "$tmp/ping"
-stop $PONG
-zmed=$(sed -n 's/.*median \([0-9.]*\) us.*/\1/p' "$tmp/ping")
 
-bg B "$tmp/ddspong" ddsperf pong waitset
-DPONG=$!
-sleep 0.5
-# ddsperf's KS topic: size counts its fixed part too; 64 like ours.
-on A ddsperf -D $((COUNT / 1000 + 5)) ping size 64 waitset > "$tmp/ddsping" 2>&1
-stop $DPONG
-# Its per-second lines: "... rtt min ...us mean ...us 50% ...us 90% ...": the
-# median of the per-second medians, past the first second (discovery).
-dmed=$(grep -o ' 50% *[0-9.]*us' "$tmp/ddsping" | sed 's/[^0-9.]//g; s/^50//' | sed 1d |
-	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
-echo "ddsperf ping: median $dmed us (median of its per-second medians)"
-tail -2 "$tmp/ddsping" | sed 's/^/  ddsperf: /'
+zrtt= drtt= zthrs= dthrs=
+for round in $(seq "$TRIALS"); do
+	echo "== round $round of $TRIALS: round trip, 64-byte samples, $COUNT round trips (after 200 of warm-up)"
+	bg B "$tmp/pong" "$GATEWAY" pong ping pong --name gwb --timeout 120
+	PONG=$!
+	sleep 1
+	on A "$GATEWAY" ping ping pong --name gwb --count "$COUNT" --warmup 200 --size 64 --timeout 120 |
+		tee "$tmp/ping"
+	stop $PONG
+	zrtt="$zrtt $(sed -n 's/.*median \([0-9.]*\) us.*/\1/p' "$tmp/ping")"
 
-echo "== throughput, 1 KiB samples, reliable, ${SECONDS_THR} s"
-N=$((SECONDS_THR * 20000))
-bg B "$tmp/sink" "$GATEWAY" sink thr --name gwb --count 0 --timeout $((SECONDS_THR + 3))
-SINK=$!
-sleep 1
-bg A "$tmp/pub" "$ZEROCP" pub --name gwb thr --count 0 --rate 0 --size 1K --block --quiet
-PUB=$!
-sleep "$SECONDS_THR"
-stop $PUB
-wait $SINK
-cat "$tmp/sink"
-zthr=$(sed -n 's/.*s: \([0-9]*\) samples\/s.*/\1/p' "$tmp/sink")
+	bg B "$tmp/ddspong" ddsperf pong waitset
+	DPONG=$!
+	sleep 0.5
+	# ddsperf's KS topic: size counts its fixed part too; 64 like ours.
+	on A ddsperf -D $((COUNT / 1000 + 5)) ping size 64 waitset > "$tmp/ddsping" 2>&1
+	stop $DPONG
+	# Its per-second lines: "... rtt min ...us mean ...us 50% ...us 90% ...": the
+	# median of the per-second medians, past the first second (discovery).
+	d=$(grep -o ' 50% *[0-9.]*us' "$tmp/ddsping" | sed 's/[^0-9.]//g; s/^50//' | sed 1d | median)
+	echo "ddsperf ping: median $d us (median of its per-second medians)"
+	drtt="$drtt $d"
 
-bg B "$tmp/ddssub" ddsperf -D $((SECONDS_THR + 2)) sub waitset
-DSUB=$!
-sleep 0.5
-on A ddsperf -D "$SECONDS_THR" pub size 1k > "$tmp/ddspub" 2>&1
-wait $DSUB
-# sub lines: "... size 1024 total N lost 0 delta ... rate X kS/s Y Mb/s";
-# the median of its per-second rates (seconds with data only).
-dthr=$(grep -o 'rate [0-9.]* *kS/s' "$tmp/ddssub" | awk '$2 > 0 { print $2 }' | sort -n |
-	awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", v[int((NR + 1) / 2)] * 1000 }')
-echo "ddsperf sub: median of its per-second rates $dthr samples/s"
-tail -2 "$tmp/ddssub" | sed 's/^/  ddsperf: /'
+	echo "== round $round of $TRIALS: throughput, 1 KiB samples, reliable, ${SECONDS_THR} s"
+	bg B "$tmp/sink" "$GATEWAY" sink thr --name gwb --count 0 --timeout $((SECONDS_THR + 3))
+	SINK=$!
+	sleep 1
+	bg A "$tmp/pub" "$ZEROCP" pub --name gwb thr --count 0 --rate 0 --size 1K --block --quiet
+	PUB=$!
+	sleep "$SECONDS_THR"
+	stop $PUB
+	wait $SINK
+	cat "$tmp/sink"
+	zthrs="$zthrs $(sed -n 's/.*s: \([0-9]*\) samples\/s.*/\1/p' "$tmp/sink")"
 
-echo "== summary"
+	bg B "$tmp/ddssub" ddsperf -D $((SECONDS_THR + 2)) sub waitset
+	DSUB=$!
+	sleep 0.5
+	on A ddsperf -D "$SECONDS_THR" pub size 1k > "$tmp/ddspub" 2>&1
+	wait $DSUB
+	# sub lines: "... size 1024 total N lost 0 delta ... rate X kS/s Y Mb/s";
+	# the median of its per-second rates (seconds with data only).
+	d=$(grep -o 'rate [0-9.]* *kS/s' "$tmp/ddssub" | awk '$2 > 0 { printf "%.0f\n", $2 * 1000 }' | median)
+	echo "ddsperf sub: median of its per-second rates $d samples/s"
+	dthrs="$dthrs $d"
+done
+
+zmed=$(echo $zrtt | tr ' ' '\n' | median)
+dmed=$(echo $drtt | tr ' ' '\n' | median)
+zthr=$(echo $zthrs | tr ' ' '\n' | median)
+dthr=$(echo $dthrs | tr ' ' '\n' | median)
+echo "== summary ($TRIALS rounds; medians of the rounds)"
+echo "round trip us: zerocp via gateways:$zrtt; ddsperf:$drtt"
+echo "throughput samples/s: zerocp via gateways:$zthrs; ddsperf:$dthrs"
 awk -v z="$zmed" -v d="$dmed" 'BEGIN { if (d > 0) printf "round trip: zerocp via gateways %.1f us, ddsperf %.1f us: ratio %.2fx (bar <= 1.3x)\n", z, d, z / d }'
 awk -v z="$zthr" -v d="$dthr" 'BEGIN { if (d > 0) printf "throughput 1 KiB: zerocp via gateways %d/s, ddsperf %d/s: ratio %.2fx (bar >= 0.7x)\n", z, d, z / d }'

@@ -8,13 +8,20 @@
  * topic's DDS writer straight from its chunk (the DDS sample's payload
  * points into the chunk), the chunk released; the writes are batched
  * (dds_write_set_batch) and flushed once per topic per wake, so a burst
- * leaves in few packets and a lone sample at once.  Every 200 ms without
- * news it looks for new local topics matching --export.  The import thread is the DDS side: a DDS
- * waitset over a read condition of every DDS reader, of the built-in
+ * leaves in few packets and a lone sample at once.  Every 200 ms it
+ * looks for local topics matching --export that have a publisher other
+ * than a gateway (or keep history); a topic without one for --idle
+ * seconds is no longer exported.
+ *
+ * DDS -> local: each DDS reader has a data-available listener, run by
+ * Cyclone's receive thread: each DDS sample is copied into a chunk
+ * loaned from the topic's local publisher and published there and then
+ * (no hand-over to another thread: one wake-up fewer on the way).  The
+ * import thread does the rest: a DDS waitset over the built-in
  * publication topic (discovery of remote writers whose topic matches
- * --import) and a guard condition (stop); each DDS sample is copied into
- * a chunk loaned from the topic's local publisher and published.  Both
- * sleep; neither spins.
+ * --import) and two guard conditions (stop; a topic stalled); it retries
+ * stalled topics, and closes an import whose DDS topic has had no writer
+ * for --idle seconds.  Nothing spins.
  *
  * No loops.  Every DDS sample carries the id of the gateway that wrote
  * it.  Gateways of one manager register: each publishes its id on the
@@ -57,13 +64,16 @@
 #define GW_TAKE 64 /* DDS samples per take */
 #define GW_BLOCK_NS 10000000 /* a reliable import's publish waits at most 10 ms */
 #define GW_STALL_RETRY_MS 20 /* then the topic stalls; tried again this often */
+#define GW_IDLE_S 10 /* default --idle */
+#define GW_EXPORT 1 /* gw_topic.users: which sides use the record */
+#define GW_IMPORT 2
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"Usage: %s [--name N | --socket PATH] [--owner UID] [--export PATTERN]...\n"
 		"                      [--import PATTERN]... [--domain ID] [--best-effort]\n"
-		"                      [--quiet | --verbose]\n"
+		"                      [--idle S] [--quiet | --verbose]\n"
 		"       %s ping|pong|sink ...  (measuring modes; %s ping --help)\n"
 		"\n"
 		"Bridge topics of a zerocp manager to DDS (Cyclone DDS) and back.\n"
@@ -75,6 +85,9 @@ static void usage(FILE *fp)
 		"  --best-effort     exported topics are best effort (default reliable,\n"
 		"                    with transient-local durability when the topic keeps\n"
 		"                    history)\n"
+		"  --idle S          stop exporting a topic without a local publisher, and\n"
+		"                    importing one without a DDS writer, after S seconds\n"
+		"                    (1 to 86400, default 10)\n"
 		"  --quiet           no notes on stderr; --verbose: a line per topic event\n"
 		"zerocp topic NAME is DDS topic \"zerocp/\" NAME, each byte outside\n"
 		"[A-Za-z0-9] written _HH (hex).  Stops on SIGINT, SIGTERM, SIGHUP.\n"
@@ -156,8 +169,10 @@ struct gw_topic {
 	char name[ZCP_TOPIC_NAME_MAX + 1];
 	char dds_name[GW_DDS_NAME_MAX];
 	dds_entity_t topic; /* 0 until made */
+	int users; /* GW_EXPORT | GW_IMPORT (gw.lock): a record no side uses is reused */
 	/* export (main thread) */
 	int exported;
+	struct timespec export_idle; /* since when without a local publisher (0: has one) */
 	zcp_subscriber *sub;
 	uint64_t sub_type_size;
 	dds_entity_t writer;
@@ -168,21 +183,24 @@ struct gw_topic {
 	} cache[GW_CACHE];
 	unsigned int cache_next;
 	uint64_t n_out, n_skipped;
-	/* import (import thread) */
-	int imported;
+	/* import: the listener (a Cyclone receive thread) and the import
+	 * thread, one at a time (mu) */
+	pthread_mutex_t mu;
+	_Atomic int imported;
 	zcp_publisher *pub;
 	_Atomic uint64_t pub_id;
 	uint64_t pub_type_size;
 	dds_entity_t reader;
-	int import_leader;
+	_Atomic int import_leader;
+	struct timespec import_idle; /* since when without a DDS writer (0: has one) */
 	uint64_t n_in, n_dropped;
 	/* A full local queue stalls this topic alone: what the last take
 	 * brought waits here, in order, while the reader stays unread (DDS
-	 * holds its writers back) and off the waitset; the import thread
-	 * tries again every GW_STALL_RETRY_MS. */
-	dds_entity_t readcond;
+	 * holds its writers back); the import thread tries again every
+	 * GW_STALL_RETRY_MS. */
 	int warned_size; /* the reasons for dropping a sample said so far (bits) */
-	int stalled;
+	_Atomic int stalled;
+	_Atomic int again; /* samples came while another thread held mu */
 	zcp_chunk *pend[GW_TAKE];
 	unsigned int pend_n, pend_i;
 };
@@ -196,8 +214,9 @@ static struct {
 	int n_exports, n_imports;
 	dds_domainid_t domain;
 	int best_effort;
+	long idle_s; /* --idle: an export without a local publisher, an import without a DDS writer */
 	int verbose; /* -1 quiet, 0 notes, 1 verbose */
-	dds_entity_t pp, guard;
+	dds_entity_t pp, guard, stall_guard;
 	pthread_mutex_t lock; /* topics[] growth, DDS topic creation, ids[] */
 	struct gw_topic *topics[GW_MAX_TOPICS];
 	_Atomic int n_topics;
@@ -234,28 +253,65 @@ static int matches(const char *const *pats, int n, const char *name)
 	return 0;
 }
 
-/* The topic record of `name`, made if missing (NULL: table full). */
-static struct gw_topic *topic_get(const char *name)
+/* Name record t `name`, as new (gw.lock held; no side uses it). */
+static void topic_reset(struct gw_topic *t, const char *name)
 {
-	struct gw_topic *t = NULL;
+	if (t->topic > 0)
+		dds_delete(t->topic); /* no reader or writer left on it */
+	t->topic = 0;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	zcp_gw_dds_name(name, t->dds_name, sizeof(t->dds_name));
+	/* The other thread may read the flags of any record (atomics, 0
+	 * while no side uses it); the rest only the side that claims it. */
+	memset(t->cache, 0, sizeof(t->cache));
+	t->cache_next = 0;
+	t->n_out = t->n_skipped = t->n_in = t->n_dropped = 0;
+	t->export_leader = 1;
+	atomic_store(&t->import_leader, 1);
+	t->warned_size = 0;
+	t->pend_n = t->pend_i = 0;
+}
+
+/* The topic record of `name` for side `role` (GW_EXPORT, GW_IMPORT):
+ * found, made, or else a record that no side uses renamed (so a stream
+ * of topics that come and go never fills the table).  NULL if that side
+ * has it already, or if every record is in use. */
+static struct gw_topic *topic_claim(const char *name, int role)
+{
+	struct gw_topic *t = NULL, *idle = NULL;
 	int n;
 
 	pthread_mutex_lock(&gw.lock);
 	n = atomic_load(&gw.n_topics);
-	for (int i = 0; i < n; i++)
-		if (strcmp(gw.topics[i]->name, name) == 0) {
+	for (int i = 0; i < n && t == NULL; i++) {
+		if (strcmp(gw.topics[i]->name, name) == 0)
 			t = gw.topics[i];
-			break;
-		}
+		else if (idle == NULL && gw.topics[i]->users == 0)
+			idle = gw.topics[i];
+	}
 	if (t == NULL && n < GW_MAX_TOPICS && (t = calloc(1, sizeof(*t))) != NULL) {
-		snprintf(t->name, sizeof(t->name), "%s", name);
-		zcp_gw_dds_name(name, t->dds_name, sizeof(t->dds_name));
-		t->export_leader = t->import_leader = 1;
+		pthread_mutex_init(&t->mu, NULL);
+		topic_reset(t, name);
 		gw.topics[n] = t;
 		atomic_store(&gw.n_topics, n + 1);
+	} else if (t == NULL && idle != NULL) {
+		t = idle;
+		topic_reset(t, name);
 	}
+	if (t != NULL && (t->users & role))
+		t = NULL;
+	else if (t != NULL)
+		t->users |= role;
 	pthread_mutex_unlock(&gw.lock);
 	return t;
+}
+
+/* Side `role` no longer uses t. */
+static void topic_unclaim(struct gw_topic *t, int role)
+{
+	pthread_mutex_lock(&gw.lock);
+	t->users &= ~role;
+	pthread_mutex_unlock(&gw.lock);
 }
 
 /* The DDS topic of t, made on first use.  0 or -1 after a note. */
@@ -498,19 +554,20 @@ static dds_qos_t *make_qos(int reliable, unsigned int capacity, unsigned int his
 /* Export: local -> DDS (main thread)                                  */
 /* ------------------------------------------------------------------ */
 
-static int export_start(zcp_waitset *ws, const zcp_topic_info *info)
+static void export_start(zcp_waitset *ws, const zcp_topic_info *info)
 {
-	struct gw_topic *t = topic_get(info->name);
+	struct gw_topic *t = topic_claim(info->name, GW_EXPORT);
 	zcp_topic_options o;
 	dds_qos_t *q;
 
-	if (t == NULL || t->exported)
-		return 0;
-	if (dds_topic_of(t) != 0)
-		return -1;
+	if (t == NULL)
+		return; /* exported already, or no record free */
 	zcp_topic_options_init(&o);
-	if (zcp_topic_subscribe("gateway", gw.m, t->name, &o, &t->sub, &t->sub_type_size) != 0)
-		return -1;
+	if (dds_topic_of(t) != 0 ||
+	    zcp_topic_subscribe("gateway", gw.m, t->name, &o, &t->sub, &t->sub_type_size) != 0) {
+		topic_unclaim(t, GW_EXPORT);
+		return;
+	}
 	q = make_qos(!gw.best_effort, info->capacity, info->history, 1);
 	t->writer = dds_create_writer(gw.pp, t->topic, q, NULL);
 	dds_delete_qos(q);
@@ -518,37 +575,88 @@ static int export_start(zcp_waitset *ws, const zcp_topic_info *info)
 		note("cannot make a DDS writer on %s: %s", t->dds_name, dds_strretcode(t->writer));
 		zcp_subscriber_close(t->sub);
 		t->sub = NULL;
-		return -1;
+		topic_unclaim(t, GW_EXPORT);
+		return;
 	}
 	zcp_waitset_attach_subscriber(ws, t->sub, t);
 	t->exported = 1;
+	t->export_idle.tv_sec = t->export_idle.tv_nsec = 0;
 	if (gw.verbose >= 0)
 		note("exporting topic %s as DDS topic %s (%s%s)", zcp_tool_q(t->name), t->dds_name,
 		     gw.best_effort ? "best effort" : "reliable",
 		     info->history ? ", transient-local" : "");
+}
+
+/* Stop exporting t: what its subscriber still holds is not sent. */
+static void export_stop(zcp_waitset *ws, struct gw_topic *t)
+{
+	zcp_waitset_detach(ws, t->sub);
+	zcp_subscriber_close(t->sub);
+	t->sub = NULL;
+	dds_delete(t->writer);
+	t->writer = 0;
+	t->exported = 0;
+	if (gw.verbose >= 0)
+		note("no longer exporting topic %s: no local publisher for %ld s",
+		     zcp_tool_q(t->name), gw.idle_s);
+	topic_unclaim(t, GW_EXPORT);
+}
+
+/* Whether topic `idx` is worth exporting: it keeps history, or a live
+ * publisher of it is not a gateway's (what gateways publish, they
+ * imported, and export skips it). */
+static int export_wanted(int idx, const zcp_topic_info *info)
+{
+	uint64_t procs[GW_MAX_IDS];
+	int np, slots;
+
+	if (info->history > 0)
+		return 1;
+	np = gateway_processes(procs, GW_MAX_IDS);
+	slots = zcp_topic_endpoint_slots(gw.m);
+	for (int k = 0; k < slots; k++) {
+		zcp_endpoint_info e;
+		if (zcp_topic_get_endpoint(gw.m, idx, k, &e) == 0 &&
+		    e.kind == ZCP_ENDPOINT_PUBLISHER && e.alive && !e.closed &&
+		    e.process != gw.process && !in_set(procs, np, e.process))
+			return 1;
+	}
 	return 0;
 }
 
-/* Look for local topics to export. */
+/* Look for local topics to export; stop exporting those without a local
+ * publisher for --idle seconds. */
 static void export_scan(zcp_waitset *ws)
 {
 	int n = zcp_topic_slots(gw.m);
+	struct timespec now;
 
 	for (int i = 0; i < n; i++) {
 		zcp_topic_info info;
 		if (zcp_topic_get_info(gw.m, i, &info) == 0 &&
-		    matches(gw.exports, gw.n_exports, info.name))
+		    matches(gw.exports, gw.n_exports, info.name) && export_wanted(i, &info))
 			export_start(ws, &info);
 	}
+	zcp_topic_now(&now);
 	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
 		struct gw_topic *t = gw.topics[i];
-		if (t->exported) {
-			int l = is_leader(t->name, ZCP_ENDPOINT_SUBSCRIBER);
-			if (l != t->export_leader)
-				note("%s exporting topic %s", l ? "now" : "no longer",
-				     zcp_tool_q(t->name));
-			t->export_leader = l;
+		zcp_topic_info info;
+		int idx;
+		if (!t->exported)
+			continue;
+		idx = zcp_topic_find(gw.m, t->name, &info);
+		if (idx >= 0 && export_wanted(idx, &info)) {
+			t->export_idle.tv_sec = t->export_idle.tv_nsec = 0;
+		} else if (t->export_idle.tv_sec == 0) {
+			t->export_idle = now;
+		} else if (zcp_topic_ts_diff(&now, &t->export_idle) >= gw.idle_s * 1000000000LL) {
+			export_stop(ws, t);
+			continue;
 		}
+		int l = is_leader(t->name, ZCP_ENDPOINT_SUBSCRIBER);
+		if (l != t->export_leader)
+			note("%s exporting topic %s", l ? "now" : "no longer", zcp_tool_q(t->name));
+		t->export_leader = l;
 	}
 }
 
@@ -628,7 +736,10 @@ static void export_loop(void)
 /* Import: DDS -> local (import thread)                                */
 /* ------------------------------------------------------------------ */
 
-static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws)
+static void on_data_available(dds_entity_t reader, void *arg);
+
+/* Import DDS topic t (claimed for GW_IMPORT) for a writer of QoS wq. */
+static void import_start(struct gw_topic *t, const dds_qos_t *wq)
 {
 	dds_reliability_kind_t rel = DDS_RELIABILITY_BEST_EFFORT;
 	dds_durability_kind_t dur = DDS_DURABILITY_VOLATILE;
@@ -636,6 +747,8 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 	int32_t depth = 1, hdepth = 0;
 	zcp_topic_options o;
 	zcp_topic_info info;
+	dds_listener_t *l;
+	dds_entity_t reader;
 	dds_qos_t *q;
 	int err;
 
@@ -646,8 +759,10 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 	if (dur != DDS_DURABILITY_VOLATILE &&
 	    !dds_qget_durability_service(wq, NULL, &hk, &hdepth, NULL, NULL, NULL))
 		hdepth = depth;
-	if (dds_topic_of(t) != 0)
-		return -1;
+	if (dds_topic_of(t) != 0) {
+		topic_unclaim(t, GW_IMPORT);
+		return;
+	}
 	zcp_topic_options_init(&o);
 	if (hdepth > 0 && dur != DDS_DURABILITY_VOLATILE)
 		o.history = (unsigned int)(hdepth > ZCP_DEFAULT_TOPIC_QUEUE ? ZCP_DEFAULT_TOPIC_QUEUE
@@ -670,33 +785,64 @@ static int import_start(struct gw_topic *t, const dds_qos_t *wq, dds_entity_t ws
 	if (err != 0) {
 		note("cannot publish topic %s: %s (%s)", zcp_tool_q(t->name), zcp_strerror(err),
 		     zcp_err_name(err));
-		return -1;
+		topic_unclaim(t, GW_IMPORT);
+		return;
 	}
 	atomic_store(&t->pub_id, zcp_publisher_id(t->pub));
+	atomic_store(&t->import_leader, is_leader(t->name, ZCP_ENDPOINT_PUBLISHER));
+	t->import_idle.tv_sec = t->import_idle.tv_nsec = 0;
+	/* Ready before the reader exists: its listener may run at once, in
+	 * a receive thread. */
+	atomic_store(&t->imported, 1);
 	q = make_qos(rel == DDS_RELIABILITY_RELIABLE, (unsigned int)depth,
 		     dur != DDS_DURABILITY_VOLATILE ? (unsigned int)(hdepth > 0 ? hdepth : 1) : 0,
 		     0);
-	t->reader = dds_create_reader(gw.pp, t->topic, q, NULL);
+	l = dds_create_listener(t);
+	dds_lset_data_available(l, on_data_available);
+	reader = dds_create_reader(gw.pp, t->topic, q, l);
+	dds_delete_listener(l);
 	dds_delete_qos(q);
-	if (t->reader < 0) {
-		note("cannot make a DDS reader on %s: %s", t->dds_name, dds_strretcode(t->reader));
+	if (reader < 0) {
+		note("cannot make a DDS reader on %s: %s", t->dds_name, dds_strretcode(reader));
+		atomic_store(&t->imported, 0);
 		zcp_publisher_close(t->pub);
 		t->pub = NULL;
 		atomic_store(&t->pub_id, 0);
-		return -1;
+		topic_unclaim(t, GW_IMPORT);
+		return;
 	}
-	t->readcond = dds_create_readcondition(t->reader, DDS_ANY_STATE);
-	dds_waitset_attach(ws, t->readcond, (dds_attach_t)(intptr_t)t);
-	t->imported = 1;
-	t->import_leader = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
+	t->reader = reader; /* for this thread; the listener is given it */
 	note("importing DDS topic %s as topic %s (%s%s)", t->dds_name, zcp_tool_q(t->name),
 	     rel == DDS_RELIABILITY_RELIABLE ? "reliable" : "best effort",
 	     dur != DDS_DURABILITY_VOLATILE ? ", transient-local" : "");
-	return 0;
+}
+
+/* Stop importing t: its DDS reader goes first, and with it the listener
+ * (Cyclone waits for a call in progress), then its local publisher. */
+static void import_stop(struct gw_topic *t, const char *why)
+{
+	dds_entity_t reader = t->reader;
+
+	atomic_store(&t->imported, 0);
+	dds_set_listener(reader, NULL);
+	dds_delete(reader);
+	pthread_mutex_lock(&t->mu);
+	t->reader = 0;
+	for (; t->pend_i < t->pend_n; t->pend_i++, t->n_dropped++)
+		zcp_chunk_release(gw.m, t->pend[t->pend_i]);
+	t->pend_i = t->pend_n = 0;
+	atomic_store(&t->stalled, 0);
+	zcp_publisher_close(t->pub);
+	t->pub = NULL;
+	atomic_store(&t->pub_id, 0);
+	pthread_mutex_unlock(&t->mu);
+	if (why != NULL && gw.verbose >= 0)
+		note("no longer importing topic %s: %s", zcp_tool_q(t->name), why);
+	topic_unclaim(t, GW_IMPORT);
 }
 
 /* New DDS writers: import the topics that match. */
-static void import_discover(dds_entity_t builtin, dds_entity_t ws)
+static void import_discover(dds_entity_t builtin)
 {
 	void *buf[16];
 	dds_sample_info_t si[16];
@@ -712,16 +858,15 @@ static void import_discover(dds_entity_t builtin, dds_entity_t ws)
 			    zcp_gw_zcp_name(e->topic_name, name, sizeof(name)) != 0 ||
 			    !matches(gw.imports, gw.n_imports, name))
 				continue;
-			t = topic_get(name);
-			if (t != NULL && !t->imported)
-				import_start(t, e->qos, ws);
+			if ((t = topic_claim(name, GW_IMPORT)) != NULL)
+				import_start(t, e->qos);
 		}
 		dds_return_loan(builtin, buf, n);
 	}
 }
 
 /* Publish what waits on stalled topic t, in order; 0 once nothing waits,
- * 1 if its subscribers' queues are still full. */
+ * 1 if its subscribers' queues are still full.  (t->mu held.) */
 static int publish_pending(struct gw_topic *t)
 {
 	while (t->pend_i < t->pend_n && !zcp_topic_stop) {
@@ -743,14 +888,7 @@ static int publish_pending(struct gw_topic *t)
 	return 0;
 }
 
-/* Give back what waits on t (stopping). */
-static void drop_pending(struct gw_topic *t)
-{
-	for (; t->pend_i < t->pend_n; t->pend_i++)
-		zcp_chunk_release(gw.m, t->pend[t->pend_i]);
-	t->pend_i = t->pend_n = 0;
-}
-
+/* (t->mu held.) */
 static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 {
 	uint64_t n = s->payload._length;
@@ -760,7 +898,7 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 		/* ours, or a sibling's: maybe one registered just now */
 		return;
 	}
-	if (!t->import_leader) {
+	if (!atomic_load(&t->import_leader)) {
 		t->n_dropped++;
 		return;
 	}
@@ -786,48 +924,107 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 	memcpy(zcp_sample_data(c), s->payload._buffer, (size_t)n);
 	/* Behind samples that wait, or first in line: either way in order. */
 	t->pend[t->pend_n++] = c;
-	if (!t->stalled)
-		t->stalled = publish_pending(t);
+	if (!atomic_load(&t->stalled))
+		atomic_store(&t->stalled, publish_pending(t));
 }
 
-static void import_drain(struct gw_topic *t, dds_entity_t ws)
+/* Take and publish what DDS reader `reader` of t holds, until a local
+ * queue is full: then the rest stays in the reader, which holds back
+ * this topic's writers, and the other topics go on (a publish that
+ * waited GW_BLOCK_NS is all this topic costs them).  (t->mu held.) */
+static void import_drain(struct gw_topic *t, dds_entity_t reader)
 {
 	void *buf[GW_TAKE];
 	dds_sample_info_t si[GW_TAKE];
 	int n;
 
-	while (!zcp_topic_stop && !t->stalled &&
-	       (n = dds_take(t->reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
+	while (!zcp_topic_stop && atomic_load(&t->imported) && !atomic_load(&t->stalled) &&
+	       (n = dds_take(reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
 		for (int i = 0; i < n; i++)
 			if (si[i].valid_data)
 				import_one(t, buf[i]);
-		dds_return_loan(t->reader, buf, n);
+		dds_return_loan(reader, buf, n);
 	}
-	/* A subscriber's full queue: leave the rest in the DDS reader,
-	 * which holds back this topic's writers, and keep the other
-	 * topics going (a publish that waited GW_BLOCK_NS is all this
-	 * topic costs them). */
-	if (t->stalled)
-		dds_waitset_detach(ws, t->readcond);
 }
 
-/* Stalled topics whose queues have room again go back to the waitset. */
-static void import_retry(dds_entity_t ws)
+/* Drain t's reader while samples came (t->mu held). */
+static void import_pump(struct gw_topic *t, dds_entity_t reader)
+{
+	while (atomic_exchange(&t->again, 0) && !atomic_load(&t->stalled))
+		import_drain(t, reader);
+}
+
+/* The listener of every import's DDS reader, in a receive thread of
+ * Cyclone: the samples go out locally at once.  It never waits for
+ * t->mu (that would hold up every topic): whoever holds it drains
+ * again. */
+static void on_data_available(dds_entity_t reader, void *arg)
+{
+	struct gw_topic *t = arg;
+
+	atomic_store(&t->again, 1);
+	while (pthread_mutex_trylock(&t->mu) == 0) {
+		import_pump(t, reader);
+		pthread_mutex_unlock(&t->mu);
+		if (atomic_load(&t->stalled)) {
+			dds_set_guardcondition(gw.stall_guard, true); /* the import thread retries */
+			break;
+		}
+		if (!atomic_load(&t->again))
+			break;
+	}
+}
+
+/* Stalled topics whose queues have room again take up their readers. */
+static void import_retry(void)
 {
 	for (int i = 0; i < atomic_load(&gw.n_topics) && !zcp_topic_stop; i++) {
 		struct gw_topic *t = gw.topics[i];
-		if (!t->imported || !t->stalled || publish_pending(t))
+		if (!atomic_load(&t->imported) || !atomic_load(&t->stalled))
 			continue;
-		t->stalled = 0;
-		dds_waitset_attach(ws, t->readcond, (dds_attach_t)(intptr_t)t);
-		import_drain(t, ws);
+		pthread_mutex_lock(&t->mu);
+		if (atomic_load(&t->stalled) && !publish_pending(t)) {
+			atomic_store(&t->stalled, 0);
+			atomic_store(&t->again, 1); /* what waits in the reader */
+			import_pump(t, t->reader);
+		}
+		pthread_mutex_unlock(&t->mu);
+		/* a listener that found mu taken left its samples to us */
+		if (atomic_load(&t->again) && !atomic_load(&t->stalled))
+			on_data_available(t->reader, t);
+	}
+}
+
+/* Every 200 ms: the leaders, and imports whose DDS topic has had no
+ * writer for --idle seconds (a DDS peer that made topics and left must not
+ * keep the manager's topic table full). */
+static void import_tick(const struct timespec *now)
+{
+	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
+		struct gw_topic *t = gw.topics[i];
+		dds_subscription_matched_status_t st;
+		if (!atomic_load(&t->imported) || t->reader <= 0)
+			continue;
+		int l = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
+		if (l != atomic_load(&t->import_leader))
+			note("%s importing topic %s", l ? "now" : "no longer", zcp_tool_q(t->name));
+		atomic_store(&t->import_leader, l);
+		if (dds_get_subscription_matched_status(t->reader, &st) == 0 &&
+		    st.current_count > 0) {
+			t->import_idle.tv_sec = t->import_idle.tv_nsec = 0;
+		} else if (t->import_idle.tv_sec == 0) {
+			t->import_idle = *now;
+		} else if (zcp_topic_ts_diff(now, &t->import_idle) >= gw.idle_s * 1000000000LL &&
+			   !atomic_load(&t->stalled)) {
+			import_stop(t, "no DDS writer");
+		}
 	}
 }
 
 static void *import_thread(void *arg)
 {
 	dds_entity_t ws = dds_create_waitset(gw.pp), builtin, rd;
-	dds_attach_t xs[32];
+	dds_attach_t xs[8];
 	struct timespec next, now, next_reclaim = {0, 0};
 
 	(void)arg;
@@ -835,17 +1032,19 @@ static void *import_thread(void *arg)
 	rd = dds_create_readcondition(builtin, DDS_ANY_STATE);
 	dds_waitset_attach(ws, rd, 1);
 	dds_waitset_attach(ws, gw.guard, 0);
+	dds_waitset_attach(ws, gw.stall_guard, 2);
 	zcp_topic_now(&next);
 	while (!zcp_topic_stop) {
 		int stalled = 0;
 		for (int i = 0; i < atomic_load(&gw.n_topics); i++)
-			stalled |= gw.topics[i]->stalled;
-		int k = dds_waitset_wait(ws, xs, 32, DDS_MSECS(stalled ? GW_STALL_RETRY_MS : 200));
+			stalled |= atomic_load(&gw.topics[i]->stalled);
+		int k = dds_waitset_wait(ws, xs, 8, DDS_MSECS(stalled ? GW_STALL_RETRY_MS : 200));
 		for (int i = 0; i < k && !zcp_topic_stop; i++) {
+			bool b;
 			if (xs[i] == 1)
-				import_discover(builtin, ws);
-			else if (xs[i] != 0)
-				import_drain((struct gw_topic *)(intptr_t)xs[i], ws);
+				import_discover(builtin);
+			else if (xs[i] == 2)
+				dds_take_guardcondition(gw.stall_guard, &b);
 		}
 		zcp_topic_now(&now);
 		/* A dead subscriber's full queue drains only by its reclaim,
@@ -856,18 +1055,9 @@ static void *import_thread(void *arg)
 			zcp_topic_ts_add(&next_reclaim, 1000000000);
 		}
 		if (stalled)
-			import_retry(ws);
+			import_retry();
 		if (zcp_topic_ts_diff(&now, &next) >= 0) {
-			for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
-				struct gw_topic *t = gw.topics[i];
-				if (t->imported) {
-					int l = is_leader(t->name, ZCP_ENDPOINT_PUBLISHER);
-					if (l != t->import_leader)
-						note("%s importing topic %s", l ? "now" : "no longer",
-						     zcp_tool_q(t->name));
-					t->import_leader = l;
-				}
-			}
+			import_tick(&now);
 			ids_prune();
 			next = now;
 			zcp_topic_ts_add(&next, 200000000);
@@ -942,6 +1132,7 @@ int main(int argc, char **argv)
 		return ZCP_TOOL_OK;
 	}
 	gw.domain = DDS_DOMAIN_DEFAULT;
+	gw.idle_s = GW_IDLE_S;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
@@ -959,6 +1150,15 @@ int main(int argc, char **argv)
 				return ZCP_TOOL_USAGE;
 			}
 			gw.domain = (dds_domainid_t)d;
+		} else if ((r = zcp_tool_opt("gateway", argc, argv, &i, "--idle", &v)) != 0) {
+			unsigned long s;
+			if (r < 0 || zcp_tool_parse_uint(v, 1, 86400, &s) != 0) {
+				if (r > 0)
+					zcp_tool_err("gateway", "bad --idle %s: 1 to 86400 seconds",
+						     zcp_tool_q(v));
+				return ZCP_TOOL_USAGE;
+			}
+			gw.idle_s = (long)s;
 		} else if (strcmp(argv[i], "--best-effort") == 0) {
 			gw.best_effort = 1;
 		} else if (strcmp(argv[i], "--quiet") == 0) {
@@ -1013,6 +1213,7 @@ int main(int argc, char **argv)
 		return ZCP_TOOL_FAIL;
 	}
 	gw.guard = dds_create_guardcondition(gw.pp);
+	gw.stall_guard = dds_create_guardcondition(gw.pp);
 	/* Writes wait in a batch until dds_write_flush (export_loop, once per
 	 * topic per wake) or a full packet. */
 	dds_write_set_batch(true);
@@ -1034,16 +1235,23 @@ int main(int argc, char **argv)
 		dds_set_guardcondition(gw.guard, true);
 		pthread_join(th, NULL);
 	}
+	/* The readers first: no listener runs once they are gone. */
+	char bridged[GW_MAX_TOPICS];
 	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
 		struct gw_topic *t = gw.topics[i];
-		if (t->exported || t->imported)
+		bridged[i] = t->exported || atomic_load(&t->imported);
+		if (atomic_load(&t->imported))
+			import_stop(t, NULL);
+	}
+	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
+		struct gw_topic *t = gw.topics[i];
+		if (bridged[i])
 			note("topic %s: %llu sent to DDS, %llu skipped; %llu received, %llu dropped",
 			     zcp_tool_q(t->name), (unsigned long long)t->n_out,
 			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
 			     (unsigned long long)t->n_dropped);
-		drop_pending(t);
 		zcp_subscriber_close(t->sub);
-		zcp_publisher_close(t->pub);
+		pthread_mutex_destroy(&t->mu);
 		free(t);
 	}
 	dds_delete(gw.pp);
