@@ -134,7 +134,8 @@ ZCP__ABI_OFF(zcp__topic, space_bell, 172);
 ZCP__ABI_OFF(zcp__topic, space_waiters, 176);
 ZCP__ABI_OFF(zcp__topic, blocking, 180);
 ZCP__ABI_OFF(zcp__topic, published_retired, 184);
-ZCP__ABI_OFF(zcp__topic, reserved, 192);
+ZCP__ABI_OFF(zcp__topic, desc_seq, 192);
+ZCP__ABI_OFF(zcp__topic, reserved, 200);
 
 ZCP__ABI_SIZE(zcp__ring_slot, 32);
 ZCP__ABI_OFF(zcp__ring_slot, pos, 0);

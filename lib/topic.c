@@ -429,7 +429,23 @@ static int topic_unused(struct zcp_mempool_manager *m, unsigned t)
 	return 1;
 }
 
-/* Write o's payload type into topic tp. */
+/* The write side of tp's descriptor seqlock (topics lock held).  A
+ * writer that died in between left it odd: still odd, and made even by
+ * the next. */
+static uint64_t desc_write_begin(struct zcp__topic *tp)
+{
+	uint64_t s = atomic_load_explicit(&tp->desc_seq, memory_order_relaxed) | 1;
+	atomic_store_explicit(&tp->desc_seq, s, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	return s;
+}
+
+static void desc_write_end(struct zcp__topic *tp, uint64_t s)
+{
+	atomic_store_explicit(&tp->desc_seq, s + 1, memory_order_release);
+}
+
+/* Write o's payload type into topic tp (inside desc_write_begin/end). */
 static void set_type(struct zcp__topic *tp, const char *type, const zcp_topic_options *o,
 		     uint64_t align)
 {
@@ -473,8 +489,10 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 		if (any)
 			return (int)t;
 		if (!tp->typed) {
+			uint64_t s = desc_write_begin(tp);
 			set_type(tp, type, o, align);
 			tp->typed = 1;
+			desc_write_end(tp, s);
 			return (int)t;
 		}
 		if (strcmp(tp->type_name, type) != 0 || tp->type_size != o->type_size ||
@@ -494,12 +512,15 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	}
 	struct zcp__topic *tp = zcp__topic_at(m, (unsigned)free_t);
 	uint64_t st = atomic_load_explicit(&tp->state, memory_order_relaxed);
+	/* A recycled entry is LIVE all along: discovery may be reading it. */
+	uint64_t s = desc_write_begin(tp);
 	memset(tp->name, 0, sizeof tp->name);
 	strcpy(tp->name, name);
 	set_type(tp, type, o, align);
 	tp->typed = !any;
 	tp->capacity = o->capacity;
 	tp->history = o->history;
+	desc_write_end(tp, s);
 	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
 	atomic_store_explicit(&tp->blocking, 0, memory_order_relaxed);
 	atomic_store_explicit(&tp->space_waiters, 0, memory_order_relaxed);
@@ -558,6 +579,30 @@ static uint64_t waiting_from(const struct zcp_mempool_manager *m, unsigned t, un
 	return tail - pos;
 }
 
+/* Copy tp's descriptor into out whole: the read side of the seqlock,
+ * tried a bounded number of times (a writer holds the topics lock for
+ * microseconds; one that died, or a peer's scribble, leaves it odd: then
+ * the last copy, checked like any other). */
+static void read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		uint64_t s1 = atomic_load_explicit(&tp->desc_seq, memory_order_acquire);
+		memcpy(out->name, tp->name, sizeof out->name);
+		memcpy(out->type_name, tp->type_name, sizeof out->type_name);
+		out->type_size = tp->type_size;
+		out->type_align = tp->type_align;
+		out->capacity = tp->capacity;
+		out->history = tp->history;
+		atomic_thread_fence(memory_order_acquire);
+		if (!(s1 & 1) && atomic_load_explicit(&tp->desc_seq, memory_order_relaxed) == s1)
+			break;
+		if (tries >= 8)
+			sched_yield();
+	}
+	out->name[ZCP_TOPIC_NAME_MAX] = 0;
+	out->type_name[ZCP_TYPE_NAME_MAX] = 0;
+}
+
 int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info *out)
 {
 	int err = zcp__mgr_check(mgr);
@@ -570,15 +615,8 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 	if (zcp__ep_state(atomic_load_explicit(&tp->state, memory_order_acquire)) != ZCP__EP_LIVE)
 		return ZCP_ENOENT;
 	memset(out, 0, sizeof *out);
-	memcpy(out->name, tp->name, sizeof out->name);
-	memcpy(out->type_name, tp->type_name, sizeof out->type_name);
-	out->name[ZCP_TOPIC_NAME_MAX] = 0;
-	out->type_name[ZCP_TYPE_NAME_MAX] = 0;
-	out->type_size = tp->type_size;
-	out->type_align = tp->type_align;
-	out->capacity = tp->capacity;
-	out->history = tp->history;
-	if (tp->capacity == 0 || tp->capacity > mgr->geo.ring_size || tp->history > mgr->geo.ring_size)
+	read_desc(tp, out);
+	if (out->capacity == 0 || out->capacity > mgr->geo.ring_size || out->history > mgr->geo.ring_size)
 		return ZCP_ECORRUPT;
 	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, t, j);

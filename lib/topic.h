@@ -92,7 +92,11 @@ struct zcp__topic {
 	/* Samples published by publishers whose places were freed since:
 	 * zcp_topic_get_info() adds the live and closed ones' counts. */
 	_Atomic uint64_t published_retired;
-	uint64_t reserved[8];
+	/* A seqlock over name .. history for the readers that take no lock
+	 * (zcp_topic_get_info()): odd while the topics lock's holder rewrites
+	 * them (a topic entry recycled, a typeless topic given its type). */
+	_Atomic uint64_t desc_seq;
+	uint64_t reserved[7];
 };
 
 struct zcp__ring_slot {

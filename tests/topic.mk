@@ -3,6 +3,7 @@
 ZCP_C_TESTS += \
 	tests/topic-basic \
 	tests/topic-reopen \
+	tests/topic-type-race \
 	tests/topic-nm \
 	tests/topic-stress \
 	tests/topic-crash \

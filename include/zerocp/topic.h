@@ -289,7 +289,11 @@ ZCP_API int zcp_topic_slots(const zcp_mempool_manager *mgr);
 
 /* zcp_topic_get_info - topic number `index` (0 to zcp_topic_slots() - 1): 0 and
  * *out, ZCP_ENOENT (no topic there), ZCP_EINVAL, ZCP_ECHILD, ZCP_ECORRUPT
- * (its entry fails validation).  A snapshot: counts move under it. */
+ * (its entry fails validation).  A snapshot: counts move under it; the
+ * name, type, capacity and history are read whole, never half of a topic
+ * being made in that entry or of a type being given to a typeless topic
+ * (unless a process died while writing them, or a peer scribbled on
+ * them: then what is there, checked). */
 ZCP_API int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info *out);
 
 /* zcp_topic_get_endpoint - endpoint k of topic `index`, k from 0 to
