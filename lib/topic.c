@@ -44,8 +44,17 @@ int zcp__topics_lock(struct zcp_mempool_manager *m)
 		 * holder can redo or finish it. */
 		if ((cur == m->process_id || ((i & 15) == 0 && !zcp__process_id_alive(m, cur))) &&
 		    atomic_compare_exchange_strong_explicit(l, &cur, m->process_id,
-							    memory_order_acquire, memory_order_relaxed))
+							    memory_order_acquire, memory_order_relaxed)) {
+			/* A descriptor it was writing stays as it left it, but
+			 * readers are no longer kept waiting for the end. */
+			for (unsigned t = 0; t < m->geo.max_topics; t++) {
+				_Atomic uint64_t *seq = &zcp__topic_at(m, t)->desc_seq;
+				uint64_t s = atomic_load_explicit(seq, memory_order_relaxed);
+				if (s & 1)
+					atomic_store_explicit(seq, s + 1, memory_order_release);
+			}
 			return 0;
+		}
 		if (i < 64) {
 			sched_yield();
 			continue;
@@ -579,13 +588,14 @@ static uint64_t waiting_from(const struct zcp_mempool_manager *m, unsigned t, un
 	return tail - pos;
 }
 
-/* Copy tp's descriptor into out whole: the read side of the seqlock,
- * tried a bounded number of times (a writer holds the topics lock for
- * microseconds; one that died, or a peer's scribble, leaves it odd: then
- * the last copy, checked like any other). */
-static void read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
+/* Copy tp's descriptor into out whole: the read side of the seqlock.  A
+ * writer holds the topics lock for microseconds, unless it is preempted:
+ * tried 200 times, then 20 times 1 ms apart; then ZCP_EAGAIN (a writer
+ * that died leaves it odd until the next holder of the lock takes the
+ * lock over; a peer's scribble, for good). */
+static int read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
 {
-	for (int tries = 0; tries < 200; tries++) {
+	for (int tries = 0; tries < 220; tries++) {
 		uint64_t s1 = atomic_load_explicit(&tp->desc_seq, memory_order_acquire);
 		memcpy(out->name, tp->name, sizeof out->name);
 		memcpy(out->type_name, tp->type_name, sizeof out->type_name);
@@ -594,13 +604,20 @@ static void read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
 		out->capacity = tp->capacity;
 		out->history = tp->history;
 		atomic_thread_fence(memory_order_acquire);
-		if (!(s1 & 1) && atomic_load_explicit(&tp->desc_seq, memory_order_relaxed) == s1)
-			break;
-		if (tries >= 8)
+		if (!(s1 & 1) && atomic_load_explicit(&tp->desc_seq, memory_order_relaxed) == s1) {
+			out->name[ZCP_TOPIC_NAME_MAX] = 0;
+			out->type_name[ZCP_TYPE_NAME_MAX] = 0;
+			return 0;
+		}
+		if (tries >= 200) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		} else if (tries >= 8) {
 			sched_yield();
+		}
 	}
-	out->name[ZCP_TOPIC_NAME_MAX] = 0;
-	out->type_name[ZCP_TYPE_NAME_MAX] = 0;
+	memset(out, 0, sizeof *out);
+	return ZCP_EAGAIN;
 }
 
 int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info *out)
@@ -615,7 +632,8 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 	if (zcp__ep_state(atomic_load_explicit(&tp->state, memory_order_acquire)) != ZCP__EP_LIVE)
 		return ZCP_ENOENT;
 	memset(out, 0, sizeof *out);
-	read_desc(tp, out);
+	if ((err = read_desc(tp, out)) != 0)
+		return err;
 	if (out->capacity == 0 || out->capacity > mgr->geo.ring_size || out->history > mgr->geo.ring_size)
 		return ZCP_ECORRUPT;
 	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {

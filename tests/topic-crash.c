@@ -329,6 +329,54 @@ static void dead_lock_holder(void)
 	zcp_mempool_manager_destroy(m);
 }
 
+/* A process that died holding the topics lock while writing a topic's
+ * descriptor (its seqlock odd): zcp_topic_get_info() answers ZCP_EAGAIN
+ * within its bound, never a half-written descriptor; the next create
+ * takes the lock over, and the descriptor reads again. */
+static void dead_descriptor_writer(void)
+{
+	const char *name;
+	zcp_mempool_manager *m = make(&name);
+	zcp_subscriber *s;
+	ZT_REQUIRE(zcp_subscriber_create(m, "desc", NULL, &s) == 0);
+	int idx = -1;
+	for (int k = 0; k < zcp_topic_slots(m) && idx < 0; k++) {
+		zcp_topic_info info;
+		if (zcp_topic_get_info(m, k, &info) == 0 && strcmp(info.name, "desc") == 0)
+			idx = k;
+	}
+	ZT_REQUIRE(idx >= 0);
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		zcp_mempool_manager *cm = join(name);
+		atomic_store(&cm->hdr->topics_lock, cm->process_id);
+		atomic_fetch_add(&zcp__topic_at(cm, (unsigned)idx)->desc_seq, 1);
+		_exit(0); /* holding the lock, the descriptor "being written" */
+	}
+	int st = 0;
+	ok(zt_wait(pid, &st) == 0 && WIFEXITED(st), "descriptor: its writer is gone");
+	zcp_topic_info info;
+	uint64_t t0 = mono_ms();
+	int err = zcp_topic_get_info(m, idx, &info);
+	uint64_t dt = mono_ms() - t0;
+	ok(err == ZCP_EAGAIN && dt < 1000,
+	   "descriptor: being written by a dead process: ZCP_EAGAIN after %llu ms (%s)",
+	   (unsigned long long)dt, zcp_err_name(err));
+	zcp_publisher *p;
+	err = zcp_publisher_create(m, "other", NULL, &p);
+	ok(err == 0, "descriptor: the next create takes the lock over (%s)", zcp_err_name(err));
+	if (err == 0)
+		zcp_publisher_close(p);
+	err = zcp_topic_get_info(m, idx, &info);
+	ok(err == 0 && strcmp(info.name, "desc") == 0,
+	   "descriptor: reads again once the lock was taken over (%s, \"%s\")", zcp_err_name(err),
+	   err == 0 ? info.name : "");
+	zcp_subscriber_close(s);
+	zcp_mempool_manager_reclaim(m, NULL);
+	is_int(zcp_mempool_manager_check(m), 0, "descriptor: manager check");
+	zcp_mempool_manager_destroy(m);
+}
+
 static void live_lock_holder(void)
 {
 	const char *name;
@@ -516,6 +564,7 @@ int main(void)
 	ring_size = 16;
 	subscriber_killed();
 	dead_lock_holder();
+	dead_descriptor_writer();
 	live_lock_holder();
 	sweep_under_take();
 	sweeper_killed();

@@ -289,11 +289,12 @@ ZCP_API int zcp_topic_slots(const zcp_mempool_manager *mgr);
 
 /* zcp_topic_get_info - topic number `index` (0 to zcp_topic_slots() - 1): 0 and
  * *out, ZCP_ENOENT (no topic there), ZCP_EINVAL, ZCP_ECHILD, ZCP_ECORRUPT
- * (its entry fails validation).  A snapshot: counts move under it; the
- * name, type, capacity and history are read whole, never half of a topic
- * being made in that entry or of a type being given to a typeless topic
- * (unless a process died while writing them, or a peer scribbled on
- * them: then what is there, checked). */
+ * (its entry fails validation), ZCP_EAGAIN (its name or type was being
+ * written for all of about 20 ms: a writer preempted, or dead until the
+ * next create or close takes the topics lock over, or a peer's scribble;
+ * try again).  A snapshot: counts move under it; the name, type, capacity
+ * and history are read whole, never half of a topic being made in that
+ * entry or of a type being given to a typeless topic. */
 ZCP_API int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info *out);
 
 /* zcp_topic_get_endpoint - endpoint k of topic `index`, k from 0 to
