@@ -195,9 +195,9 @@ struct gw_topic {
 	struct timespec import_idle; /* since when without a DDS writer (0: has one) */
 	uint64_t n_in, n_dropped;
 	/* A full local queue stalls this topic alone: what the last take
-	 * brought waits here, in order, while the reader stays unread (DDS
-	 * holds its writers back); the import thread tries again every
-	 * GW_STALL_RETRY_MS. */
+	 * brought waits here, in order, while the reader stays unread (and
+	 * keeps what comes: no size limit, see BUGS in the man page); the
+	 * import thread tries again every GW_STALL_RETRY_MS. */
 	int warned_size; /* the reasons for dropping a sample said so far (bits) */
 	_Atomic int stalled;
 	_Atomic int again; /* samples came while another thread held mu */
@@ -929,9 +929,9 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 }
 
 /* Take and publish what DDS reader `reader` of t holds, until a local
- * queue is full: then the rest stays in the reader, which holds back
- * this topic's writers, and the other topics go on (a publish that
- * waited GW_BLOCK_NS is all this topic costs them).  (t->mu held.) */
+ * queue is full: then the rest stays in the reader, and the other
+ * topics go on (a publish that waited GW_BLOCK_NS is all this topic
+ * costs them).  (t->mu held.) */
 static void import_drain(struct gw_topic *t, dds_entity_t reader)
 {
 	void *buf[GW_TAKE];
