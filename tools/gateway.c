@@ -580,7 +580,7 @@ static void export_start(zcp_waitset *ws, const zcp_topic_info *info)
 	}
 	zcp_waitset_attach_subscriber(ws, t->sub, t);
 	t->exported = 1;
-	t->export_idle.tv_sec = t->export_idle.tv_nsec = 0;
+	t->export_idle = (struct timespec){0, 0};
 	if (gw.verbose >= 0)
 		note("exporting topic %s as DDS topic %s (%s%s)", zcp_tool_q(t->name), t->dds_name,
 		     gw.best_effort ? "best effort" : "reliable",
@@ -624,6 +624,21 @@ static int export_wanted(int idx, const zcp_topic_info *info)
 	return 0;
 }
 
+/* Whether a side kept idle since *since (0: it was not) has been so for
+ * --idle seconds by now: a side in use starts over. */
+static int idle_for_long(struct timespec *since, int in_use, const struct timespec *now)
+{
+	if (in_use) {
+		*since = (struct timespec){0, 0};
+		return 0;
+	}
+	if (since->tv_sec == 0 && since->tv_nsec == 0) {
+		*since = *now;
+		return 0;
+	}
+	return zcp_topic_ts_diff(now, since) >= gw.idle_s * 1000000000LL;
+}
+
 /* Look for local topics to export; stop exporting those without a local
  * publisher for --idle seconds. */
 static void export_scan(zcp_waitset *ws)
@@ -645,11 +660,7 @@ static void export_scan(zcp_waitset *ws)
 		if (!t->exported)
 			continue;
 		idx = zcp_topic_find(gw.m, t->name, &info);
-		if (idx >= 0 && export_wanted(idx, &info)) {
-			t->export_idle.tv_sec = t->export_idle.tv_nsec = 0;
-		} else if (t->export_idle.tv_sec == 0) {
-			t->export_idle = now;
-		} else if (zcp_topic_ts_diff(&now, &t->export_idle) >= gw.idle_s * 1000000000LL) {
+		if (idle_for_long(&t->export_idle, idx >= 0 && export_wanted(idx, &info), &now)) {
 			export_stop(ws, t);
 			continue;
 		}
@@ -790,7 +801,7 @@ static void import_start(struct gw_topic *t, const dds_qos_t *wq)
 	}
 	atomic_store(&t->pub_id, zcp_publisher_id(t->pub));
 	atomic_store(&t->import_leader, is_leader(t->name, ZCP_ENDPOINT_PUBLISHER));
-	t->import_idle.tv_sec = t->import_idle.tv_nsec = 0;
+	t->import_idle = (struct timespec){0, 0};
 	/* Ready before the reader exists: its listener may run at once, in
 	 * a receive thread. */
 	atomic_store(&t->imported, 1);
@@ -1009,15 +1020,10 @@ static void import_tick(const struct timespec *now)
 		if (l != atomic_load(&t->import_leader))
 			note("%s importing topic %s", l ? "now" : "no longer", zcp_tool_q(t->name));
 		atomic_store(&t->import_leader, l);
-		if (dds_get_subscription_matched_status(t->reader, &st) == 0 &&
-		    st.current_count > 0) {
-			t->import_idle.tv_sec = t->import_idle.tv_nsec = 0;
-		} else if (t->import_idle.tv_sec == 0) {
-			t->import_idle = *now;
-		} else if (zcp_topic_ts_diff(now, &t->import_idle) >= gw.idle_s * 1000000000LL &&
-			   !atomic_load(&t->stalled)) {
+		int matched = dds_get_subscription_matched_status(t->reader, &st) == 0 &&
+			      st.current_count > 0;
+		if (idle_for_long(&t->import_idle, matched, now) && !atomic_load(&t->stalled))
 			import_stop(t, "no DDS writer");
-		}
 	}
 }
 
