@@ -64,6 +64,8 @@
 #define GW_TAKE 64 /* DDS samples per take */
 #define GW_BLOCK_NS 10000000 /* a reliable import's publish waits at most 10 ms */
 #define GW_STALL_RETRY_MS 20 /* then the topic stalls; tried again this often */
+#define GW_BACKLOG_MIB 16 /* default --backlog: what a stalled topic keeps */
+#define GW_LOSS_NOTE_S 5 /* a stalled topic's losses are told at most this often */
 #define GW_IDLE_S 10 /* default --idle */
 #define GW_EXPORT 1 /* gw_topic.users: which sides use the record */
 #define GW_IMPORT 2
@@ -73,7 +75,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: %s [--name N | --socket PATH] [--owner UID] [--export PATTERN]...\n"
 		"                      [--import PATTERN]... [--domain ID] [--best-effort]\n"
-		"                      [--idle S] [--quiet | --verbose]\n"
+		"                      [--idle S] [--backlog MIB] [--quiet | --verbose]\n"
 		"       %s ping|pong|sink ...  (measuring modes; %s ping --help)\n"
 		"\n"
 		"Bridge topics of a zerocp manager to DDS (Cyclone DDS) and back.\n"
@@ -88,6 +90,9 @@ static void usage(FILE *fp)
 		"  --idle S          stop exporting a topic without a local publisher, and\n"
 		"                    importing one without a DDS writer, after S seconds\n"
 		"                    (1 to 86400, default 10)\n"
+		"  --backlog MIB     what an imported topic whose local subscribers do not\n"
+		"                    take may keep waiting (1 to 65536, default 16); beyond\n"
+		"                    it its oldest samples are dropped, counted and noted\n"
 		"  --quiet           no notes on stderr; --verbose: a line per topic event\n"
 		"zerocp topic NAME is DDS topic \"zerocp/\" NAME, each byte outside\n"
 		"[A-Za-z0-9] written _HH (hex).  Stops on SIGINT, SIGTERM, SIGHUP.\n"
@@ -194,15 +199,30 @@ struct gw_topic {
 	_Atomic int import_leader;
 	struct timespec import_idle; /* since when without a DDS writer (0: has one) */
 	uint64_t n_in, n_dropped;
-	/* A full local queue stalls this topic alone: what the last take
-	 * brought waits here, in order, while the reader stays unread (and
-	 * keeps what comes: no size limit, see BUGS in the man page); the
-	 * import thread tries again every GW_STALL_RETRY_MS. */
+	/* A full local queue stalls this topic alone: the chunks of the
+	 * last take wait in pend, in order, and what comes after waits in
+	 * the backlog (copies, oldest first, at most --backlog bytes: beyond
+	 * it the oldest are dropped and counted in n_lost), so the DDS
+	 * reader is always drained and Cyclone never holds up the other
+	 * topics.  The import thread tries again every GW_STALL_RETRY_MS. */
 	int warned_size; /* the reasons for dropping a sample said so far (bits) */
 	_Atomic int stalled;
+	_Atomic int stall_signalled; /* the import thread was told of this stall */
 	_Atomic int again; /* samples came while another thread held mu */
 	zcp_chunk *pend[GW_TAKE];
 	unsigned int pend_n, pend_i;
+	struct gw_backlog *backlog, **backlog_tail;
+	uint64_t backlog_bytes;
+	_Atomic uint64_t n_lost; /* dropped from a full backlog */
+	uint64_t n_lost_told;
+	struct timespec lost_told_at;
+};
+
+/* A DDS sample that came while its topic was stalled. */
+struct gw_backlog {
+	struct gw_backlog *next;
+	uint64_t size, room; /* bytes in data, and allocated */
+	unsigned char data[];
 };
 
 static struct {
@@ -215,6 +235,7 @@ static struct {
 	dds_domainid_t domain;
 	int best_effort;
 	long idle_s; /* --idle: an export without a local publisher, an import without a DDS writer */
+	uint64_t backlog; /* --backlog, in bytes: what each stalled topic may keep */
 	int verbose; /* -1 quiet, 0 notes, 1 verbose */
 	dds_entity_t pp, guard, stall_guard;
 	pthread_mutex_t lock; /* topics[] growth, DDS topic creation, ids[] */
@@ -270,6 +291,11 @@ static void topic_reset(struct gw_topic *t, const char *name)
 	atomic_store(&t->import_leader, 1);
 	t->warned_size = 0;
 	t->pend_n = t->pend_i = 0;
+	t->backlog = NULL;
+	t->backlog_tail = &t->backlog;
+	t->backlog_bytes = 0;
+	atomic_store(&t->n_lost, 0);
+	t->n_lost_told = 0;
 }
 
 /* The topic record of `name` for side `role` (GW_EXPORT, GW_IMPORT):
@@ -748,6 +774,7 @@ static void export_loop(void)
 /* ------------------------------------------------------------------ */
 
 static void on_data_available(dds_entity_t reader, void *arg);
+static void backlog_drop(struct gw_topic *t);
 
 /* Import DDS topic t (claimed for GW_IMPORT) for a writer of QoS wq. */
 static void import_start(struct gw_topic *t, const dds_qos_t *wq)
@@ -842,7 +869,12 @@ static void import_stop(struct gw_topic *t, const char *why)
 	for (; t->pend_i < t->pend_n; t->pend_i++, t->n_dropped++)
 		zcp_chunk_release(gw.m, t->pend[t->pend_i]);
 	t->pend_i = t->pend_n = 0;
+	while (t->backlog != NULL) {
+		backlog_drop(t);
+		t->n_dropped++;
+	}
 	atomic_store(&t->stalled, 0);
+	atomic_store(&t->stall_signalled, 0);
 	zcp_publisher_close(t->pub);
 	t->pub = NULL;
 	atomic_store(&t->pub_id, 0);
@@ -876,42 +908,114 @@ static void import_discover(dds_entity_t builtin)
 	}
 }
 
-/* Publish what waits on stalled topic t, in order; 0 once nothing waits,
- * 1 if its subscribers' queues are still full.  (t->mu held.) */
-static int publish_pending(struct gw_topic *t)
+/* Take the oldest sample off t's backlog (t->mu held). */
+static struct gw_backlog *backlog_pop(struct gw_topic *t)
 {
-	while (t->pend_i < t->pend_n && !zcp_topic_stop) {
-		zcp_chunk *c = t->pend[t->pend_i];
-		int err;
-		while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_EINTR && !zcp_topic_stop)
-			;
-		if (err == ZCP_ETIMEDOUT)
-			return 1;
-		if (err != 0) {
-			zcp_chunk_release(gw.m, c);
-			t->n_dropped++;
-		} else {
-			t->n_in++;
-		}
-		t->pend_i++;
-	}
-	t->pend_i = t->pend_n = 0;
-	return 0;
+	struct gw_backlog *b = t->backlog;
+
+	t->backlog = b->next;
+	if (t->backlog == NULL)
+		t->backlog_tail = &t->backlog;
+	t->backlog_bytes -= sizeof(*b) + b->room;
+	return b;
 }
 
-/* (t->mu held.) */
-static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
+static void backlog_drop(struct gw_topic *t)
+{
+	free(backlog_pop(t));
+}
+
+/* Keep a copy of n bytes at data behind t's backlog; while it would hold
+ * more than --backlog bytes, the oldest go (one of them reused: a flood
+ * into a stalled topic allocates nothing).  (t->mu held.) */
+static void backlog_push(struct gw_topic *t, const void *data, uint64_t n)
+{
+	struct gw_backlog *b = NULL;
+
+	while (t->backlog != NULL && t->backlog_bytes + sizeof(*b) + n > gw.backlog) {
+		struct gw_backlog *old = backlog_pop(t);
+		atomic_fetch_add(&t->n_lost, 1);
+		if (b == NULL && old->room >= n)
+			b = old;
+		else
+			free(old);
+	}
+	if (b == NULL && (b = malloc(sizeof(*b) + n)) != NULL)
+		b->room = n;
+	if (b == NULL) {
+		atomic_fetch_add(&t->n_lost, 1);
+		return;
+	}
+	b->next = NULL;
+	b->size = n;
+	memcpy(b->data, data, (size_t)n);
+	*t->backlog_tail = b;
+	t->backlog_tail = &b->next;
+	t->backlog_bytes += sizeof(*b) + b->room;
+}
+
+/* A chunk of t's publisher holding the n bytes at data; NULL (counted,
+ * said) if the pools have none.  (t->mu held.) */
+static zcp_chunk *import_copy(struct gw_topic *t, const void *data, uint64_t n)
+{
+	zcp_chunk *c = zcp_publisher_loan(t->pub, n);
+
+	if (c == NULL) {
+		t->n_dropped++;
+		note("topic %s: cannot loan %llu bytes: %s", zcp_tool_q(t->name),
+		     (unsigned long long)n, zcp_strerror(-errno));
+		return NULL;
+	}
+	memcpy(zcp_sample_data(c), data, (size_t)n);
+	return c;
+}
+
+/* Publish what waits on stalled topic t, in order: pend, then the
+ * backlog; 0 once nothing waits, 1 if its subscribers' queues are still
+ * full.  (t->mu held.) */
+static int publish_pending(struct gw_topic *t)
+{
+	for (;;) {
+		while (t->pend_i < t->pend_n && !zcp_topic_stop) {
+			zcp_chunk *c = t->pend[t->pend_i];
+			int err;
+			while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_EINTR &&
+			       !zcp_topic_stop)
+				;
+			if (err == ZCP_ETIMEDOUT)
+				return 1;
+			if (err != 0) {
+				zcp_chunk_release(gw.m, c);
+				t->n_dropped++;
+			} else {
+				t->n_in++;
+			}
+			t->pend_i++;
+		}
+		t->pend_i = t->pend_n = 0;
+		if (t->backlog == NULL || zcp_topic_stop)
+			return 0;
+		zcp_chunk *c = import_copy(t, t->backlog->data, t->backlog->size);
+		if (c != NULL)
+			t->pend[t->pend_n++] = c;
+		backlog_drop(t);
+	}
+}
+
+/* Whether DDS sample s belongs on t's local topic: not written by a
+ * gateway of this manager, this gateway leads the import, and its size
+ * fits (each reason to drop one said once, all counted).  (t->mu held.) */
+static int import_wanted(struct gw_topic *t, const zerocp_gw_Sample *s)
 {
 	uint64_t n = s->payload._length;
-	zcp_chunk *c;
 
 	if (id_local(s->origin_gateway)) {
 		/* ours, or a sibling's: maybe one registered just now */
-		return;
+		return 0;
 	}
 	if (!atomic_load(&t->import_leader)) {
 		t->n_dropped++;
-		return;
+		return 0;
 	}
 	if ((t->pub_type_size != 0 && n != t->pub_type_size) || n == 0 || n > gw.largest) {
 		int why = t->pub_type_size != 0 && n != t->pub_type_size ? 1 : n == 0 ? 2 : 4;
@@ -923,33 +1027,38 @@ static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
 			     : why == 2 ? "empty" : "larger than the largest chunk");
 		}
 		t->n_dropped++;
-		return;
+		return 0;
 	}
-	c = zcp_publisher_loan(t->pub, n);
-	if (c == NULL) {
-		t->n_dropped++;
-		note("topic %s: cannot loan %llu bytes: %s", zcp_tool_q(t->name),
-		     (unsigned long long)n, zcp_strerror(-errno));
-		return;
-	}
-	memcpy(zcp_sample_data(c), s->payload._buffer, (size_t)n);
-	/* Behind samples that wait, or first in line: either way in order. */
-	t->pend[t->pend_n++] = c;
-	if (!atomic_load(&t->stalled))
-		atomic_store(&t->stalled, publish_pending(t));
+	return 1;
 }
 
-/* Take and publish what DDS reader `reader` of t holds, until a local
- * queue is full: then the rest stays in the reader, and the other
- * topics go on (a publish that waited GW_BLOCK_NS is all this topic
- * costs them).  (t->mu held.) */
+/* (t->mu held.) */
+static void import_one(struct gw_topic *t, const zerocp_gw_Sample *s)
+{
+	zcp_chunk *c;
+
+	if (!import_wanted(t, s))
+		return;
+	if (atomic_load(&t->stalled)) { /* behind what waits: in order */
+		backlog_push(t, s->payload._buffer, s->payload._length);
+		return;
+	}
+	if ((c = import_copy(t, s->payload._buffer, s->payload._length)) == NULL)
+		return;
+	t->pend[t->pend_n++] = c;
+	atomic_store(&t->stalled, publish_pending(t));
+}
+
+/* Take everything DDS reader `reader` of t holds and publish it; once a
+ * local queue is full (a publish waited GW_BLOCK_NS: all a stalled topic
+ * costs the others), the rest goes to the backlog.  (t->mu held.) */
 static void import_drain(struct gw_topic *t, dds_entity_t reader)
 {
 	void *buf[GW_TAKE];
 	dds_sample_info_t si[GW_TAKE];
 	int n;
 
-	while (!zcp_topic_stop && atomic_load(&t->imported) && !atomic_load(&t->stalled) &&
+	while (!zcp_topic_stop && atomic_load(&t->imported) &&
 	       (n = dds_take(reader, (buf[0] = NULL, buf), si, GW_TAKE, GW_TAKE)) > 0) {
 		for (int i = 0; i < n; i++)
 			if (si[i].valid_data)
@@ -961,7 +1070,7 @@ static void import_drain(struct gw_topic *t, dds_entity_t reader)
 /* Drain t's reader while samples came (t->mu held). */
 static void import_pump(struct gw_topic *t, dds_entity_t reader)
 {
-	while (atomic_exchange(&t->again, 0) && !atomic_load(&t->stalled))
+	while (atomic_exchange(&t->again, 0))
 		import_drain(t, reader);
 }
 
@@ -977,10 +1086,8 @@ static void on_data_available(dds_entity_t reader, void *arg)
 	while (pthread_mutex_trylock(&t->mu) == 0) {
 		import_pump(t, reader);
 		pthread_mutex_unlock(&t->mu);
-		if (atomic_load(&t->stalled)) {
+		if (atomic_load(&t->stalled) && !atomic_exchange(&t->stall_signalled, 1))
 			dds_set_guardcondition(gw.stall_guard, true); /* the import thread retries */
-			break;
-		}
 		if (!atomic_load(&t->again))
 			break;
 	}
@@ -994,14 +1101,18 @@ static void import_retry(void)
 		if (!atomic_load(&t->imported) || !atomic_load(&t->stalled))
 			continue;
 		pthread_mutex_lock(&t->mu);
-		if (atomic_load(&t->stalled) && !publish_pending(t)) {
-			atomic_store(&t->stalled, 0);
-			atomic_store(&t->again, 1); /* what waits in the reader */
+		if (atomic_load(&t->stalled)) {
+			if (!publish_pending(t)) {
+				atomic_store(&t->stalled, 0);
+				atomic_store(&t->stall_signalled, 0);
+			}
+			/* what waits in the reader: published, or backlogged */
+			atomic_store(&t->again, 1);
 			import_pump(t, t->reader);
 		}
 		pthread_mutex_unlock(&t->mu);
 		/* a listener that found mu taken left its samples to us */
-		if (atomic_load(&t->again) && !atomic_load(&t->stalled))
+		if (atomic_load(&t->again))
 			on_data_available(t->reader, t);
 	}
 }
@@ -1022,8 +1133,21 @@ static void import_tick(const struct timespec *now)
 		atomic_store(&t->import_leader, l);
 		int matched = dds_get_subscription_matched_status(t->reader, &st) == 0 &&
 			      st.current_count > 0;
-		if (idle_for_long(&t->import_idle, matched, now) && !atomic_load(&t->stalled))
+		if (idle_for_long(&t->import_idle, matched, now) && !atomic_load(&t->stalled)) {
 			import_stop(t, "no DDS writer");
+			continue;
+		}
+		uint64_t lost = atomic_load(&t->n_lost);
+		if (lost != t->n_lost_told && gw.verbose >= 0 &&
+		    (t->n_lost_told == 0 ||
+		     zcp_topic_ts_diff(now, &t->lost_told_at) >= GW_LOSS_NOTE_S * 1000000000LL)) {
+			note("topic %s: its subscribers do not take; %llu oldest samples dropped so "
+			     "far (more than --backlog %llu MiB waited)",
+			     zcp_tool_q(t->name), (unsigned long long)lost,
+			     (unsigned long long)(gw.backlog >> 20));
+			t->n_lost_told = lost;
+			t->lost_told_at = *now;
+		}
 	}
 }
 
@@ -1139,6 +1263,7 @@ int main(int argc, char **argv)
 	}
 	gw.domain = DDS_DOMAIN_DEFAULT;
 	gw.idle_s = GW_IDLE_S;
+	gw.backlog = (uint64_t)GW_BACKLOG_MIB << 20;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		int r;
@@ -1165,6 +1290,15 @@ int main(int argc, char **argv)
 				return ZCP_TOOL_USAGE;
 			}
 			gw.idle_s = (long)s;
+		} else if ((r = zcp_tool_opt("gateway", argc, argv, &i, "--backlog", &v)) != 0) {
+			unsigned long mib;
+			if (r < 0 || zcp_tool_parse_uint(v, 1, 65536, &mib) != 0) {
+				if (r > 0)
+					zcp_tool_err("gateway", "bad --backlog %s: 1 to 65536 MiB",
+						     zcp_tool_q(v));
+				return ZCP_TOOL_USAGE;
+			}
+			gw.backlog = (uint64_t)mib << 20;
 		} else if (strcmp(argv[i], "--best-effort") == 0) {
 			gw.best_effort = 1;
 		} else if (strcmp(argv[i], "--quiet") == 0) {
@@ -1252,10 +1386,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < atomic_load(&gw.n_topics); i++) {
 		struct gw_topic *t = gw.topics[i];
 		if (bridged[i])
-			note("topic %s: %llu sent to DDS, %llu skipped; %llu received, %llu dropped",
+			note("topic %s: %llu sent to DDS, %llu skipped; %llu received, %llu dropped, "
+			     "%llu lost to a full backlog",
 			     zcp_tool_q(t->name), (unsigned long long)t->n_out,
 			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
-			     (unsigned long long)t->n_dropped);
+			     (unsigned long long)t->n_dropped,
+			     (unsigned long long)atomic_load(&t->n_lost));
 		zcp_subscriber_close(t->sub);
 		pthread_mutex_destroy(&t->mu);
 		free(t);
