@@ -205,7 +205,7 @@ struct gw_topic {
 	 * it the oldest are dropped and counted in n_lost), so the DDS
 	 * reader is always drained and Cyclone never holds up the other
 	 * topics.  The import thread tries again every GW_STALL_RETRY_MS. */
-	int warned_size; /* the reasons for dropping a sample said so far (bits) */
+	int warned_size; /* the reasons for dropping a sample said so far (bits; 8: no chunk) */
 	_Atomic int stalled;
 	_Atomic int stall_signalled; /* the import thread was told of this stall */
 	_Atomic int again; /* samples came while another thread held mu */
@@ -962,10 +962,13 @@ static zcp_chunk *import_copy(struct gw_topic *t, const void *data, uint64_t n)
 
 	if (c == NULL) {
 		t->n_dropped++;
-		note("topic %s: cannot loan %llu bytes: %s", zcp_tool_q(t->name),
-		     (unsigned long long)n, zcp_strerror(-errno));
+		if (!(t->warned_size & 8)) /* once until a loan works again */
+			note("topic %s: cannot loan %llu bytes: %s (dropped, counted)",
+			     zcp_tool_q(t->name), (unsigned long long)n, zcp_strerror(-errno));
+		t->warned_size |= 8;
 		return NULL;
 	}
+	t->warned_size &= ~8;
 	memcpy(zcp_sample_data(c), data, (size_t)n);
 	return c;
 }
