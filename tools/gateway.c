@@ -979,14 +979,14 @@ static zcp_chunk *import_copy(struct gw_topic *t, const void *data, uint64_t n)
 static int publish_pending(struct gw_topic *t)
 {
 	for (;;) {
-		while (t->pend_i < t->pend_n && !zcp_topic_stop) {
+		while (t->pend_i < t->pend_n) {
 			zcp_chunk *c = t->pend[t->pend_i];
 			int err;
 			while ((err = zcp_publisher_publish(t->pub, c)) == ZCP_EINTR &&
 			       !zcp_topic_stop)
 				;
-			if (err == ZCP_ETIMEDOUT)
-				return 1;
+			if (err == ZCP_ETIMEDOUT || (err == ZCP_EINTR && zcp_topic_stop))
+				return 1; /* kept: import_stop releases what waits */
 			if (err != 0) {
 				zcp_chunk_release(gw.m, c);
 				t->n_dropped++;
