@@ -590,12 +590,15 @@ static uint64_t waiting_from(const struct zcp_mempool_manager *m, unsigned t, un
 
 /* Copy tp's descriptor into out whole: the read side of the seqlock.  A
  * writer holds the topics lock for microseconds, unless it is preempted:
- * tried 200 times, then 20 times 1 ms apart; then ZCP_EAGAIN (a writer
+ * tried 8 times, then yielding for up to 2 ms, then 1 ms apart until
+ * 20 ms have passed (wall time, so that a loaded machine, where a yield
+ * can cost a time slice, does not stretch it); then ZCP_EAGAIN (a writer
  * that died leaves it odd until the next holder of the lock takes the
  * lock over; a peer's scribble, for good). */
 static int read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
 {
-	for (int tries = 0; tries < 220; tries++) {
+	uint64_t start = 0;
+	for (int tries = 0;; tries++) {
 		uint64_t s1 = atomic_load_explicit(&tp->desc_seq, memory_order_acquire);
 		memcpy(out->name, tp->name, sizeof out->name);
 		memcpy(out->type_name, tp->type_name, sizeof out->type_name);
@@ -609,15 +612,32 @@ static int read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
 			out->type_name[ZCP_TYPE_NAME_MAX] = 0;
 			return 0;
 		}
-		if (tries >= 200) {
+		if (tries < 8)
+			continue;
+		uint64_t now = zcp__mono_ns();
+		if (start == 0)
+			start = now;
+		if (now - start >= 20000000)
+			break;
+		if (now - start < 2000000) {
+			sched_yield();
+		} else {
 			struct timespec ts = {0, 1000000};
 			nanosleep(&ts, NULL);
-		} else if (tries >= 8) {
-			sched_yield();
 		}
 	}
 	memset(out, 0, sizeof *out);
 	return ZCP_EAGAIN;
+}
+
+/* How many samples publisher ep's ring keeps now (a snapshot). */
+static uint64_t ring_kept(const zcp_mempool_manager *mgr, struct zcp__publisher_ep *ep)
+{
+	struct zcp__ring_slot *r = zcp__ring(ep);
+	uint64_t n = 0;
+	for (unsigned k = 0; k < mgr->geo.ring_size; k++)
+		n += atomic_load_explicit(&r[k].pos, memory_order_relaxed) != 0;
+	return n;
 }
 
 int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info *out)
@@ -639,16 +659,17 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 	for (unsigned j = 0; j < mgr->geo.max_publishers; j++) {
 		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, t, j);
 		unsigned st = zcp__ep_state(atomic_load_explicit(&ep->state, memory_order_acquire));
+		uint64_t kept = ring_kept(mgr, ep);
 		out->publishers += st == ZCP__EP_LIVE;
-		out->closed_publishers += st == ZCP__EP_CLOSED;
+		/* One that kept nothing is on its way to FREE (its close
+		 * sweeps it under the lock): not a closed publisher. */
+		out->closed_publishers += st == ZCP__EP_CLOSED && kept > 0;
 		if (st != ZCP__EP_FREE) {
 			uint64_t tail = atomic_load_explicit(&ep->tail, memory_order_relaxed);
 			uint64_t base = atomic_load_explicit(&ep->base, memory_order_relaxed);
 			out->published += tail >= base ? tail - base : 0;
 		}
-		struct zcp__ring_slot *r = zcp__ring(ep);
-		for (unsigned k = 0; k < mgr->geo.ring_size; k++)
-			out->kept += atomic_load_explicit(&r[k].pos, memory_order_relaxed) != 0;
+		out->kept += kept;
 	}
 	out->published += atomic_load_explicit(&tp->published_retired, memory_order_relaxed);
 	uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
@@ -681,7 +702,9 @@ int zcp_topic_get_endpoint(const zcp_mempool_manager *mgr, int index, int k, zcp
 	if ((unsigned)k < mgr->geo.max_publishers) {
 		struct zcp__publisher_ep *ep = zcp__publisher_at(mgr, t, (unsigned)k);
 		uint64_t st = atomic_load_explicit(&ep->state, memory_order_acquire);
-		if (zcp__ep_state(st) == ZCP__EP_FREE)
+		/* Closed and keeping nothing: being freed (see get_info). */
+		if (zcp__ep_state(st) == ZCP__EP_FREE ||
+		    (zcp__ep_state(st) == ZCP__EP_CLOSED && ring_kept(mgr, ep) == 0))
 			return ZCP_ENOENT;
 		out->kind = ZCP_ENDPOINT_PUBLISHER;
 		out->closed = zcp__ep_state(st) == ZCP__EP_CLOSED;

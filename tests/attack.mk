@@ -28,3 +28,7 @@ ZCP_C_TESTS += tests/attack-topic-hostile
 tests_attack_topic_hostile_SOURCES = tests/attack-topic-hostile.c tests/attack-topic.h
 # ZCP_OVERFLOW_BLOCK and zcp_subscriber_wait under stops, signals, kills and threads.
 ZCP_C_TESTS += tests/attack-topic-block
+# Discovery (zcp_topic_get_info/get_endpoint) under topic churn, typing,
+# recycling, kills and stops in several processes; bad input and
+# scribbles; a closing publisher that never published.
+ZCP_C_TESTS += tests/attack-discovery tests/attack-discovery-input tests/attack-discovery-closed
