@@ -17,7 +17,9 @@
 #     topic table), and crosses again when a publisher comes back;
 #   - with --backlog 1, a stopped subscriber on B under a flood from A:
 #     gateway B's memory stays flat, it says it drops, another topic
-#     crosses.
+#     crosses;
+#   - gateway B stopped for 3 s under a reliable stream from A: nothing
+#     lost once it resumes.
 # TAP output.  Skips, saying why, without the gateway (Cyclone DDS not
 # found by configure), without root, ip, nsenter or unshare.  The EXIT
 # trap kills every process it started and deletes the namespaces.
@@ -131,7 +133,7 @@ bg() {
 
 n=0
 failed=0
-echo "1..20"
+echo "1..21"
 
 wait_for() { # PATTERN FILE SECONDS
 	i=0
@@ -348,6 +350,33 @@ tap $? "two gateways on A: 100 samples published on A arrive once on A and on B"
 loop B 100
 tap $? "two gateways on A: 100 samples published on B arrive once on A and on B"
 
+# Remote readers behind: gateway B stopped (SIGSTOP) for 3 s while A
+# publishes 600 samples of 3000 bytes with --block (more than B's socket
+# buffer holds: most must be sent again).  A's keep-all writer keeps what
+# B has not acknowledged, the topic stalls on A and the publisher waits;
+# once B resumes, its echo gets all 600 in order (a keep-last writer
+# dropped the unacknowledged ones beyond its depth, uncounted).
+held_ok=1
+if warm A B held; then
+	bg B "$tmp/held.echo" "$zerocp" echo --name gwt held --json --count 600 --timeout 60
+	_e=$!
+	sleep 1
+	kill -STOP "$GB"
+	bg A "$tmp/held.pub" "$zerocp" pub --name gwt held --count 600 --size 3000 --block --quiet
+	_p=$!
+	sleep 3
+	kill -CONT "$GB"
+	reap "$_p" 60 && reap "$_e" 65 && {
+		expected 600 3000 > "$tmp/held.want"
+		datas "$tmp/held.echo" > "$tmp/held.got"
+		echo "# held: $(wc -l < "$tmp/held.got") of 600 samples after gateway B was stopped 3 s"
+		cmp -s "$tmp/held.want" "$tmp/held.got" && held_ok=0
+	}
+	kill -CONT "$GB" 2> /dev/null
+fi
+tap $held_ok "gateway B stopped 3 s under a reliable stream of 3000-byte samples from A: all 600 arrive in order once it resumes" ||
+	show "$tmp/gwB.log"
+
 # Both gateways stop cleanly on SIGTERM.
 kill -TERM "$GA" "$gwpid"
 reap "$GA" 10
@@ -430,6 +459,7 @@ fi
 tap $flood_ok "--backlog 1: a stopped subscriber under a flood: gateway B's memory stays flat and it says it drops the oldest" ||
 	show "$tmp/gwB4.log"
 tap $other_ok "... and another topic crosses meanwhile (20 samples)"
+
 kill -TERM "$GA" "$GB"
 reap "$GA" 10
 reap "$GB" 10

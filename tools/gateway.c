@@ -63,6 +63,7 @@
 #define GW_CACHE 32
 #define GW_TAKE 64 /* DDS samples per take */
 #define GW_BLOCK_NS 10000000 /* a reliable import's publish waits at most 10 ms */
+#define GW_WRITE_BLOCK_MS 10 /* a reliable export's DDS write waits at most 10 ms */
 #define GW_STALL_RETRY_MS 20 /* then the topic stalls; tried again this often */
 #define GW_BACKLOG_MIB 16 /* default --backlog: what a stalled topic keeps */
 #define GW_LOSS_NOTE_S 5 /* a stalled topic's losses are told at most this often */
@@ -182,6 +183,12 @@ struct gw_topic {
 	uint64_t sub_type_size;
 	dds_entity_t writer;
 	int export_leader;
+	/* A DDS write that waited GW_WRITE_BLOCK_MS (remote readers behind:
+	 * the writer keeps every unacknowledged sample) stalls this topic
+	 * alone: its chunk waits here, its subscriber is off the waitset,
+	 * and the main thread tries again every GW_STALL_RETRY_MS. */
+	zcp_chunk *held;
+	int export_stalled;
 	struct {
 		uint64_t id;
 		int gateway;
@@ -288,6 +295,8 @@ static void topic_reset(struct gw_topic *t, const char *name)
 	t->cache_next = 0;
 	t->n_out = t->n_skipped = t->n_in = t->n_dropped = 0;
 	t->export_leader = 1;
+	t->held = NULL;
+	t->export_stalled = 0;
 	atomic_store(&t->import_leader, 1);
 	t->warned_size = 0;
 	t->pend_n = t->pend_i = 0;
@@ -546,10 +555,12 @@ static int origin_is_gateway(struct gw_topic *t, uint64_t origin)
 /* QoS                                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Reliable: KEEP_ALL readers, writers keeping max(history, capacity)
- * (Cyclone keeps unacknowledged samples anyway: a slow reader slows the
- * writer, it does not lose samples); transient-local when the topic
- * keeps history.  Best effort: KEEP_LAST capacity. */
+/* Reliable: KEEP_ALL readers and writers (a keep-last writer of Cyclone
+ * drops an unacknowledged sample once `depth` newer ones came: a slow
+ * reader lost samples and nobody counted them; keep-all, a write waits
+ * while the readers are behind, GW_WRITE_BLOCK_MS at most, then the
+ * topic stalls); transient-local keeping `history` when the topic keeps
+ * history.  Best effort: KEEP_LAST capacity. */
 static dds_qos_t *make_qos(int reliable, unsigned int capacity, unsigned int history, int writer)
 {
 	dds_qos_t *q = dds_create_qos();
@@ -558,14 +569,14 @@ static dds_qos_t *make_qos(int reliable, unsigned int capacity, unsigned int his
 	if (depth == 0)
 		depth = 1;
 	dds_qset_reliability(q, reliable ? DDS_RELIABILITY_RELIABLE : DDS_RELIABILITY_BEST_EFFORT,
-			     DDS_SECS(1));
+			     writer ? DDS_MSECS(GW_WRITE_BLOCK_MS) : DDS_SECS(1));
 	if (history > 0) {
 		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
 		dds_qset_durability_service(q, 0, DDS_HISTORY_KEEP_LAST, (int32_t)history,
 					    DDS_LENGTH_UNLIMITED, DDS_LENGTH_UNLIMITED,
 					    DDS_LENGTH_UNLIMITED);
 	}
-	if (reliable && !writer)
+	if (reliable)
 		dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
 	else
 		dds_qset_history(q, DDS_HISTORY_KEEP_LAST,
@@ -616,7 +627,13 @@ static void export_start(zcp_waitset *ws, const zcp_topic_info *info)
 /* Stop exporting t: what its subscriber still holds is not sent. */
 static void export_stop(zcp_waitset *ws, struct gw_topic *t)
 {
-	zcp_waitset_detach(ws, t->sub);
+	if (t->held != NULL) {
+		zcp_chunk_release(gw.m, t->held);
+		t->held = NULL;
+	}
+	if (!t->export_stalled) /* (a stalled topic's is off the waitset) */
+		zcp_waitset_detach(ws, t->sub);
+	t->export_stalled = 0;
 	zcp_subscriber_close(t->sub);
 	t->sub = NULL;
 	dds_delete(t->writer);
@@ -697,7 +714,10 @@ static void export_scan(zcp_waitset *ws)
 	}
 }
 
-static void export_one(struct gw_topic *t, zcp_chunk *c)
+/* Write chunk c of t to DDS: 1 if the write waited GW_WRITE_BLOCK_MS in
+ * vain (the caller keeps c and tries again), else 0 (written, skipped,
+ * or refused: said). */
+static int export_one(struct gw_topic *t, zcp_chunk *c)
 {
 	zcp_sample_info si;
 	zerocp_gw_Sample s;
@@ -707,7 +727,7 @@ static void export_one(struct gw_topic *t, zcp_chunk *c)
 		memset(&si, 0, sizeof(si));
 	if (!t->export_leader || origin_is_gateway(t, si.origin)) {
 		t->n_skipped++;
-		return;
+		return 0;
 	}
 	s.origin_gateway = gw.id;
 	s.publisher = si.origin;
@@ -716,12 +736,44 @@ static void export_one(struct gw_topic *t, zcp_chunk *c)
 	s.payload._length = s.payload._maximum = (uint32_t)zcp_topic_sample_size(c, t->sub_type_size);
 	s.payload._buffer = zcp_sample_data(c); /* written from the chunk */
 	s.payload._release = false;
-	while ((r = dds_write(t->writer, &s)) == DDS_RETCODE_TIMEOUT && !zcp_topic_stop)
-		;
+	r = dds_write(t->writer, &s);
+	if (r == DDS_RETCODE_TIMEOUT)
+		return 1;
 	if (r == 0)
 		t->n_out++;
 	else if (!zcp_topic_stop)
 		note("writing to %s: %s", t->dds_name, dds_strretcode(r));
+	return 0;
+}
+
+/* Write what t's subscriber holds to DDS, the held chunk first, until it
+ * is empty or a write waits in vain: then t stalls (its chunk held, its
+ * subscriber off the waitset, so that a full queue does not wake us
+ * again and again); once it drains, back on the waitset. */
+static void export_drain(zcp_waitset *ws, struct gw_topic *t)
+{
+	uint64_t before = t->n_out;
+	int stalled = 0;
+	zcp_chunk *c;
+
+	while (!zcp_topic_stop && (c = t->held != NULL ? t->held : zcp_subscriber_take(t->sub))) {
+		t->held = NULL;
+		if (export_one(t, c)) {
+			t->held = c;
+			stalled = 1;
+			break;
+		}
+		zcp_chunk_release(gw.m, c);
+	}
+	if (t->n_out != before)
+		dds_write_flush(t->writer); /* what the batch holds leaves now */
+	if (stalled == t->export_stalled)
+		return;
+	if (stalled)
+		zcp_waitset_detach(ws, t->sub);
+	else
+		zcp_waitset_attach_subscriber(ws, t->sub, t); /* level-triggered: nothing missed */
+	t->export_stalled = stalled;
 }
 
 static void export_loop(void)
@@ -741,23 +793,24 @@ static void export_loop(void)
 	zcp_topic_now(&next);
 	zcp_topic_ts_add(&next, 200000000);
 	while (!zcp_topic_stop) {
-		int k = zcp_waitset_wait(ws, ev, 16, 200000000);
+		int stalled = 0;
+		for (int i = 0; i < atomic_load(&gw.n_topics); i++)
+			stalled |= gw.topics[i]->exported && gw.topics[i]->export_stalled;
+		int k = zcp_waitset_wait(ws, ev, 16,
+					 stalled ? GW_STALL_RETRY_MS * 1000000LL : 200000000);
 		for (int i = 0; i < k; i++) {
 			struct gw_topic *t = ev[i].user_data;
-			zcp_chunk *c;
 			if (ev[i].kind != ZCP_EVENT_DATA)
 				continue;
-			if (t == NULL) {
+			if (t == NULL)
 				registry_drain();
-				continue;
-			}
-			uint64_t before = t->n_out;
-			while (!zcp_topic_stop && (c = zcp_subscriber_take(t->sub)) != NULL) {
-				export_one(t, c);
-				zcp_chunk_release(gw.m, c);
-			}
-			if (t->n_out != before)
-				dds_write_flush(t->writer); /* what the batch holds leaves now */
+			else
+				export_drain(ws, t);
+		}
+		for (int i = 0; stalled && i < atomic_load(&gw.n_topics) && !zcp_topic_stop; i++) {
+			struct gw_topic *t = gw.topics[i];
+			if (t->exported && t->export_stalled)
+				export_drain(ws, t);
 		}
 		zcp_topic_now(&now);
 		if (zcp_topic_ts_diff(&now, &next) >= 0) {
@@ -1395,6 +1448,8 @@ int main(int argc, char **argv)
 			     (unsigned long long)t->n_skipped, (unsigned long long)t->n_in,
 			     (unsigned long long)t->n_dropped,
 			     (unsigned long long)atomic_load(&t->n_lost));
+		if (t->held != NULL)
+			zcp_chunk_release(gw.m, t->held);
 		zcp_subscriber_close(t->sub);
 		pthread_mutex_destroy(&t->mu);
 		free(t);
