@@ -4,8 +4,9 @@
 #
 # Public API only, like the zerocp command; it shares tools/tool.c and
 # tools/topic_tool.c with it and links Cyclone's libddsc.  Its tests,
-# tests/gateway-netns.sh and tests/gateway-usage.sh, are always in TESTS
-# and skip, saying so, when the gateway is not built (ZCP_HAVE_GATEWAY).
+# tests/gateway-netns.sh, gateway-usage.sh and gateway-stall.sh, are
+# always in TESTS and skip, saying so, when the gateway is not built
+# (ZCP_HAVE_GATEWAY).
 
 ZCP_GATEWAY_SRCS = \
 	tools/gateway.h tools/gateway.c \
@@ -26,5 +27,5 @@ EXTRA_DIST += $(ZCP_GATEWAY_SRCS)
 ZCP_HAVE_GATEWAY = no
 endif
 
-ZCP_TOOL_TESTS += tests/gateway-netns.sh tests/gateway-usage.sh
+ZCP_TOOL_TESTS += tests/gateway-netns.sh tests/gateway-usage.sh tests/gateway-stall.sh
 EXTRA_DIST += tools/bench-gateway.sh tools/gateway.idl
