@@ -25,21 +25,12 @@
 # trap kills every process it started and deletes the namespaces.
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
-zerocp=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp
-gateway=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp-gateway
-LC_ALL=C
-export LC_ALL
-
-if [ "${ZCP_HAVE_GATEWAY:-}" = no ] || [ ! -x "$gateway" ]; then
-	echo "1..0 # SKIP Cyclone DDS not built (zerocp-gateway absent)"
-	exit 0
-fi
+. "$top_srcdir/tests/tool-lib.sh"
+skip_unless_gateway
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (network namespaces)"; exit 0; }
 for c in ip nsenter unshare od; do
 	command -v $c > /dev/null 2>&1 || { echo "1..0 # SKIP no $c"; exit 0; }
 done
-
-. "$top_srcdir/tests/tool-lib.sh"
 
 x=$(($$ % 250 + 1))
 NA=zcpgwA$$

@@ -11,17 +11,8 @@
 # TAP output; skips when the gateway is not built.  No root needed.
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
-zerocp=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp
-gateway=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp-gateway
-LC_ALL=C
-export LC_ALL
-
-if [ "${ZCP_HAVE_GATEWAY:-}" = no ] || [ ! -x "$gateway" ]; then
-	echo "1..0 # SKIP Cyclone DDS not built (zerocp-gateway absent)"
-	exit 0
-fi
-
 . "$top_srcdir/tests/tool-lib.sh"
+skip_unless_gateway
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zcp-gateway-stall.XXXXXX") || exit 1
 pids=

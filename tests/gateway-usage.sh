@@ -5,15 +5,10 @@
 # a manager or joins a DDS domain (so no root, no manager, no network
 # needed); --help and --version exit 0.  TAP output; skips when the
 # gateway is not built (configure found no Cyclone DDS).
+: "${top_srcdir:=.}"
 : "${top_builddir:=.}"
-gateway=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp-gateway
-LC_ALL=C
-export LC_ALL
-
-if [ "${ZCP_HAVE_GATEWAY:-}" = no ] || [ ! -x "$gateway" ]; then
-	echo "1..0 # SKIP Cyclone DDS not built (zerocp-gateway absent)"
-	exit 0
-fi
+. "$top_srcdir/tests/tool-lib.sh"
+skip_unless_gateway
 tmp=$(mktemp "${TMPDIR:-/tmp}/zcp-gateway-usage.XXXXXX") || exit 1
 trap 'rm -f "$tmp"' EXIT
 n=0

@@ -17,6 +17,21 @@ skip_unless_runnable() {
 	fi
 }
 
+# skip_unless_gateway: $zerocp and $gateway, this build's command and
+# DDS gateway ($top_builddir/tools), and LC_ALL=C; end the test with a
+# TAP skip, saying why, when the gateway is not built (configure found no
+# Cyclone DDS).
+skip_unless_gateway() {
+	zerocp=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp
+	gateway=$(cd "$top_builddir/tools" 2> /dev/null && pwd)/zerocp-gateway
+	LC_ALL=C
+	export LC_ALL
+	if [ "${ZCP_HAVE_GATEWAY:-}" = no ] || [ ! -x "$gateway" ]; then
+		echo "1..0 # SKIP Cyclone DDS not built (zerocp-gateway absent)"
+		exit 0
+	fi
+}
+
 # Whether this is the shell that ran the script, not a forked copy of it:
 # $$ is the same in both, but a new sh's parent is whoever runs this.
 is_main_shell() {
