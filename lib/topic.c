@@ -454,14 +454,33 @@ static void desc_write_end(struct zcp__topic *tp, uint64_t s)
 	atomic_store_explicit(&tp->desc_seq, s + 1, memory_order_release);
 }
 
+/* The descriptor's fields are written and read (by read_desc(), without
+ * the lock) with relaxed atomic accesses, byte by byte for the strings:
+ * the seqlock decides which copy counts, and no access is a data race. */
+#define DESC_PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define DESC_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* str into the descriptor string dst[size], zero-filled. */
+static void desc_put_str(char *dst, size_t size, const char *str)
+{
+	size_t n = strlen(str);
+	for (size_t i = 0; i < size; i++)
+		DESC_PUT(dst[i], i < n ? str[i] : '\0');
+}
+
+static void desc_get_str(char *out, const char *src, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		out[i] = DESC_GET(src[i]);
+}
+
 /* Write o's payload type into topic tp (inside desc_write_begin/end). */
 static void set_type(struct zcp__topic *tp, const char *type, const zcp_topic_options *o,
 		     uint64_t align)
 {
-	memset(tp->type_name, 0, sizeof tp->type_name);
-	strcpy(tp->type_name, type);
-	tp->type_size = o->type_size;
-	tp->type_align = align;
+	desc_put_str(tp->type_name, sizeof tp->type_name, type);
+	DESC_PUT(tp->type_size, o->type_size);
+	DESC_PUT(tp->type_align, align);
 }
 
 int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_topic_options *o,
@@ -523,12 +542,11 @@ int zcp__topic_open(struct zcp_mempool_manager *m, const char *name, const zcp_t
 	uint64_t st = atomic_load_explicit(&tp->state, memory_order_relaxed);
 	/* A recycled entry is LIVE all along: discovery may be reading it. */
 	uint64_t s = desc_write_begin(tp);
-	memset(tp->name, 0, sizeof tp->name);
-	strcpy(tp->name, name);
+	desc_put_str(tp->name, sizeof tp->name, name);
 	set_type(tp, type, o, align);
 	tp->typed = !any;
-	tp->capacity = o->capacity;
-	tp->history = o->history;
+	DESC_PUT(tp->capacity, o->capacity);
+	DESC_PUT(tp->history, o->history);
 	desc_write_end(tp, s);
 	atomic_store_explicit(&tp->pub_hwm, 0, memory_order_relaxed);
 	atomic_store_explicit(&tp->blocking, 0, memory_order_relaxed);
@@ -600,12 +618,12 @@ static int read_desc(const struct zcp__topic *tp, zcp_topic_info *out)
 	uint64_t start = 0;
 	for (int tries = 0;; tries++) {
 		uint64_t s1 = atomic_load_explicit(&tp->desc_seq, memory_order_acquire);
-		memcpy(out->name, tp->name, sizeof out->name);
-		memcpy(out->type_name, tp->type_name, sizeof out->type_name);
-		out->type_size = tp->type_size;
-		out->type_align = tp->type_align;
-		out->capacity = tp->capacity;
-		out->history = tp->history;
+		desc_get_str(out->name, tp->name, sizeof out->name);
+		desc_get_str(out->type_name, tp->type_name, sizeof out->type_name);
+		out->type_size = DESC_GET(tp->type_size);
+		out->type_align = DESC_GET(tp->type_align);
+		out->capacity = DESC_GET(tp->capacity);
+		out->history = DESC_GET(tp->history);
 		atomic_thread_fence(memory_order_acquire);
 		if (!(s1 & 1) && atomic_load_explicit(&tp->desc_seq, memory_order_relaxed) == s1) {
 			out->name[ZCP_TOPIC_NAME_MAX] = 0;
@@ -672,7 +690,7 @@ int zcp_topic_get_info(const zcp_mempool_manager *mgr, int index, zcp_topic_info
 		out->kept += kept;
 	}
 	out->published += atomic_load_explicit(&tp->published_retired, memory_order_relaxed);
-	uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
+	uint64_t keep = zcp__topic_keep(out->capacity, out->history); /* the whole copy's */
 	for (unsigned i = 0; i < mgr->geo.max_subscribers; i++) {
 		struct zcp__subscriber_ep *sub = zcp__subscriber_at(mgr, t, i);
 		if (zcp__ep_state(atomic_load_explicit(&sub->state, memory_order_acquire)) !=
@@ -728,7 +746,7 @@ int zcp_topic_get_endpoint(const zcp_mempool_manager *mgr, int index, int k, zcp
 		out->pid = pid > 0 && pid <= INT32_MAX ? (long)pid : -1;
 		out->taken = atomic_load_explicit(&sub->taken, memory_order_relaxed);
 		out->lost = atomic_load_explicit(&sub->lost, memory_order_relaxed);
-		uint64_t keep = zcp__topic_keep(tp->capacity, tp->history);
+		uint64_t keep = zcp__topic_keep(DESC_GET(tp->capacity), DESC_GET(tp->history));
 		if (keep > mgr->geo.ring_size)
 			keep = mgr->geo.ring_size;
 		for (unsigned j = 0; j < mgr->geo.max_publishers; j++)
