@@ -186,7 +186,7 @@ struct gw_topic {
 	/* A DDS write that waited GW_WRITE_BLOCK_MS (remote readers behind:
 	 * the writer keeps every unacknowledged sample) stalls this topic
 	 * alone: its chunk waits here, its subscriber is off the waitset,
-	 * and the main thread tries again every GW_STALL_RETRY_MS. */
+	 * and the main thread tries again after 1 ms. */
 	zcp_chunk *held;
 	int export_stalled;
 	struct {
@@ -796,8 +796,10 @@ static void export_loop(void)
 		int stalled = 0;
 		for (int i = 0; i < atomic_load(&gw.n_topics); i++)
 			stalled |= gw.topics[i]->exported && gw.topics[i]->export_stalled;
-		int k = zcp_waitset_wait(ws, ev, 16,
-					 stalled ? GW_STALL_RETRY_MS * 1000000LL : 200000000);
+		/* A stalled export is tried again after 1 ms: its next write
+		 * waits (GW_WRITE_BLOCK_MS) only while the readers are still
+		 * behind, and goes on the moment they acknowledge. */
+		int k = zcp_waitset_wait(ws, ev, 16, stalled ? 1000000 : 200000000);
 		for (int i = 0; i < k; i++) {
 			struct gw_topic *t = ev[i].user_data;
 			if (ev[i].kind != ZCP_EVENT_DATA)
