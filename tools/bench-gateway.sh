@@ -111,7 +111,7 @@ bg B "$tmp/gB" "$GATEWAY" --name gwb --export pong --import ping --import thr --
 # the warm-up rounds absorb that.
 sleep 2
 
-zrtt= drtt= zthrs= dthrs=
+zrtt= drtt= frtt= zthrs= dthrs=
 for round in $(seq "$TRIALS"); do
 	echo "== round $round of $TRIALS: round trip, 64-byte samples, $COUNT round trips (after 200 of warm-up)"
 	bg B "$tmp/pong" "$GATEWAY" pong ping pong --name gwb --timeout 120
@@ -133,6 +133,15 @@ for round in $(seq "$TRIALS"); do
 	d=$(grep -o ' 50% *[0-9.]*us' "$tmp/ddsping" | sed 's/[^0-9.]//g; s/^50//' | sed 1d | median)
 	echo "ddsperf ping: median $d us (median of its per-second medians)"
 	drtt="$drtt $d"
+
+	# Context: a bare futex ping-pong between two sleeping processes on
+	# two CPUs (the baseline of "zerocp bench"'s wake_rtt): what one
+	# wake-up each way costs on this machine, whoever's code runs.
+	f=$("$ZEROCP" bench --only wake_rtt 2> /dev/null |
+		sed -n 's|^wake_rtt/median .* futex \([0-9.]*\) ns.*|\1|p')
+	[ -n "$f" ] && f=$(awk -v f="$f" 'BEGIN { printf "%.1f", f / 1000 }')
+	echo "bare futex round trip (context): median ${f:-?} us"
+	frtt="$frtt ${f:-}"
 
 	echo "== round $round of $TRIALS: throughput, 1 KiB samples, reliable, ${SECONDS_THR} s"
 	bg B "$tmp/sink" "$GATEWAY" sink thr --name gwb --count 0 --timeout $((SECONDS_THR + 3))
@@ -167,3 +176,11 @@ echo "round trip us: zerocp via gateways:$zrtt; ddsperf:$drtt"
 echo "throughput samples/s: zerocp via gateways:$zthrs; ddsperf:$dthrs"
 awk -v z="$zmed" -v d="$dmed" 'BEGIN { if (d > 0) printf "round trip: zerocp via gateways %.1f us, ddsperf %.1f us: ratio %.2fx (bar <= 1.3x)\n", z, d, z / d }'
 awk -v z="$zthr" -v d="$dthr" 'BEGIN { if (d > 0) printf "throughput 1 KiB: zerocp via gateways %d/s, ddsperf %d/s: ratio %.2fx (bar >= 0.7x)\n", z, d, z / d }'
+# The round trip's wake-ups: ddsperf's four (on each side its receive
+# thread, then its waitset thread); the gateways' six (ping -> gateway
+# A -> gateway B's receive thread -> pong -> gateway B -> gateway A's
+# receive thread -> ping).  One bare futex round trip is the two more
+# by themselves.
+fmed=$(echo $frtt | tr ' ' '\n' | median)
+echo "bare futex round trip us:$frtt"
+awk -v d="$dmed" -v f="$fmed" 'BEGIN { if (d > 0 && f > 0) printf "context: the gateways wake a process 6 times a round trip, ddsperf 4; the 2 more cost, in a bare futex round trip, %.1f us: ddsperf + that = %.1f us, %.2fx ddsperf\n", f, d + f, (d + f) / d }'

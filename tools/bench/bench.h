@@ -82,7 +82,7 @@ struct zcp_bench_figure {
 	uint64_t samples; /* operations (or round trips) timed per trial */
 	struct zcp_bench_stat zcp;
 	unsigned nbase;
-	struct zcp_bench_base base[2];
+	struct zcp_bench_base base[3];
 	double ratio; /* zcp.median / base[0].median; < 0 when undefined */
 	/* The bar of the issue, if this figure has one. */
 	int has_bar;
