@@ -721,8 +721,20 @@ static void restore_cpus(int pinned, const cpu_set_t *saved)
  *   B: take from "ping" until a sample comes, read n, release it; loan,
  *      write n + 1, publish on "pong".
  * Ping-pong round: handoff.c's, one shared cache line. */
+/* The bare zero-copy ping-pong (context for pubsub_rtt): each way, a
+ * payload line written in place, then a descriptor line that names it;
+ * the reader finds the payload through the descriptor it loaded.  The
+ * least any zero-copy pass moves: two lines a way, one after the other,
+ * where the cache-line ping-pong moves one. */
+#define ZC_SLOTS 16
+struct zc_line {
+	_Alignas(64) _Atomic uint64_t v;
+};
+
 struct rshared {
 	_Alignas(64) _Atomic uint64_t pp; /* the ping-pong line */
+	struct zc_line zc_desc[2]; /* A -> B, B -> A: value << 8 | slot */
+	_Alignas(64) struct zc_line zc_payload[2][ZC_SLOTS];
 	_Alignas(64) _Atomic uint32_t ready;
 	_Atomic int err;
 };
@@ -735,6 +747,7 @@ struct rside {
 	struct watch w;
 	uint64_t pp; /* last ping-pong value */
 	uint64_t n;  /* A: sequence number */
+	uint64_t zc; /* last bare zero-copy ping's value */
 };
 
 static zcp_chunk *take_wait(struct rside *x)
@@ -812,6 +825,49 @@ static void b_pp(struct rside *x)
 	x->pp = n + 1;
 }
 
+/* Send v the zero-copy way on direction d: payload, then descriptor. */
+static void zc_send(struct rshared *s, int d, uint64_t v)
+{
+	unsigned slot = (unsigned)(v % ZC_SLOTS);
+	atomic_store_explicit(&s->zc_payload[d][slot].v, v, memory_order_relaxed);
+	/* Release: the payload before the descriptor that names it. */
+	atomic_store_explicit(&s->zc_desc[d].v, v << 8 | slot, memory_order_release);
+}
+
+/* Wait for the descriptor of value `want` on direction d; return the
+ * payload it names (its address comes from the descriptor loaded). */
+static uint64_t zc_recv(struct rside *x, int d, uint64_t want)
+{
+	uint64_t desc;
+	watch_start(&x->w);
+	while (((desc = atomic_load_explicit(&x->s->zc_desc[d].v, memory_order_acquire)) >> 8) !=
+	       want)
+		watch_spin(&x->w);
+	return atomic_load_explicit(&x->s->zc_payload[d][desc & (ZC_SLOTS - 1)].v,
+				    memory_order_relaxed);
+}
+
+static uint64_t a_zc(struct rside *x)
+{
+	uint64_t n = x->zc + 2;
+	uint64_t t0 = zcp_bench_now();
+	zc_send(x->s, 0, n);
+	uint64_t v = zc_recv(x, 1, n + 1);
+	uint64_t ns = zcp_bench_now() - t0;
+	if (v != n + 1)
+		zcp_bench_fatal("pubsub_rtt: bare zero-copy pong says %llu, expected %llu",
+				(unsigned long long)v, (unsigned long long)(n + 1));
+	x->zc = n;
+	return ns;
+}
+
+static void b_zc(struct rside *x)
+{
+	uint64_t n = x->zc + 2;
+	zc_send(x->s, 1, zc_recv(x, 0, n) + 1);
+	x->zc = n;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -833,10 +889,14 @@ static void summarise(uint64_t *v, unsigned k, unsigned t, struct per_trial *out
 }
 
 static void rtt_report(struct zcp_bench_ctx *ctx, const char *variant, const double *z,
-		       const double *b, unsigned rounds, const char *note, double bar)
+		       const double *b, const double *zc, unsigned rounds, const char *note,
+		       double bar)
 {
 	struct zcp_bench_figure f;
 	zcp_bench_figure_of(&f, "pubsub_rtt", "ns", ctx->trials, rounds, z, "pingpong", b);
+	f.base[1].name = "zc-pingpong";
+	zcp_bench_stat_of(zc, ctx->trials, &f.base[1].st);
+	f.nbase = 2;
 	snprintf(f.variant, sizeof f.variant, "%s", variant);
 	if (bar > 0)
 		zcp_bench_bar(&f, "ratio", "<=", bar);
@@ -850,12 +910,16 @@ void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx)
 	char name[48], note[160];
 	zcp_mempool_manager *m = ps_manager(ctx, name, sizeof name);
 	struct rshared *s = zcp_bench_shared_alloc(sizeof *s);
-	uint64_t *vz = malloc(k * sizeof *vz), *vp = malloc(k * sizeof *vp);
-	struct per_trial z, p;
+	/* The kinds, in the order of rtt_kinds: zerocp, the cache-line
+	 * ping-pong (the baseline), the bare zero-copy ping-pong (context). */
+	uint64_t (*const a_run[3])(struct rside *) = {a_zcp, a_pp, a_zc};
+	void (*const b_run[3])(struct rside *) = {b_zcp, b_pp, b_zc};
+	uint64_t *v = malloc(k * sizeof *v);
+	struct per_trial st[3];
 	int pinned = ctx->ncpu >= 2 && ctx->cpu[1] >= 0;
 	cpu_set_t saved;
 
-	if (!vz || !vp)
+	if (!v)
 		zcp_bench_fatal("out of memory");
 	if (pinned)
 		snprintf(note, sizeof note, "A on CPU %d, B on CPU %d; %u-byte chunks, busy poll",
@@ -869,11 +933,13 @@ void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx)
 	 * its publisher exists, and B subscribes to "ping" before the first
 	 * sample, so no round's sample is missed. */
 	struct rside a = {s, m, ps_pub(m, "ping"), ps_sub(m, "pong"),
-			  {&s->err, !pinned, 0, 0, "pubsub_rtt"}, 0, 0};
+			  {&s->err, !pinned, 0, 0, "pubsub_rtt"}, 0, 0, 0};
 
+	/* Each trial runs the three kinds one after the other, starting
+	 * with a different one from trial to trial. */
 	pid_t pid = zcp_bench_fork();
 	if (pid == 0) {
-		struct rside b = {s, NULL, NULL, NULL, {&s->err, !pinned, 0, 0, "pubsub_rtt"}, 0, 0};
+		struct rside b = {s, NULL, NULL, NULL, {&s->err, !pinned, 0, 0, "pubsub_rtt"}, 0, 0, 0};
 		b.m = peer_attach(name, &s->err, pinned, ctx->cpu[1]);
 		int err = zcp_subscriber_create(b.m, "ping", NULL, &b.sub);
 		if (!err)
@@ -882,11 +948,9 @@ void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx)
 			peer_fatal(&s->err, "pubsub_rtt endpoints", zcp_strerror(err));
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 		for (unsigned t = 0; t < ctx->trials; t++)
-			for (int ph = 0; ph < 2; ph++) {
-				int zcp_phase = (ph == 0) == (t % 2 == 0);
+			for (unsigned ph = 0; ph < 3; ph++)
 				for (unsigned r = 0; r < warm + k; r++)
-					zcp_phase ? b_zcp(&b) : b_pp(&b);
-			}
+					b_run[(t + ph) % 3](&b);
 		if (zcp_subscriber_close(b.sub) || zcp_publisher_close(b.pub))
 			_exit(1);
 		zcp_mempool_manager_detach(b.m);
@@ -897,24 +961,23 @@ void zcp_bench_pubsub_rtt(struct zcp_bench_ctx *ctx)
 	if (zcp_bench_spin_until(&s->ready, 1, &s->err, 10.0))
 		zcp_bench_fatal("pubsub_rtt: the peer did not start");
 	for (unsigned t = 0; t < ctx->trials; t++)
-		for (int ph = 0; ph < 2; ph++) {
-			int zcp_phase = (ph == 0) == (t % 2 == 0);
+		for (unsigned ph = 0; ph < 3; ph++) {
+			unsigned kind = (t + ph) % 3;
 			for (unsigned r = 0; r < warm + k; r++) {
-				uint64_t ns = zcp_phase ? a_zcp(&a) : a_pp(&a);
+				uint64_t ns = a_run[kind](&a);
 				if (r >= warm)
-					(zcp_phase ? vz : vp)[r - warm] = ns;
+					v[r - warm] = ns;
 			}
-			summarise(zcp_phase ? vz : vp, k, t, zcp_phase ? &z : &p);
+			summarise(v, k, t, &st[kind]);
 		}
 	zcp_bench_wait(pid, "pubsub_rtt");
 	restore_cpus(pinned, &saved);
 
-	rtt_report(ctx, "median", z.med, p.med, k, note, 2.5);
-	rtt_report(ctx, "p99", z.p99, p.p99, k, note, 4.0);
-	rtt_report(ctx, "max", z.max, p.max, k, note, 0);
+	rtt_report(ctx, "median", st[0].med, st[1].med, st[2].med, k, note, 2.5);
+	rtt_report(ctx, "p99", st[0].p99, st[1].p99, st[2].p99, k, note, 4.0);
+	rtt_report(ctx, "max", st[0].max, st[1].max, st[2].max, k, note, 0);
 	ps_close(a.pub, &a.sub, 1);
-	free(vz);
-	free(vp);
+	free(v);
 	zcp_bench_shared_free(s, sizeof *s);
 	zcp_bench_destroy(m);
 }
