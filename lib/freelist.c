@@ -353,6 +353,20 @@ int zcp__freelist_pushed(struct zcp__pool_view *p, uint32_t idx, uint64_t w)
 	return word_load(&p->records[idx]) == w ? 0 : -1;
 }
 
+int zcp__freelist_has_other(struct zcp__pool_view *p, uint32_t mine)
+{
+	uint64_t h = head_load(p);
+	uint32_t top = zcp__h_top(h);
+	if (top >= p->count) /* NIL: empty (or a scribbled head) */
+		return 0;
+	const struct zcp__record *r = &p->records[top];
+	/* A popped or claimed top is taken: the list proper starts below. */
+	if (!slot_valid(zcp__h_op(h)) && !zcp__w_held_valid(word_load(r)) && top != mine)
+		return 1;
+	uint32_t below = next_load(r);
+	return below < p->count && below != mine;
+}
+
 long zcp__freelist_walk(struct zcp__pool_view *p, unsigned char *seen)
 {
 	uint64_t h = head_load(p);

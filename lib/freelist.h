@@ -131,6 +131,12 @@ void zcp__freelist_settle(struct zcp__pool_view *p);
  * moves w on owns the push), -1 the word changed meanwhile (read again). */
 int zcp__freelist_pushed(struct zcp__pool_view *p, uint32_t idx, uint64_t w);
 
+/* A hint, read without taking anything: whether the list holds a free
+ * record other than `mine` (pool-local).  Only a snapshot (the list moves
+ * under it); for decisions that stay safe either way, such as whether a
+ * publisher may keep an evicted chunk for its next loan. */
+int zcp__freelist_has_other(struct zcp__pool_view *p, uint32_t mine);
+
 /* Walk the free list while nobody else uses the pool: count its records,
  * mark each in seen[] (pool-local index; caller zeroes it) and check that
  * none appears twice, the chain ends, and every record on it is free.

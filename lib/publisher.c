@@ -192,6 +192,15 @@ static zcp_chunk *take_spare(struct zcp_publisher *pub, unsigned i, uint64_t siz
 	return NULL;
 }
 
+/* Our spares back to their pools (a loan of another pool, a close).  A
+ * release that fails leaves the chunk held by this process, for its
+ * detach or reclaim: nothing better to do with it here. */
+static void give_back_spares(struct zcp_publisher *pub)
+{
+	while (pub->spares)
+		(void)zcp_chunk_release(pub->m, &pub->m->chunks[pub->spare[--pub->spares]]);
+}
+
 zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_t align)
 {
 	if (!pub)
@@ -205,12 +214,14 @@ zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size, uint64_
 	if (size == 0 || (pub->type_size && size != pub->type_size))
 		return zcp__fail_null(ZCP_EINVAL);
 	uint64_t room = size + (align > 64 ? align - 64 : 0);
-	if (room < size)
-		return zcp__fail_null(ZCP_EINVAL);
+	if (room < size) /* larger than any chunk, as zcp_chunk_get() says */
+		return zcp__fail_null(ZCP_E2BIG);
 	int err = zcp__mgr_check_rw(pub->m);
 	if (err)
 		return zcp__fail_null(err);
 	zcp_chunk *c = pub->spares ? take_spare(pub, pool_for(pub->m, room), room) : NULL;
+	if (!c && pub->spares)
+		give_back_spares(pub); /* of another pool: not ours to keep now */
 	if (!c && !(c = zcp_chunk_get(pub->m, room)))
 		return NULL;
 	/* The sample's size, not the room taken for its alignment: what
@@ -285,7 +296,10 @@ static int some_queue_full(const struct zcp_publisher *pub, uint64_t p)
 
 /* Evict position q from our own ring: empty its slot, then take the
  * sample back as a spare if the ring was its only holder (no trip through
- * the free list), else drop the ring's reference. */
+ * the free list), else drop the ring's reference.  A spare is kept only
+ * while its pool has another chunk free: keeping the last one would
+ * leave every other process without (topic.h: a publisher holds at most
+ * one chunk besides its ring). */
 static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint64_t q)
 {
 	struct zcp_mempool_manager *m = pub->m;
@@ -301,6 +315,18 @@ static void evict_own(struct zcp_publisher *pub, struct zcp__ring_slot *s, uint6
 		return;
 	}
 	zcp_chunk *c = &m->chunks[g1 - 1];
+	/* Its pool: the view's, bound when we published it (the usual
+	 * case); else found from the index. */
+	unsigned pool = atomic_load_explicit(&c->pool, memory_order_relaxed);
+	struct zcp__pool_view *pv =
+		ZCP_LIKELY(atomic_load_explicit(&c->mgr, memory_order_relaxed) == m &&
+			   pool < m->geo.pool_count)
+			? &m->pools[pool]
+			: zcp__pool_of(m, g1 - 1);
+	if (!zcp__freelist_has_other(pv, (uint32_t)(g1 - 1 - pv->first))) {
+		zcp__ring_evict(m, s, q);
+		return;
+	}
 	uint32_t n = 0;
 	/* Our view crosses zero (view.h) around the recycle: a thread of
 	 * ours holding the old sample keeps it (the CAS fails: refs > 0). */
@@ -414,9 +440,12 @@ int zcp_publisher_publish(zcp_publisher *pub, zcp_chunk *chunk)
 	struct zcp__chunk_header *hd = header_of(chunk);
 	/* Not loaned by a publisher (a plain chunk): no payload offset. */
 	uint64_t off = hd->gen == gen ? hd->payload_off : 0;
-	/* A typed topic's subscribers read type_size bytes at the payload. */
+	/* A typed topic's subscribers read type_size bytes at the payload:
+	 * the sample must be that big (its size as asked for, which
+	 * zcp_chunk_size() tells them), and fit its chunk. */
 	if (pub->type_size && (off >= zcp_chunk_capacity(chunk) ||
-			       zcp_chunk_capacity(chunk) - off < pub->type_size))
+			       zcp_chunk_capacity(chunk) - off < pub->type_size ||
+			       zcp_chunk_size(chunk) < pub->type_size))
 		return ZCP_EINVAL;
 
 	/* Relaxed: the CAS below (acq_rel) orders it before the topics' bit,
@@ -489,8 +518,8 @@ int zcp_publisher_close(zcp_publisher *pub)
 		return 0;
 	}
 	/* Our spares are plain chunks of ours. */
-	while (!err && pub->spares)
-		zcp_chunk_release(m, &m->chunks[pub->spare[--pub->spares]]);
+	if (!err)
+		give_back_spares(pub);
 	if (!err)
 		err = zcp__topics_lock(m);
 	if (!err) {

@@ -294,7 +294,8 @@ static inline uint64_t zcp__topic_keep(uint32_t capacity, uint32_t history)
 }
 
 /* The process-local objects. */
-#define ZCP__PUBLISHER_SPARES 2
+/* Evicted chunks a publisher keeps for its next loan (publisher.c). */
+#define ZCP__PUBLISHER_SPARES 1
 struct zcp_publisher {
 	struct zcp_mempool_manager *m;
 	struct zcp__topic *topic;

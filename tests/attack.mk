@@ -32,3 +32,19 @@ ZCP_C_TESTS += tests/attack-topic-block
 # recycling, kills and stops in several processes; bad input and
 # scribbles; a closing publisher that never published.
 ZCP_C_TESTS += tests/attack-discovery tests/attack-discovery-input tests/attack-discovery-closed
+# Publish/subscribe as an outside tester read its docs: alignment and
+# sizes, typed topics, sample info, overflow accounting, limits, the
+# header's thread rules, what publishers keep of the pools.
+# tests/attack-api.h is their TAP and clean-up.
+ZCP_C_TESTS += tests/attack-api-align tests/attack-api-types tests/attack-api-seq
+ZCP_C_TESTS += tests/attack-api-overflow tests/attack-api-limits tests/attack-api-threads
+ZCP_C_TESTS += tests/attack-api-ringkeep tests/attack-api-reuse tests/attack-api-misc
+tests_attack_api_align_SOURCES = tests/attack-api-align.c tests/attack-api.h
+tests_attack_api_types_SOURCES = tests/attack-api-types.c tests/attack-api.h
+tests_attack_api_seq_SOURCES = tests/attack-api-seq.c tests/attack-api.h
+tests_attack_api_overflow_SOURCES = tests/attack-api-overflow.c tests/attack-api.h
+tests_attack_api_limits_SOURCES = tests/attack-api-limits.c tests/attack-api.h
+tests_attack_api_threads_SOURCES = tests/attack-api-threads.c tests/attack-api.h
+tests_attack_api_ringkeep_SOURCES = tests/attack-api-ringkeep.c tests/attack-api.h
+tests_attack_api_reuse_SOURCES = tests/attack-api-reuse.c tests/attack-api.h
+tests_attack_api_misc_SOURCES = tests/attack-api-misc.c tests/attack-api.h

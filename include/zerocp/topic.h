@@ -7,7 +7,12 @@
  * then takes a reference to that same chunk (no copy) and releases it with
  * zcp_chunk_release() when done.  A chunk goes back to its pool when the
  * last subscriber has released it and its publisher's ring no longer
- * keeps it.
+ * keeps it, with one exception: a publisher may keep back one chunk its
+ * ring let go of, for its next loan of that size (no trip through the
+ * pool's free list), and only while that pool has another chunk free.
+ * It gives it back at its next loan from another pool and at close.  So
+ * size a pool for the rings of its publishers (K samples each, below),
+ * what subscribers hold, and one chunk more per publisher.
  *
  * Delivery.  Each publisher keeps its last K samples in a ring in shared
  * memory, K = max(capacity, history) of the topic (zcp_topic_options).  A
@@ -16,7 +21,9 @@
  * subscriber that falls more than `capacity` samples behind a publisher
  * loses the oldest (ZCP_OVERFLOW_DROP_OLDEST: counted by
  * zcp_subscriber_lost()), or the publisher is refused with ZCP_EFULL
- * (ZCP_OVERFLOW_REJECT).  A subscriber made after a publisher first gets
+ * (ZCP_OVERFLOW_REJECT).  With DROP_OLDEST a sample is lost only when
+ * the ring lets it go: with history above capacity, a subscriber may
+ * have up to `history` samples waiting, and loses what is older.  A subscriber made after a publisher first gets
  * that publisher's last `history` samples; one made before gets all of
  * them.  Across publishers, zcp_subscriber_take() returns the sample
  * published first.
@@ -78,8 +85,10 @@ enum zcp_overflow {
 /* Options of a topic, a publisher, a subscriber.  Set up with
  * zcp_topic_options_init(). */
 typedef struct zcp_topic_options {
-	/* Samples a subscriber may have waiting per publisher (default 16).
-	 * The topic's, set by whoever opens it first. */
+	/* Samples a subscriber may have waiting per publisher (default 16)
+	 * before the publisher's overflow policy applies (with DROP_OLDEST
+	 * and a larger history: up to `history`, see Delivery above).  The
+	 * topic's, set by whoever opens it first. */
 	unsigned int capacity;
 	/* Samples kept per publisher for subscribers that come later
 	 * (default 0).  The topic's, set by whoever opens it first. */
@@ -158,8 +167,9 @@ ZCP_API zcp_chunk *zcp_publisher_loan_aligned(zcp_publisher *pub, uint64_t size,
  * chunk of the manager the caller holds) to every subscriber of the topic.
  * Takes over one of the caller's references on success: do not release it.
  * Writes before the call are visible to every subscriber that takes it.
- * Returns 0, or ZCP_EINVAL (NULL, foreign chunk, a chunk too small for
- * the topic's type size), ZCP_EALREADY (the caller
+ * Returns 0, or ZCP_EINVAL (NULL, foreign chunk, a sample smaller than the
+ * topic's type size: its zcp_chunk_size() or its chunk's room past the
+ * payload offset), ZCP_EALREADY (the caller
  * holds no reference), ZCP_EBUSY (the chunk is published already and a
  * ring still keeps it: a chunk is in one topic at a time), ZCP_EFULL
  * (REJECT policy and a subscriber's queue is full), ZCP_ETIMEDOUT (BLOCK
