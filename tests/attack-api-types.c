@@ -73,7 +73,7 @@ static void *race_thread(void *arg)
 		rs->role[r][id] = role;
 		__atomic_add_fetch(&rs->arrived[r], 1, __ATOMIC_SEQ_CST);
 		while (!__atomic_load_n(&rs->go[r], __ATOMIC_ACQUIRE))
-			;
+			sched_yield();
 		const struct role *ro = &roles[role];
 		zcp_topic_options o = topt(4, 0, 0, ro->tn, ro->ts, ro->ta);
 		zcp_publisher *p = NULL;
