@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # tests/tool-clean-fifo.sh - "zerocp clean --name N" and the manager's
 # event-loop FIFOs (zcp_waitset_fd(): /dev/shm/zerocp_N.fd.<slot>.<hex>):
-#   - --dry-run lists them, and so does --all --dry-run;
+#   - --force --dry-run lists them, and so does --all --dry-run; --dry-run
+#     alone refuses while a live process is attached, as clean does;
 #   - while a live process is attached, clean refuses and removes nothing,
 #     FIFOs included;
 #   - --force removes the segments and the FIFOs nobody holds open, keeps
@@ -51,7 +52,7 @@ wait_for() {
 	done
 }
 
-echo "1..10"
+echo "1..11"
 
 "$zerocp" serve --name "$N" --interval 0.2 > "$tmp/serve.log" 2>&1 &
 spid=$!
@@ -68,11 +69,18 @@ hpid=$!
 pids="$pids $hpid"
 sleep 3 # older than the 2 s a FIFO in the making is given
 
-limit 10 "$zerocp" clean --name "$N" --dry-run > "$tmp/dry.log" 2>&1
+# --dry-run takes clean's decisions: with the server attached it refuses
+# as clean does; with --force it lists what would go.
+limit 10 "$zerocp" clean --name "$N" --dry-run > "$tmp/dry0.log" 2>&1
+r=$?
+show "$tmp/dry0.log"
+[ $r -eq 1 ] && grep -q "in use by 1 live process" "$tmp/dry0.log" && ! grep -q "would remove" "$tmp/dry0.log"
+tap $? "--dry-run refuses while the server is attached, as clean does (exit 1)"
+limit 10 "$zerocp" clean --name "$N" --force --dry-run > "$tmp/dry.log" 2>&1
 show "$tmp/dry.log"
 grep -q "would remove $litter" "$tmp/dry.log" && grep -q "would remove $held" "$tmp/dry.log" &&
 	! grep -q "$reg" "$tmp/dry.log" && ! grep -q "$lnk" "$tmp/dry.log"
-tap $? "--dry-run lists the FIFOs (not the regular file, not the symlink)"
+tap $? "--force --dry-run lists the FIFOs (not the regular file, not the symlink)"
 
 limit 10 "$zerocp" clean --all --dry-run > "$tmp/dryall.log" 2>&1
 grep -q "would remove $litter (if nobody holds it open)" "$tmp/dryall.log" &&

@@ -47,7 +47,8 @@ static void usage(FILE *fp)
 		"zerocp_N_data) and its unused event-loop FIFOs (zerocp_N.fd.*: those\n"
 		"nobody holds open, 2 s old or more), or with --all every zerocp_*_mgmt\n"
 		"and zerocp_*_data in " SHM_DIR ", live servers' included (and every\n"
-		"unused zerocp_*.fd.* FIFO).  --dry-run only lists them.\n"
+		"unused zerocp_*.fd.* FIFO).  --dry-run takes the same decisions (and\n"
+		"refuses as clean would) but only lists what would go.\n"
 		"  --force      remove N's segments even while live processes are\n"
 		"               attached (they keep their mappings), or while its\n"
 		"               server is still creating it, or when another user owns them\n"
@@ -135,11 +136,11 @@ static int clean_all(int dry_run)
 			 * one nobody holds open, 2 s old or more). */
 			if (dry_run) {
 				printf("would remove %s/%s (if nobody holds it open)\n", SHM_DIR,
-				       e->d_name);
+				       zcp_tool_esc(e->d_name));
 				removed++;
 			} else if (zcp_mempool_manager_unlink(mgr) != ZCP_EINVAL &&
 				   fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-				printf("removed %s/%s\n", SHM_DIR, e->d_name);
+				printf("removed %s/%s\n", SHM_DIR, zcp_tool_esc(e->d_name));
 				removed++;
 			}
 			continue;
@@ -147,17 +148,17 @@ static int clean_all(int dry_run)
 		if (!is_manager_segment(e->d_name))
 			continue;
 		if (dry_run) {
-			printf("would remove %s/%s\n", SHM_DIR, e->d_name);
+			printf("would remove %s/%s\n", SHM_DIR, zcp_tool_esc(e->d_name));
 			removed++;
 			continue;
 		}
 		err = zcp_segment_unlink(seg);
 		if (err == 0) {
-			printf("removed %s/%s\n", SHM_DIR, e->d_name);
+			printf("removed %s/%s\n", SHM_DIR, zcp_tool_esc(e->d_name));
 			removed++;
 		} else if (err != ZCP_ENOENT) { /* ENOENT: someone else was faster */
-			zcp_tool_err("clean", "cannot remove %s/%s: %s", SHM_DIR, e->d_name,
-				     zcp_strerror(err));
+			zcp_tool_err("clean", "cannot remove %s/%s: %s", SHM_DIR,
+				     zcp_tool_esc(e->d_name), zcp_strerror(err));
 			failed++;
 		}
 	}
@@ -179,7 +180,7 @@ static int dry_run_one(const char *name)
 	for (int k = 0; k < 2; k++) {
 		snprintf(path, sizeof path, "%s/%s%s%s", SHM_DIR, SHM_PREFIX, name, sfx[k]);
 		if (access(path, F_OK) == 0) {
-			printf("would remove %s\n", path);
+			printf("would remove %s\n", zcp_tool_esc(path));
 			found++;
 		}
 	}
@@ -192,14 +193,14 @@ static int dry_run_one(const char *name)
 			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISFIFO(st.st_mode)) {
 				printf("would remove %s/%s (if nobody holds it open)\n", SHM_DIR,
-				       e->d_name);
+				       zcp_tool_esc(e->d_name));
 				found++;
 			}
 		}
 		closedir(d);
 	}
 	if (!found)
-		printf("no segments of manager '%s' to remove\n", name);
+		printf("no segments of manager %s to remove\n", zcp_tool_q(name));
 	return ZCP_TOOL_OK;
 }
 
@@ -222,8 +223,17 @@ static int unlink_by_name(const char *name, const char *why)
 	return ZCP_TOOL_FAIL;
 }
 
-/* --name: look (read-only) before removing; see the top of the file. */
-static int clean_one(const struct zcp_tool_target *t, int force)
+/* Remove what is left of `name` by name, or with --dry-run say what
+ * would go. */
+static int remove_named(const char *name, const char *why, int dry_run)
+{
+	return dry_run ? dry_run_one(name) : unlink_by_name(name, why);
+}
+
+/* --name: look (read-only) before removing; see the top of the file.
+ * --dry-run takes the same decisions, refusals included, and only says
+ * what would be removed. */
+static int clean_one(const struct zcp_tool_target *t, int force, int dry_run)
 {
 	const char *name = zcp_tool_name(t->name);
 	zcp_mempool_manager *m;
@@ -237,17 +247,17 @@ static int clean_one(const struct zcp_tool_target *t, int force)
 		break;
 	case ZCP_ENOENT:
 		/* No manager; a lone data segment may still be there. */
-		return unlink_by_name(name, "a lone segment, or unused FIFOs");
+		return remove_named(name, "a lone segment, or unused FIFOs", dry_run);
 	case ZCP_ESRCH:
-		return unlink_by_name(name, "its creator died while initialising it");
+		return remove_named(name, "its creator died while initialising it", dry_run);
 	case ZCP_EFOREIGN:
 	case ZCP_ECORRUPT:
 	case ZCP_EVERSION:
 	case ZCP_ETRUNCATED:
-		return unlink_by_name(name, zcp_strerror(err));
+		return remove_named(name, zcp_strerror(err), dry_run);
 	case ZCP_EAGAIN:
 		if (force)
-			return unlink_by_name(name, "forced while its server was creating it");
+			return remove_named(name, "forced while its server was creating it", dry_run);
 		zcp_tool_err("clean",
 			     "a server is creating manager %s right now; not removing it "
 			     "(--force to remove it anyway)",
@@ -255,7 +265,7 @@ static int clean_one(const struct zcp_tool_target *t, int force)
 		return ZCP_TOOL_FAIL;
 	default:
 		if (force)
-			return unlink_by_name(name, "forced");
+			return remove_named(name, "forced", dry_run);
 		zcp_tool_attach_error("clean", t, err);
 		zcp_tool_err("clean", "not removing the segments of manager %s%s",
 			     zcp_tool_q(name), err == ZCP_EOWNER ? " (--force to remove them anyway)"
@@ -281,6 +291,12 @@ static int clean_one(const struct zcp_tool_target *t, int force)
 			     zcp_tool_q(name), live, list);
 		zcp_mempool_manager_detach(m);
 		return ZCP_TOOL_FAIL;
+	}
+	if (dry_run) {
+		zcp_mempool_manager_detach(m);
+		if (live > 0)
+			printf("forced: %d live process(es) attached:%s\n", live, list);
+		return dry_run_one(name);
 	}
 	/* Exactly the segments looked at: not a manager created since. */
 	err = zcp_mempool_manager_remove(m);
@@ -340,7 +356,5 @@ int zcp_tool_clean(int argc, char **argv)
 		return clean_all(dry_run);
 	if (zcp_tool_check_env_name("clean", t.name) != 0)
 		return ZCP_TOOL_USAGE;
-	if (dry_run)
-		return dry_run_one(zcp_tool_name(t.name));
-	return clean_one(&t, force);
+	return clean_one(&t, force, dry_run);
 }

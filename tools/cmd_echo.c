@@ -25,7 +25,8 @@ static void usage(FILE *fp)
 		"Subscribe to TOPIC and print each sample.  By default one line a sample:\n"
 		"  #SEQUENCE from ORIGIN at SECONDS.NANOSECONDS: SIZE bytes: FIRST BYTES\n"
 		"  --text     the payload as text, up to its first NUL, one line a sample\n"
-		"             (control characters other than tab and newline as \\xNN)\n"
+		"             (control characters other than tab and newline, C1 ones\n"
+		"             included, and bytes that are not UTF-8 as \\xNN; \\ as \\\\)\n"
 		"  --hex      the summary line, then a hex dump of the whole payload\n"
 		"  --json     one JSON object a line: topic, origin, sequence, timestamp_ns,\n"
 		"             size, encoding and data (hex; with --text the text, non-ASCII\n"
@@ -44,19 +45,34 @@ static void usage(FILE *fp)
 
 enum format { SUMMARY, TEXT, HEX };
 
-/* Print payload bytes as text: up to the first NUL, escaping every
- * control character but tab and newline, and ending with one newline
- * (the text's own, if it has one: a file's lines stay as they were). */
+/* Print payload bytes as text: up to the first NUL, ending with one
+ * newline (the text's own, if it has one: a file's lines stay as they
+ * were).  Printable ASCII, tab, newline and UTF-8 characters as they
+ * are; as \xNN every other byte: control characters (C0, DEL, C1 in
+ * either form: the publisher must not drive the reader's terminal) and
+ * bytes that are not UTF-8.  A backslash is \\, so that \xNN always
+ * means an escaped byte. */
 static void put_text(const unsigned char *d, uint64_t n)
 {
 	unsigned char last = 0;
-	for (uint64_t k = 0; k < n && d[k] != 0; k++) {
-		unsigned char c = d[k];
-		if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t')
-			putchar(c);
-		else
-			printf("\\x%02x", c);
-		last = c;
+	uint64_t end = 0;
+	while (end < n && d[end] != 0)
+		end++;
+	for (uint64_t k = 0; k < end;) {
+		unsigned long cp;
+		unsigned len = zcp_tool_utf8(d + k, (size_t)(end - k), &cp);
+		if (len == 0 || (cp < 0x20 && cp != '\n' && cp != '\t') ||
+		    (cp >= 0x7f && cp < 0xa0)) {
+			len = len ? len : 1;
+			for (unsigned b = 0; b < len; b++)
+				printf("\\x%02x", d[k + b]);
+		} else if (cp == '\\') {
+			fputs("\\\\", stdout);
+		} else {
+			fwrite(d + k, 1, len, stdout);
+		}
+		k += len;
+		last = d[k - 1];
 	}
 	if (last != '\n')
 		putchar('\n');

@@ -32,8 +32,8 @@ static void usage(FILE *fp)
 		"                 pattern: byte k of sample s is (s + k) mod 256\n"
 		"                 (the default, with N = 64)\n"
 		"  --count N      samples to publish (default 1); 0: until SIGINT/SIGTERM\n"
-		"  --rate HZ      samples per second; 0: as fast as possible.  Default: 1\n"
-		"                 with --count 0, else as fast as possible\n"
+		"  --rate HZ      samples per second (1e-6 to 1e9); 0: as fast as possible.\n"
+		"                 Default: 1 with --count 0, else as fast as possible\n"
 		"  --capacity N, --history N\n"
 		"                 the topic's queue and kept samples per publisher, when\n"
 		"                 this command makes the topic (default 16 and 0)\n"
@@ -79,7 +79,10 @@ static unsigned char *read_file(const char *path, uint64_t max, uint64_t *size)
 	if (buf == NULL) {
 		zcp_tool_err("pub", "reading %s: out of memory", zcp_tool_q(path));
 	} else if (ferror(f)) {
-		zcp_tool_err("pub", "reading %s: %s", zcp_tool_q(path), strerror(errno));
+		/* A stop signal while reading (a pipe, a FIFO): not a failure;
+		 * the caller exits 0, as when stopped later. */
+		if (!zcp_topic_stop)
+			zcp_tool_err("pub", "reading %s: %s", zcp_tool_q(path), strerror(errno));
 		free(buf);
 		buf = NULL;
 	} else if ((uint64_t)n > max) {
@@ -187,9 +190,14 @@ int zcp_tool_pub(int argc, char **argv)
 				return ZCP_TOOL_USAGE;
 			}
 		} else if ((r = zcp_tool_opt("pub", argc, argv, &i, "--rate", &v)) != 0) {
-			if (r < 0 || zcp_topic_parse_double(v, 0, 1e9, &rate) != 0) {
+			/* Below 1e-6 (one sample in 11.6 days) the period in
+			 * ns would not fit the schedule's arithmetic. */
+			if (r < 0 || zcp_topic_parse_double(v, 0, 1e9, &rate) != 0 ||
+			    (rate > 0 && rate < 1e-6)) {
 				if (r > 0)
-					zcp_tool_err("pub", "bad --rate %s: samples per second, 0 to 1e9",
+					zcp_tool_err("pub",
+						     "bad --rate %s: samples per second, 0 (as fast as "
+						     "possible) or 1e-6 to 1e9",
 						     zcp_tool_q(v));
 				return ZCP_TOOL_USAGE;
 			}
@@ -238,7 +246,7 @@ int zcp_tool_pub(int argc, char **argv)
 		filebuf = read_file(file, largest, &p.size);
 		if (filebuf == NULL) {
 			zcp_mempool_manager_detach(m);
-			return ZCP_TOOL_FAIL;
+			return zcp_topic_stop ? ZCP_TOOL_OK : ZCP_TOOL_FAIL;
 		}
 		p.bytes = filebuf;
 	} else if (size != 0) {
@@ -260,7 +268,8 @@ int zcp_tool_pub(int argc, char **argv)
 		zcp_tool_err("pub", "cannot open a publisher on topic %s: %s (%s)",
 			     zcp_tool_q(topic), zcp_strerror(err), zcp_err_name(err));
 		if (err == ZCP_EINVAL)
-			zcp_tool_err("pub", "a topic name is 1 to %d characters without '/'; "
+			zcp_tool_err("pub", "a topic name is 1 to %d characters of [A-Za-z0-9._-], not starting "
+				  "with '.'; "
 					    "--capacity and --history at most the manager's queue size",
 				     ZCP_TOPIC_NAME_MAX);
 		else if (err == ZCP_ETYPE && zcp_topic_find(m, topic, &info) >= 0)

@@ -24,7 +24,8 @@
  *
  * Signals: SIGUSR1 logs the status now.  Every other signal whose default
  * action would end the process (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, the real-time
- * signals...) stops the server cleanly instead, as SIGINT does, so that no
+ * signals..., and SIGSEGV, SIGABRT and the other fault signals when another
+ * process sends them) stops the server cleanly instead, as SIGINT does, so that no
  * way of ending it short of SIGKILL leaves its segments behind; SIGPIPE is
  * ignored (a closed stdout must not kill a server).  They stay blocked
  * except inside pselect(), which unblocks them atomically with the wait;
@@ -104,9 +105,10 @@ static void slog(int level, const char *fmt, ...)
 }
 
 /* The signals that stop the server, with their names for the last
- * message.  Those a process cannot catch (SIGKILL, SIGSTOP) are not here;
- * nor are the ones that mean a crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
- * SIGABRT, SIGSYS, SIGTRAP): after one of them nothing is safe to touch. */
+ * message.  Those a process cannot catch (SIGKILL, SIGSTOP) are not here.
+ * The ones that mean a crash (fault_signals below) stop it only when
+ * another process sends them: after a fault of our own nothing is safe
+ * to touch. */
 static const struct {
 	int sig;
 	const char *name;
@@ -126,6 +128,18 @@ static const struct {
 #endif
 };
 #define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
+
+static const struct {
+	int sig;
+	const char *name;
+} fault_signals[] = {
+	{SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"}, {SIGILL, "SIGILL"}, {SIGFPE, "SIGFPE"},
+	{SIGABRT, "SIGABRT"}, {SIGTRAP, "SIGTRAP"},
+#ifdef SIGSYS
+	{SIGSYS, "SIGSYS"},
+#endif
+};
+#define NFAULT (sizeof fault_signals / sizeof fault_signals[0])
 
 /* Options of one "serve" run. */
 struct serve_opts {
@@ -212,6 +226,25 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* A fault signal.  They are blocked but inside the wait, where no
+ * instruction of ours faults, so this one was sent: by another process
+ * (kill -SEGV), a stop like SIGTERM; by ourselves (abort() raises
+ * SIGABRT), back to the default action, which abort() then takes.  A
+ * fault while blocked kills at once, as the kernel does for any
+ * synchronous fault. */
+static void on_fault_signal(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (si != NULL && si->si_code <= 0 && si->si_pid != getpid()) {
+		stop_signal = sig;
+		return;
+	}
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+}
+
 /* SIGUSR1: ask the main loop for the status. */
 static void on_status(int sig)
 {
@@ -238,6 +271,8 @@ static int setup_signals(sigset_t *waitmask)
 	sigaddset(&block, SIGUSR1);
 	for (size_t k = 0; k < NSTOP; k++)
 		sigaddset(&block, stop_signals[k].sig);
+	for (size_t k = 0; k < NFAULT; k++)
+		sigaddset(&block, fault_signals[k].sig);
 #if defined(SIGRTMIN) && defined(SIGRTMAX)
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		sigaddset(&block, sig);
@@ -249,6 +284,17 @@ static int setup_signals(sigset_t *waitmask)
 		if (sigaction(stop_signals[k].sig, &sa, NULL) != 0)
 			return -1;
 	}
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_fault_signal;
+	sa.sa_flags = SA_SIGINFO;
+	for (size_t k = 0; k < NFAULT; k++) {
+		sigdelset(waitmask, fault_signals[k].sig);
+		if (sigaction(fault_signals[k].sig, &sa, NULL) != 0)
+			return -1;
+	}
+	sa.sa_sigaction = NULL;
+	sa.sa_handler = on_signal;
+	sa.sa_flags = 0;
 #if defined(SIGRTMIN) && defined(SIGRTMAX)
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
 		sigdelset(waitmask, sig);
@@ -272,6 +318,9 @@ static const char *signal_name(int sig, char *buf, size_t len)
 	for (size_t k = 0; k < NSTOP; k++)
 		if (stop_signals[k].sig == sig)
 			return stop_signals[k].name;
+	for (size_t k = 0; k < NFAULT; k++)
+		if (fault_signals[k].sig == sig)
+			return fault_signals[k].name;
 #if defined(SIGRTMIN)
 	if (sig >= SIGRTMIN) {
 		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
@@ -925,13 +974,109 @@ static void goto_nomem(struct cfg_args *c)
 }
 #endif
 
+#ifdef ZCP_HAVE_INIH
+#define CONFIG_MAX_BYTES (1 << 20)
+
+/* Read a config file whole (a regular file, or a pipe such as
+ * -c <(...); a directory would read as empty and /dev/zero forever), at
+ * most CONFIG_MAX_BYTES and without NUL bytes.  Returns the text (free()
+ * it), or NULL after printing why. */
+static char *config_read(const char *file)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	FILE *fp;
+
+	if (stat(file, &st) != 0 || (fp = fopen(file, "r")) == NULL) {
+		zcp_tool_err("serve", "cannot read config file %s: %s", zcp_tool_q(file),
+			     strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		zcp_tool_err("serve", "config file %s is not a file%s", zcp_tool_q(file),
+			     S_ISDIR(st.st_mode) ? " (a directory)" : "");
+		fclose(fp);
+		return NULL;
+	}
+	if ((buf = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
+		zcp_tool_err("serve", "%s", zcp_strerror(ZCP_ENOMEM));
+		fclose(fp);
+		return NULL;
+	}
+	len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
+	if (ferror(fp) || len > CONFIG_MAX_BYTES || memchr(buf, '\0', len) != NULL) {
+		zcp_tool_err("serve", "config file %s: %s", zcp_tool_q(file),
+			     ferror(fp) ? strerror(errno)
+			     : len > CONFIG_MAX_BYTES ? "larger than 1 MiB"
+						      : "not text (a NUL byte)");
+		free(buf);
+		fclose(fp);
+		return NULL;
+	}
+	fclose(fp);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* What libinih does not check: every [section] line names [server] or
+ * [pool NAME], keys or not (libinih sees a section only through its
+ * keys), and no [pool NAME] comes twice (libinih would merge the two).
+ * Returns 0, or ZCP_TOOL_USAGE after printing "FILE:LINE: why". */
+static int config_check(const char *file, const char *text)
+{
+	char names[ZCP_MAX_POOLS + 2][256];
+	int nnames = 0, lineno = 0;
+
+	for (const char *ln = text; *ln != '\0'; lineno++) {
+		const char *nl = strchr(ln, '\n');
+		const char *s = ln, *stop = nl ? nl : ln + strlen(ln), *end;
+		char sec[256];
+
+		ln = nl ? nl + 1 : stop;
+		while (s < stop && (*s == ' ' || *s == '\t'))
+			s++;
+		if (s == stop || *s != '[' || (end = memchr(s, ']', (size_t)(stop - s))) == NULL)
+			continue;
+		snprintf(sec, sizeof sec, "%.*s", (int)(end - s - 1), s + 1);
+		if (strcmp(sec, "server") == 0)
+			continue;
+		if (strncmp(sec, "pool ", 5) != 0 || sec[5] == '\0') {
+			zcp_tool_err("serve",
+				     "%s:%d: unknown section [%s] (expected [server] or [pool NAME])",
+				     zcp_tool_q(file), lineno + 1, zcp_tool_esc(sec));
+			return ZCP_TOOL_USAGE;
+		}
+		for (int k = 0; k < nnames; k++)
+			if (strcmp(names[k], sec + 5) == 0) {
+				zcp_tool_err("serve", "%s:%d: [pool %s] again (one section a pool)",
+					     zcp_tool_q(file), lineno + 1, zcp_tool_esc(sec + 5));
+				return ZCP_TOOL_USAGE;
+			}
+		if (nnames < (int)(sizeof names / sizeof names[0]))
+			snprintf(names[nnames++], sizeof names[0], "%s", sec + 5);
+	}
+	return 0;
+}
+#endif
+
 /* config_load - read FILE into c as options.  Returns 0, or an exit code
  * after printing "FILE:LINE: why" (2: the file is wrong or unreadable, or
  * this build cannot read config files). */
 static int config_load(const char *file, struct cfg_args *c)
 {
 #ifdef ZCP_HAVE_INIH
-	int line = ini_parse(file, cfg_handler, c);
+	char *text = config_read(file);
+	int line;
+
+	if (text == NULL)
+		return ZCP_TOOL_USAGE;
+	if ((line = config_check(file, text)) != 0) {
+		free(text);
+		return line;
+	}
+	line = ini_parse_string(text, cfg_handler, c);
+	free(text);
 
 	if (line == -1) {
 		zcp_tool_err("serve", "cannot read config file %s: %s", zcp_tool_q(file),
@@ -945,11 +1090,21 @@ static int config_load(const char *file, struct cfg_args *c)
 	}
 	for (int k = 0; k < c->npool_sec; k++) {
 		char pool[128];
+		uint64_t size, other;
 		if (c->pool_size[k][0] == '\0' || c->pool_count[k][0] == '\0') {
 			zcp_tool_err("serve", "%s: [pool %s] needs both size and count",
-				     zcp_tool_q(file), c->pool_sec[k]);
+				     zcp_tool_q(file), zcp_tool_esc(c->pool_sec[k]));
 			return ZCP_TOOL_USAGE;
 		}
+		/* Two sections of one size: said here, with their names,
+		 * rather than as a bad --pool later. */
+		for (int j = 0; j < k && zcp_tool_parse_size(c->pool_size[k], &size) == 0; j++)
+			if (zcp_tool_parse_size(c->pool_size[j], &other) == 0 && other == size) {
+				zcp_tool_err("serve", "%s: [pool %s] and [pool %s] have the same size",
+					     zcp_tool_q(file), zcp_tool_esc(c->pool_sec[j]),
+					     zcp_tool_esc(c->pool_sec[k]));
+				return ZCP_TOOL_USAGE;
+			}
 		snprintf(pool, sizeof pool, "%sx%s", c->pool_size[k], c->pool_count[k]);
 		if (cfg_push(c, "--pool", pool) != 0) {
 			goto_nomem(c);

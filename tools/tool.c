@@ -174,7 +174,7 @@ int zcp_tool_check_env_name(const char *cmd, const char *name)
 	return check_name_as(cmd, "$ZEROCP_NAME", env);
 }
 
-const char *zcp_tool_q(const char *s)
+static const char *escaped(const char *s, int quotes)
 {
 	static char bufs[8][256];
 	static unsigned next;
@@ -184,7 +184,8 @@ const char *zcp_tool_q(const char *s)
 
 	if (s == NULL)
 		return "(null)";
-	*p++ = '\'';
+	if (quotes)
+		*p++ = '\'';
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (p >= lim) {
@@ -192,7 +193,7 @@ const char *zcp_tool_q(const char *s)
 			p += 3;
 			break;
 		}
-		if (c == '\'' || c == '\\') {
+		if ((c == '\'' && quotes) || c == '\\') {
 			*p++ = '\\';
 			*p++ = (char)c;
 		} else if (c >= 0x20 && c < 0x7f) {
@@ -201,9 +202,52 @@ const char *zcp_tool_q(const char *s)
 			p += sprintf(p, "\\x%02x", c);
 		}
 	}
-	*p++ = '\'';
+	if (quotes)
+		*p++ = '\'';
 	*p = '\0';
 	return b;
+}
+
+const char *zcp_tool_q(const char *s)
+{
+	return escaped(s, 1);
+}
+
+const char *zcp_tool_esc(const char *s)
+{
+	return escaped(s, 0);
+}
+
+unsigned zcp_tool_utf8(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	unsigned len;
+	unsigned long c, min;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0; /* a continuation byte, 0xc0/0xc1, or 0xf5 and above */
+	if (n < len)
+		return 0;
+	for (unsigned k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[k] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
 }
 
 const char *zcp_tool_name(const char *name)
@@ -218,15 +262,25 @@ const char *zcp_tool_name(const char *name)
 
 void zcp_tool_json_string(const char *s)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+
 	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
+	while (n > 0) {
+		unsigned long cp;
+		unsigned len = zcp_tool_utf8(u, n, &cp);
+		if (len == 0) {
+			fputs("\\ufffd", stdout); /* not UTF-8: the replacement character */
+			len = 1;
+		} else if (cp == '"' || cp == '\\') {
+			printf("\\%c", (int)cp);
+		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			printf("\\u%04lx", cp); /* C0, DEL and C1: none reaches a terminal */
+		} else {
+			fwrite(u, 1, len, stdout);
+		}
+		u += len;
+		n -= len;
 	}
 	putchar('"');
 }

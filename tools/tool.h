@@ -86,14 +86,27 @@ int zcp_tool_check_env_name(const char *cmd, const char *name);
  * for the next 7 calls, enough for one message.  NULL gives "(null)". */
 const char *zcp_tool_q(const char *s);
 
+/* zcp_tool_esc - s escaped as zcp_tool_q() does, without the quotes: for
+ * a name or path printed where a script may read it (a plain one comes
+ * out unchanged).  The same static buffers. */
+const char *zcp_tool_esc(const char *s);
+
+/* zcp_tool_utf8 - the length (1 to 4) of the valid UTF-8 sequence that
+ * starts at s (n bytes left), its code point in *cp; 0 if the bytes there
+ * are not one (a stray continuation byte, an overlong form, a surrogate,
+ * beyond U+10FFFF, cut short). */
+unsigned zcp_tool_utf8(const unsigned char *s, size_t n, unsigned long *cp);
+
 /* zcp_tool_name - the name the library will use for `name`: name itself,
  * else $ZEROCP_NAME when set and not empty, else "default" (the rule of
  * <zerocp/pool.h>).  For messages printed before a manager handle exists. */
 const char *zcp_tool_name(const char *name);
 
 /* zcp_tool_json_string - print s to stdout as a JSON string: quotes,
- * backslashes and control characters escaped (names are plain ASCII by
- * the library's rules, but the output must stay JSON whatever they hold). */
+ * backslashes and control characters escaped, valid UTF-8 as is, and
+ * each byte that is not UTF-8 as U+FFFD (a type name is any bytes; a
+ * scribbled name can be anything: the output must stay JSON, which is
+ * UTF-8). */
 void zcp_tool_json_string(const char *s);
 
 /* zcp_tool_help_requested - whether argv[1..argc-1] holds -h or --help,

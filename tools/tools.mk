@@ -46,4 +46,7 @@ check-quickstart:
 ZCP_TOOL_TESTS = tests/scenario.sh tests/tool-errors.sh tests/socket.sh tests/tool-safety.sh \
 	tests/tool-daemon.sh tests/completion.sh \
 	tests/tool-squat.sh tests/tool-topics.sh tests/tool-clean-fifo.sh
+# An outside tester's attacks on the command; tests/attack-cli-peer is its
+# hostile peer (Makefile.am's ZCP_TEST_HELPERS).
+ZCP_TOOL_TESTS += tests/attack-cli.sh
 EXTRA_DIST += $(ZCP_TOOL_TESTS) tests/tool-lib.sh tools/zerocp-scenario docs/topics-json.md

@@ -145,7 +145,8 @@ int zcp_topic_subscribe(const char *cmd, zcp_mempool_manager *m, const char *nam
 	zcp_tool_err(cmd, "cannot subscribe to topic %s: %s (%s)", zcp_tool_q(name),
 		     zcp_strerror(err), zcp_err_name(err));
 	if (err == ZCP_EINVAL)
-		zcp_tool_err(cmd, "a topic name is 1 to %d characters without '/'; "
+		zcp_tool_err(cmd, "a topic name is 1 to %d characters of [A-Za-z0-9._-], not starting "
+				  "with '.'; "
 				  "--capacity and --history at most the manager's queue size",
 			     ZCP_TOPIC_NAME_MAX);
 	return err;

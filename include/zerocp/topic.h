@@ -139,8 +139,8 @@ ZCP_API int zcp_mempool_config_set_topics(zcp_mempool_config *cfg, unsigned int 
 					  unsigned int max_subscribers, unsigned int max_queue);
 
 /* zcp_publisher_create - open a publisher on topic `name` (a topic name is 1
- * to ZCP_TOPIC_NAME_MAX characters, no '/'), making the topic if it does not
- * exist.  opts may be NULL (the defaults).
+ * to ZCP_TOPIC_NAME_MAX characters of [A-Za-z0-9._-], not starting with
+ * '.'), making the topic if it does not exist.  opts may be NULL (the defaults).
  * Returns 0 and *out, or ZCP_EINVAL (NULL argument, bad name, capacity or
  * history above the manager's max_queue, a bad alignment or overflow),
  * ZCP_ETYPE (the topic's type differs), ZCP_ETOPICS, ZCP_EENDPOINTS,
