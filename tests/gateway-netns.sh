@@ -323,7 +323,13 @@ tap $? "the killed gateway's process (pid $GA_DEAD) was reclaimed on A"
 start_gw A "$tmp/gwA3.log"
 tap $? "a second gateway on A starts"
 sleep 1
-count_samples() { grep -c '"data"' "$1"; }
+# The samples of pub's counter pattern an echo got (not the warm-up's
+# text, which can still be on its way when the echo starts), each once;
+# a duplicate or a missing one is said.
+count_samples() {
+	datas "$1" | grep -v '^7761726d00$' | sort | uniq -c |
+		awk '$1 > 1 { d += $1 - 1 } { n++ } END { if (d) printf "# %d duplicates\n", d > "/dev/stderr"; print d ? -1 : n + 0 }'
+}
 loop() { # FROM N
 	warm "$1" "$([ "$1" = A ] && echo B || echo A)" "loop$1" || return 1
 	bg A "$tmp/loop$1.A" "$zerocp" echo --name gwt "loop$1" --json --timeout 6
@@ -336,7 +342,9 @@ loop() { # FROM N
 	reap "$_eb" 10
 	a=$(count_samples "$tmp/loop$1.A")
 	b=$(count_samples "$tmp/loop$1.B")
-	echo "# published $2 on $1; received on A: $a, on B: $b"
+	echo "# published $2 on $1; received on A: $a, on B: $b (-1: duplicates);" \
+		"warm-up samples late: $(grep -c '"data":"7761726d00"' "$tmp/loop$1.A") on A," \
+		"$(grep -c '"data":"7761726d00"' "$tmp/loop$1.B") on B"
 	[ "$a" = "$2" ] && [ "$b" = "$2" ]
 }
 loop A 100
