@@ -363,11 +363,14 @@ for seg in mgmt data; do
 		S=${PFX}s$seg$seed
 		start_serve $S --quiet; SS=$SRV
 		SP_=""
+		# 40 s, not 12: under ASan the stat/topics/list loop below can take
+		# longer than 12 s, and a tool stopped by its timeout then had 2 s to
+		# exit (a leak check included).
 		for a in "echo tk --count 0 --timeout 3" "echo tk --count 0 --timeout 3 --hex" "echo tk --count 0 --timeout 3 --json" \
 			"hz tk --count 3" "top -n 5 --interval 0.4" "pub tk --count 0 --rate 500"; do
 			set -- $a; _c=$1; shift
-			if [ "$_c" = top ]; then timeout -k 2 12 "$ZEROCP" top --name $S "$@" >/dev/null 2>>"$T/s.err" &
-			else timeout -k 2 12 "$ZEROCP" $_c "$1" --name $S $(shift; echo "$@") >/dev/null 2>>"$T/s.err" &
+			if [ "$_c" = top ]; then timeout -k 10 40 "$ZEROCP" top --name $S "$@" >/dev/null 2>>"$T/s.err" &
+			else timeout -k 10 40 "$ZEROCP" $_c "$1" --name $S $(shift; echo "$@") >/dev/null 2>>"$T/s.err" &
 			fi
 			_p=$!; track $_p; SP_="$SP_ $_p"
 		done
